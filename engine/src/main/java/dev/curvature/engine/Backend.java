@@ -1,0 +1,109 @@
+package dev.curvature.engine;
+
+import java.lang.foreign.Arena;
+
+/**
+ * The numerical operations models and curvature code are written against. One implementation per device
+ * (CPU: OpenBLAS/LAPACK and Java kernels; CUDA: cuBLAS/cuSOLVER and CUDA kernels); callers never branch on it.
+ *
+ * <p>Conventions: output arguments first, inputs after. "Writes" overwrites the output, "accumulates" adds into
+ * it. Matrices are row-major 2-D tensors whose last dimension has stride 1 (or, for GEMM operands, whose first
+ * dimension has stride 1: a transposed view). Compute dtypes are F32 and F64; BF16/F16 are storage types that
+ * {@link #copy} converts. Elementwise kernels accumulate in double internally, whatever the storage type.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Human name, e.g. "cpu (OpenBLAS 0.3.21 ..., 2 threads)". */
+    String name();
+
+    /** Where this backend's tensors live. */
+    Device device();
+
+    /** A zero-filled tensor in this backend's memory, owned by {@code arena}. */
+    Tensor allocate(Arena arena, DType dtype, long... shape);
+
+    // ---- data movement -------------------------------------------------------------------------------------
+
+    /** Writes dst = src elementwise, converting dtypes (rounding to nearest-even when narrowing). Same shape. */
+    void copy(Tensor dst, Tensor src);
+
+    /** Writes every element of {@code dst} to {@code value}. */
+    void fill(Tensor dst, double value);
+
+    // ---- BLAS --------------------------------------------------------------------------------------------------
+
+    /**
+     * Writes C (m, n) = alpha · op(A) · op(B) + beta · C with op(A) (m, k), op(B) (k, n). All three share one
+     * compute dtype. With beta = 0, C is not read (NaN in C does not propagate).
+     */
+    void gemm(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta);
+
+    /** {@link #gemm} for each index of the leading batch dimension: C (B, m, n), A (B, ., .), B (B, ., .). */
+    void gemmBatched(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta);
+
+    /**
+     * Writes the upper triangle (diagonal included) of C (n, n) = alpha · Xᵀ X + beta · C for X (k, n), in X's
+     * dtype; the strict lower triangle of C is neither read nor written.
+     */
+    void syrkUpper(Tensor c, Tensor x, double alpha, double beta);
+
+    /** Accumulates the upper triangle: dst[i][j] += alpha · src[i][j] for j ≥ i. dst and src are (n, n). */
+    void addUpper(Tensor dst, Tensor src, double alpha);
+
+    /** Writes the strict lower triangle of the square matrix {@code a} from its upper triangle (a = aᵀ after). */
+    void symmetrizeFromUpper(Tensor a);
+
+    // ---- LAPACK ------------------------------------------------------------------------------------------------
+
+    /**
+     * Eigendecomposition of the symmetric matrix {@code a} (n, n), reading its upper triangle; {@code a} is not
+     * modified. Rejects NaN/Inf naming {@code a.name()}. Values descending, vector columns permuted with them,
+     * negatives clipped to 0 when {@code clipNegatives} (PSD factors), and a float64 quality report.
+     * Results are allocated in {@code arena}, in a's dtype.
+     */
+    SymmetricEigen eigh(Arena arena, Tensor a, boolean clipNegatives);
+
+    // ---- elementwise and reductions ----------------------------------------------------------------------------
+
+    /** Writes out = a + b (same shapes). */
+    void add(Tensor out, Tensor a, Tensor b);
+
+    /** Writes out = a ⊙ b (same shapes). */
+    void mul(Tensor out, Tensor a, Tensor b);
+
+    /** Writes out = alpha · a. */
+    void scale(Tensor out, Tensor a, double alpha);
+
+    /** Accumulates y += alpha · x. */
+    void axpy(Tensor y, Tensor x, double alpha);
+
+    /** Writes out (N) = max over the last dimension of x (N, C). */
+    void rowMax(Tensor out, Tensor x);
+
+    /** Writes out (N) = sum over the last dimension of x (N, C). */
+    void rowSum(Tensor out, Tensor x);
+
+    /** Writes y (N, C) = softmax of each row of x (N, C); y may be x. */
+    void softmaxRows(Tensor y, Tensor x);
+
+    /** Writes dx (N, C) = y ⊙ (dy − rowsum(dy ⊙ y)), the softmax backward given its output y; dx may be dy. */
+    void softmaxRowsBackward(Tensor dx, Tensor dy, Tensor y);
+
+    /** Writes y = GELU(x) with the tanh approximation: 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))); y may be x. */
+    void geluTanh(Tensor y, Tensor x);
+
+    /** Writes dx = dy ⊙ GELU'(x) (tanh approximation); dx may be dy. */
+    void geluTanhBackward(Tensor dx, Tensor dy, Tensor x);
+
+    /** Σ a ⊙ b, accumulated in double. */
+    double dot(Tensor a, Tensor b);
+
+    /**
+     * Throws {@link NonFiniteTensorException} if {@code t} holds NaN or ±Inf, naming the tensor, the first bad
+     * element's coordinates and the counts; {@code purpose} says what was about to happen ("eigendecomposition").
+     */
+    void requireFinite(Tensor t, String purpose);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,733 @@
+package dev.curvature.engine;
+
+import dev.curvature.bindings.lapacke.Lapacke;
+import dev.curvature.bindings.openblas.OpenBlas;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * The CPU backend: GEMM and SYRK in OpenBLAS, eigendecompositions in LAPACK ({@code ?syevd}), elementwise
+ * kernels in Java over off-heap memory, threaded over a small pool.
+ */
+public final class CpuBackend implements Backend {
+    private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
+    private static final double GELU_CUBIC = 0.044715;
+
+    private final OpenBlas blas;
+    private final ParallelLoop loop;
+
+    /** A backend with one worker per available processor (or $OPENBLAS_NUM_THREADS when set). */
+    public CpuBackend() {
+        this(defaultThreads());
+    }
+
+    /** A backend with {@code threads} workers for both OpenBLAS and the Java kernels. */
+    public CpuBackend(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("thread count must be >= 1, got " + threads);
+        }
+        this.blas = OpenBlas.get();
+        blas.setNumThreads(threads);
+        this.loop = new ParallelLoop(threads);
+    }
+
+    private static int defaultThreads() {
+        String env = System.getenv("OPENBLAS_NUM_THREADS");
+        if (env != null) {
+            try {
+                int n = Integer.parseInt(env.trim());
+                if (n > 0) {
+                    return n;
+                }
+            } catch (NumberFormatException ignored) {
+                // fall through to the processor count: a malformed variable should not stop the program
+            }
+        }
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    public int threads() {
+        return loop.threads();
+    }
+
+    @Override
+    public String name() {
+        return "cpu (" + blas.config().trim() + ", " + loop.threads() + " threads)";
+    }
+
+    @Override
+    public Device device() {
+        return Device.HOST;
+    }
+
+    @Override
+    public Tensor allocate(Arena arena, DType dtype, long... shape) {
+        return Tensor.allocate(arena, dtype, shape);
+    }
+
+    // ---- data movement -------------------------------------------------------------------------------------
+
+    @Override
+    public void copy(Tensor dst, Tensor src) {
+        ElementBlocks blocks = ElementBlocks.of("copy", dst, src);
+        if (dst.dtype() == src.dtype() && dst.isContiguous() && src.isContiguous()) {
+            MemorySegment.copy(src.segment(), 0, dst.segment(), 0, src.size() * src.dtype().byteSize());
+            return;
+        }
+        forBlocks(blocks, (block, length, buffers) -> {
+            src.dtype().read(src.storage(), blocks.start(src, block), buffers[0], 0, length);
+            dst.dtype().write(dst.storage(), blocks.start(dst, block), buffers[0], 0, length);
+        });
+    }
+
+    @Override
+    public void fill(Tensor dst, double value) {
+        ElementBlocks blocks = ElementBlocks.of("fill", dst);
+        forBlocks(blocks, (block, length, buffers) -> {
+            Arrays.fill(buffers[0], 0, length, value);
+            dst.dtype().write(dst.storage(), blocks.start(dst, block), buffers[0], 0, length);
+        });
+    }
+
+    // ---- BLAS --------------------------------------------------------------------------------------------------
+
+    /**
+     * A 2-D tensor as a BLAS operand: row-major storage with leading dimension {@code ld}, or — for a transposed
+     * view (first dimension has stride 1) — the row-major storage of its transpose, flagged {@code storedTransposed}.
+     */
+    private record MatrixOperand(MemorySegment segment, long storedRows, long storedCols, long ld,
+                                 boolean storedTransposed) {
+        static MatrixOperand of(String op, String role, Tensor t) {
+            if (t.rank() != 2) {
+                throw new IllegalArgumentException(op + ": " + role + " must be 2-D, got " + t.describe());
+            }
+            if (t.device() != Device.HOST) {
+                throw new IllegalArgumentException(op + ": " + role + " " + t.describe() + " is not in host memory");
+            }
+            long rows = t.dim(0);
+            long cols = t.dim(1);
+            if (t.stride(1) == 1 || cols <= 1) {
+                long ld = rows <= 1 ? Math.max(cols, 1) : t.stride(0);
+                return new MatrixOperand(t.segment(), rows, cols, ld, false);
+            }
+            if (t.stride(0) == 1 || rows <= 1) {
+                long ld = cols <= 1 ? Math.max(rows, 1) : t.stride(1);
+                return new MatrixOperand(t.segment(), cols, rows, ld, true);
+            }
+            throw new IllegalArgumentException(op + ": " + role + " " + t.describe()
+                    + " has no unit stride in either dimension");
+        }
+    }
+
+    @Override
+    public void gemm(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta) {
+        DType dtype = requireSameComputeType("gemm", c, a, b);
+        long m = opA == Transpose.NONE ? a.dim(0) : a.dim(1);
+        long k = opA == Transpose.NONE ? a.dim(1) : a.dim(0);
+        long kb = opB == Transpose.NONE ? b.dim(0) : b.dim(1);
+        long n = opB == Transpose.NONE ? b.dim(1) : b.dim(0);
+        if (a.rank() != 2 || b.rank() != 2 || c.rank() != 2 || k != kb || c.dim(0) != m || c.dim(1) != n) {
+            throw new IllegalArgumentException("gemm: shapes do not chain: C " + c.describe() + " = op" + opA + "(A "
+                    + a.describe() + ") · op" + opB + "(B " + b.describe() + ")");
+        }
+        MatrixOperand ma = MatrixOperand.of("gemm", "A", a);
+        MatrixOperand mb = MatrixOperand.of("gemm", "B", b);
+        MatrixOperand mc = MatrixOperand.of("gemm", "C", c);
+        if (mc.storedTransposed()) {
+            throw new IllegalArgumentException("gemm: output C " + c.describe() + " must be row-major (stride 1 in"
+                    + " its last dimension)");
+        }
+        boolean transA = (opA == Transpose.TRANSPOSED) != ma.storedTransposed();
+        boolean transB = (opB == Transpose.TRANSPOSED) != mb.storedTransposed();
+        int mi = int32("gemm", "m", m);
+        int ni = int32("gemm", "n", n);
+        int ki = int32("gemm", "k", k);
+        if (dtype == DType.F32) {
+            blas.sgemm(transA, transB, mi, ni, ki, (float) alpha, ma.segment(), int32("gemm", "lda", ma.ld()),
+                    mb.segment(), int32("gemm", "ldb", mb.ld()), (float) beta, mc.segment(), int32("gemm", "ldc", mc.ld()));
+        } else {
+            blas.dgemm(transA, transB, mi, ni, ki, alpha, ma.segment(), int32("gemm", "lda", ma.ld()),
+                    mb.segment(), int32("gemm", "ldb", mb.ld()), beta, mc.segment(), int32("gemm", "ldc", mc.ld()));
+        }
+    }
+
+    @Override
+    public void gemmBatched(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta) {
+        if (a.rank() != 3 || b.rank() != 3 || c.rank() != 3 || a.dim(0) != c.dim(0) || b.dim(0) != c.dim(0)) {
+            throw new IllegalArgumentException("gemmBatched: need 3-D tensors with one batch size, got C "
+                    + c.describe() + ", A " + a.describe() + ", B " + b.describe());
+        }
+        for (long i = 0; i < c.dim(0); i++) {
+            gemm(c.select(0, i), a.select(0, i), opA, b.select(0, i), opB, alpha, beta);
+        }
+    }
+
+    @Override
+    public void syrkUpper(Tensor c, Tensor x, double alpha, double beta) {
+        DType dtype = requireSameComputeType("syrkUpper", c, x);
+        long n = x.rank() == 2 ? x.dim(1) : -1;
+        if (x.rank() != 2 || c.rank() != 2 || c.dim(0) != n || c.dim(1) != n) {
+            throw new IllegalArgumentException("syrkUpper: C " + c.describe() + " must be (n, n) for X "
+                    + x.describe() + " (k, n)");
+        }
+        MatrixOperand mx = MatrixOperand.of("syrkUpper", "X", x);
+        MatrixOperand mc = MatrixOperand.of("syrkUpper", "C", c);
+        if (mx.storedTransposed() || mc.storedTransposed()) {
+            throw new IllegalArgumentException("syrkUpper: X " + x.describe() + " and C " + c.describe()
+                    + " must be row-major");
+        }
+        int ni = int32("syrkUpper", "n", n);
+        int ki = int32("syrkUpper", "k", x.dim(0));
+        if (dtype == DType.F32) {
+            blas.ssyrkUpperXtX(ni, ki, (float) alpha, mx.segment(), int32("syrkUpper", "ldx", mx.ld()), (float) beta,
+                    mc.segment(), int32("syrkUpper", "ldc", mc.ld()));
+        } else {
+            blas.dsyrkUpperXtX(ni, ki, alpha, mx.segment(), int32("syrkUpper", "ldx", mx.ld()), beta,
+                    mc.segment(), int32("syrkUpper", "ldc", mc.ld()));
+        }
+    }
+
+    @Override
+    public void addUpper(Tensor dst, Tensor src, double alpha) {
+        requireSquareRowMajor("addUpper", dst);
+        requireSquareRowMajor("addUpper", src);
+        if (!dst.sameShape(src)) {
+            throw new IllegalArgumentException("addUpper: shape mismatch " + dst.describe() + " vs " + src.describe());
+        }
+        long n = dst.dim(0);
+        loop.forTriangleRows(n, (from, to) -> {
+            double[] s = new double[(int) n];
+            double[] d = new double[(int) n];
+            for (long i = from; i < to; i++) {
+                int len = (int) (n - i);
+                long srcAt = src.offset() + i * src.stride(0) + i;
+                long dstAt = dst.offset() + i * dst.stride(0) + i;
+                src.dtype().read(src.storage(), srcAt, s, 0, len);
+                dst.dtype().read(dst.storage(), dstAt, d, 0, len);
+                for (int j = 0; j < len; j++) {
+                    d[j] += alpha * s[j];
+                }
+                dst.dtype().write(dst.storage(), dstAt, d, 0, len);
+            }
+        });
+    }
+
+    @Override
+    public void symmetrizeFromUpper(Tensor a) {
+        requireSquareRowMajor("symmetrizeFromUpper", a);
+        long n = a.dim(0);
+        final int tile = 64;
+        long tiles = (n + tile - 1) / tile;
+        // Tiles keep both the row reads of the upper triangle and the row writes of the lower one in cache.
+        loop.forRange(tiles, n * n, (fromTile, toTile) -> {
+            double[] row = new double[tile];
+            for (long ti = fromTile; ti < toTile; ti++) {
+                long i0 = ti * tile;
+                long i1 = Math.min(n, i0 + tile);
+                for (long j0 = 0; j0 <= i0; j0 += tile) {
+                    long j1 = Math.min(n, j0 + tile);
+                    for (long i = i0; i < i1; i++) {
+                        long jEnd = Math.min(j1, i);
+                        int len = (int) (jEnd - j0);
+                        if (len <= 0) {
+                            continue;
+                        }
+                        for (long j = j0; j < jEnd; j++) {
+                            row[(int) (j - j0)] = a.dtype().get(a.storage(), a.offset() + j * a.stride(0) + i);
+                        }
+                        a.dtype().write(a.storage(), a.offset() + i * a.stride(0) + j0, row, 0, len);
+                    }
+                }
+            }
+        });
+    }
+
+    // ---- LAPACK ------------------------------------------------------------------------------------------------
+
+    @Override
+    public SymmetricEigen eigh(Arena arena, Tensor a, boolean clipNegatives) {
+        requireSquareRowMajor("eigh", a);
+        DType dtype = a.dtype();
+        if (!dtype.isCompute()) {
+            throw new IllegalArgumentException("eigh: " + a.describe() + " must be F32 or F64");
+        }
+        requireFinite(a, "eigendecomposition");
+        int n = int32("eigh", "n", a.dim(0));
+        Tensor values = allocate(arena, dtype, n).named(a.name() + ".eigenvalues");
+        Tensor vectors = allocate(arena, dtype, n, n).named(a.name() + ".eigenvectors");
+        try (Arena work = Arena.ofConfined()) {
+            // LAPACK works column-major; the upper triangle of our row-major matrix is the lower triangle of the
+            // same bytes read column-major, hence uplo 'L'.
+            Tensor columnMajor = allocate(work, dtype, n, n);
+            copy(columnMajor, a);
+            Tensor ascending = allocate(work, dtype, n);
+            if (dtype == DType.F32) {
+                Lapacke.get().ssyevd('L', n, columnMajor.segment(), ascending.segment());
+            } else {
+                Lapacke.get().dsyevd('L', n, columnMajor.segment(), ascending.segment());
+            }
+            // Column j of the column-major result is row j of the row-major bytes: eigenvector of ascending[j].
+            // Output column k (descending) is eigenvector n−1−k, i.e. vectors[i][k] = columnMajor[n−1−k][i].
+            reverseTransposeInto(vectors, columnMajor);
+            double[] raw = ascending.toDoubleArray();
+            double[] descending = new double[n];
+            int negatives = 0;
+            double mostNegative = 0;
+            for (int k = 0; k < n; k++) {
+                double v = raw[n - 1 - k];
+                descending[k] = v;
+                if (v < 0) {
+                    negatives++;
+                    mostNegative = Math.min(mostNegative, v);
+                }
+            }
+            double[] rawDescending = descending.clone();
+            if (clipNegatives) {
+                for (int k = 0; k < n; k++) {
+                    descending[k] = Math.max(descending[k], 0.0);
+                }
+            }
+            dtype.write(values.storage(), values.offset(), descending, 0, n);
+            double[] residualAndOrthogonality = decompositionErrors(a, vectors, rawDescending);
+            EigenQuality quality = new EigenQuality(a.name(), n, residualAndOrthogonality[0],
+                    residualAndOrthogonality[1], negatives, mostNegative, clipNegatives);
+            return new SymmetricEigen(values, vectors, quality);
+        }
+    }
+
+    /** Writes out[i][k] = src[n−1−k][i] for (n, n) row-major tensors, in tiles. */
+    private void reverseTransposeInto(Tensor out, Tensor src) {
+        long n = out.dim(0);
+        final int tile = 32;
+        long tiles = (n + tile - 1) / tile;
+        loop.forRange(tiles, n * n, (fromTile, toTile) -> {
+            double[] columns = new double[(int) (tile * n)];
+            double[] row = new double[tile];
+            for (long t = fromTile; t < toTile; t++) {
+                long k0 = t * tile;
+                int width = (int) Math.min(tile, n - k0);
+                for (int c = 0; c < width; c++) {
+                    long sourceRow = n - 1 - (k0 + c);
+                    src.dtype().read(src.storage(), src.offset() + sourceRow * n, columns, (int) (c * n), (int) n);
+                }
+                for (long i = 0; i < n; i++) {
+                    for (int c = 0; c < width; c++) {
+                        row[c] = columns[(int) (c * n + i)];
+                    }
+                    out.dtype().write(out.storage(), out.offset() + i * n + k0, row, 0, width);
+                }
+            }
+        });
+    }
+
+    /**
+     * {‖A V − V Λ‖_F / ‖A‖_F, ‖VᵀV − I‖_F / √n} in float64, with A rebuilt symmetric from its upper triangle.
+     */
+    private double[] decompositionErrors(Tensor a, Tensor vectors, double[] lambda) {
+        int n = (int) a.dim(0);
+        try (Arena work = Arena.ofConfined()) {
+            Tensor a64 = allocate(work, DType.F64, n, n);
+            copy(a64, a);
+            symmetrizeFromUpper(a64);
+            Tensor v64 = allocate(work, DType.F64, n, n);
+            copy(v64, vectors);
+            Tensor av = allocate(work, DType.F64, n, n);
+            gemm(av, a64, Transpose.NONE, v64, Transpose.NONE, 1.0, 0.0);
+            double[] sums = new double[3]; // residual², ‖A‖², orthogonality²
+            double[][] partial = new double[n][];
+            loop.forRange(n, (long) n * n, (from, to) -> {
+                double[] avRow = new double[n];
+                double[] vRow = new double[n];
+                double[] aRow = new double[n];
+                for (long i = from; i < to; i++) {
+                    DType.F64.read(av.storage(), i * n, avRow, 0, n);
+                    DType.F64.read(v64.storage(), i * n, vRow, 0, n);
+                    DType.F64.read(a64.storage(), i * n, aRow, 0, n);
+                    double r = 0;
+                    double norm = 0;
+                    for (int k = 0; k < n; k++) {
+                        double e = avRow[k] - vRow[k] * lambda[k];
+                        r += e * e;
+                        norm += aRow[k] * aRow[k];
+                    }
+                    partial[(int) i] = new double[]{r, norm};
+                }
+            });
+            Tensor gram = allocate(work, DType.F64, n, n);
+            syrkUpper(gram, v64, 1.0, 0.0);
+            double orthogonality = 0;
+            double[] gramRow = new double[n];
+            for (int i = 0; i < n; i++) {
+                sums[0] += partial[i][0];
+                sums[1] += partial[i][1];
+                DType.F64.read(gram.storage(), (long) i * n + i, gramRow, 0, n - i);
+                double diagonal = gramRow[0] - 1.0;
+                orthogonality += diagonal * diagonal;
+                for (int j = 1; j < n - i; j++) {
+                    orthogonality += 2 * gramRow[j] * gramRow[j]; // the strict upper triangle stands for both halves
+                }
+            }
+            double residual = sums[1] == 0 ? Math.sqrt(sums[0]) : Math.sqrt(sums[0] / sums[1]);
+            return new double[]{residual, Math.sqrt(orthogonality / n)};
+        }
+    }
+
+    // ---- elementwise and reductions ----------------------------------------------------------------------------
+
+    /** A kernel body over one block; {@code buffers} are per-thread scratch rows of the block length. */
+    @FunctionalInterface
+    private interface BlockBody {
+        void run(long block, int length, double[][] buffers);
+    }
+
+    private void forBlocks(ElementBlocks blocks, BlockBody body) {
+        long work = blocks.count() * blocks.maxLength();
+        loop.forRange(blocks.count(), work, (from, to) -> {
+            double[][] buffers = new double[3][blocks.maxLength()];
+            for (long block = from; block < to; block++) {
+                body.run(block, blocks.length(block), buffers);
+            }
+        });
+    }
+
+    @FunctionalInterface
+    private interface BinaryOp {
+        void apply(double[] a, double[] b, int length);   // writes the result into a
+    }
+
+    private void binary(String op, Tensor out, Tensor a, Tensor b, BinaryOp f) {
+        requireCompute(op, out, a, b);
+        ElementBlocks blocks = ElementBlocks.of(op, out, a, b);
+        forBlocks(blocks, (block, length, buffers) -> {
+            a.dtype().read(a.storage(), blocks.start(a, block), buffers[0], 0, length);
+            b.dtype().read(b.storage(), blocks.start(b, block), buffers[1], 0, length);
+            f.apply(buffers[0], buffers[1], length);
+            out.dtype().write(out.storage(), blocks.start(out, block), buffers[0], 0, length);
+        });
+    }
+
+    @Override
+    public void add(Tensor out, Tensor a, Tensor b) {
+        binary("add", out, a, b, (x, y, len) -> {
+            for (int i = 0; i < len; i++) {
+                x[i] += y[i];
+            }
+        });
+    }
+
+    @Override
+    public void mul(Tensor out, Tensor a, Tensor b) {
+        binary("mul", out, a, b, (x, y, len) -> {
+            for (int i = 0; i < len; i++) {
+                x[i] *= y[i];
+            }
+        });
+    }
+
+    @Override
+    public void scale(Tensor out, Tensor a, double alpha) {
+        requireCompute("scale", out, a);
+        ElementBlocks blocks = ElementBlocks.of("scale", out, a);
+        forBlocks(blocks, (block, length, buffers) -> {
+            double[] x = buffers[0];
+            a.dtype().read(a.storage(), blocks.start(a, block), x, 0, length);
+            for (int i = 0; i < length; i++) {
+                x[i] *= alpha;
+            }
+            out.dtype().write(out.storage(), blocks.start(out, block), x, 0, length);
+        });
+    }
+
+    @Override
+    public void axpy(Tensor y, Tensor x, double alpha) {
+        binary("axpy", y, y, x, (acc, v, len) -> {
+            for (int i = 0; i < len; i++) {
+                acc[i] += alpha * v[i];
+            }
+        });
+    }
+
+    /** A row kernel: reads row r of its inputs into buffers, computes, writes outputs. */
+    @FunctionalInterface
+    private interface RowBody {
+        void run(long row, double[][] buffers);
+    }
+
+    /** Runs {@code body} over the rows of an (N, C) problem with per-thread buffers of length C. */
+    private void forRows(long rows, long cols, RowBody body) {
+        if (cols > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("rows of " + cols + " elements are too long");
+        }
+        loop.forRange(rows, rows * cols, (from, to) -> {
+            double[][] buffers = new double[2][(int) cols];
+            for (long r = from; r < to; r++) {
+                body.run(r, buffers);
+            }
+        });
+    }
+
+    /** Element index where row r of a row-structured tensor starts (contiguous: any rank, viewed as (N, C)). */
+    private static long rowStart(Tensor t, long r) {
+        return t.offset() + r * (t.isContiguous() ? t.dim(-1) : t.stride(0));
+    }
+
+    /** (N, C) of a tensor whose rows are consecutive in memory: contiguous of any rank ≥ 1, or a 2-D row view. */
+    private static long[] rowsAndCols(String op, Tensor t) {
+        if (t.device() != Device.HOST) {
+            throw new IllegalArgumentException(op + ": " + t.describe() + " is not in host memory");
+        }
+        if (t.rank() == 0) {
+            throw new IllegalArgumentException(op + ": " + t.describe() + " has no last dimension");
+        }
+        long cols = t.dim(-1);
+        if (t.isContiguous()) {
+            return new long[]{cols == 0 ? 0 : t.size() / cols, cols};
+        }
+        if (t.rank() == 2 && t.stride(1) == 1) {
+            return new long[]{t.dim(0), cols};
+        }
+        throw new IllegalArgumentException(op + ": " + t.describe() + " must have consecutive rows");
+    }
+
+    private void rowReduction(String op, Tensor out, Tensor x, boolean max) {
+        requireCompute(op, out, x);
+        long[] nc = rowsAndCols(op, x);
+        if (out.size() != nc[0] || !out.isContiguous()) {
+            throw new IllegalArgumentException(op + ": output " + out.describe() + " must be contiguous with "
+                    + nc[0] + " elements for input " + x.describe());
+        }
+        int cols = (int) nc[1];
+        forRows(nc[0], nc[1], (r, buffers) -> {
+            double[] row = buffers[0];
+            x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
+            double acc = max ? Double.NEGATIVE_INFINITY : 0.0;
+            for (int i = 0; i < cols; i++) {
+                acc = max ? Math.max(acc, row[i]) : acc + row[i];
+            }
+            out.dtype().set(out.storage(), out.offset() + r, acc);
+        });
+    }
+
+    @Override
+    public void rowMax(Tensor out, Tensor x) {
+        rowReduction("rowMax", out, x, true);
+    }
+
+    @Override
+    public void rowSum(Tensor out, Tensor x) {
+        rowReduction("rowSum", out, x, false);
+    }
+
+    @Override
+    public void softmaxRows(Tensor y, Tensor x) {
+        requireCompute("softmaxRows", y, x);
+        long[] nc = rowsAndCols("softmaxRows", x);
+        requireSameRows("softmaxRows", y, x);
+        int cols = (int) nc[1];
+        forRows(nc[0], nc[1], (r, buffers) -> {
+            double[] row = buffers[0];
+            x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
+            double max = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < cols; i++) {
+                max = Math.max(max, row[i]);
+            }
+            double sum = 0;
+            for (int i = 0; i < cols; i++) {
+                row[i] = Math.exp(row[i] - max);
+                sum += row[i];
+            }
+            double inv = 1.0 / sum;
+            for (int i = 0; i < cols; i++) {
+                row[i] *= inv;
+            }
+            y.dtype().write(y.storage(), rowStart(y, r), row, 0, cols);
+        });
+    }
+
+    @Override
+    public void softmaxRowsBackward(Tensor dx, Tensor dy, Tensor y) {
+        requireCompute("softmaxRowsBackward", dx, dy, y);
+        long[] nc = rowsAndCols("softmaxRowsBackward", y);
+        requireSameRows("softmaxRowsBackward", dx, y);
+        requireSameRows("softmaxRowsBackward", dy, y);
+        int cols = (int) nc[1];
+        forRows(nc[0], nc[1], (r, buffers) -> {
+            double[] g = buffers[0];
+            double[] p = buffers[1];
+            dy.dtype().read(dy.storage(), rowStart(dy, r), g, 0, cols);
+            y.dtype().read(y.storage(), rowStart(y, r), p, 0, cols);
+            double inner = 0;
+            for (int i = 0; i < cols; i++) {
+                inner += g[i] * p[i];
+            }
+            for (int i = 0; i < cols; i++) {
+                g[i] = p[i] * (g[i] - inner);
+            }
+            dx.dtype().write(dx.storage(), rowStart(dx, r), g, 0, cols);
+        });
+    }
+
+    @Override
+    public void geluTanh(Tensor y, Tensor x) {
+        requireCompute("geluTanh", y, x);
+        ElementBlocks blocks = ElementBlocks.of("geluTanh", y, x);
+        forBlocks(blocks, (block, length, buffers) -> {
+            double[] v = buffers[0];
+            x.dtype().read(x.storage(), blocks.start(x, block), v, 0, length);
+            for (int i = 0; i < length; i++) {
+                double u = v[i];
+                v[i] = 0.5 * u * (1.0 + Math.tanh(SQRT_2_OVER_PI * (u + GELU_CUBIC * u * u * u)));
+            }
+            y.dtype().write(y.storage(), blocks.start(y, block), v, 0, length);
+        });
+    }
+
+    @Override
+    public void geluTanhBackward(Tensor dx, Tensor dy, Tensor x) {
+        requireCompute("geluTanhBackward", dx, dy, x);
+        ElementBlocks blocks = ElementBlocks.of("geluTanhBackward", dx, dy, x);
+        forBlocks(blocks, (block, length, buffers) -> {
+            double[] g = buffers[0];
+            double[] v = buffers[1];
+            dy.dtype().read(dy.storage(), blocks.start(dy, block), g, 0, length);
+            x.dtype().read(x.storage(), blocks.start(x, block), v, 0, length);
+            for (int i = 0; i < length; i++) {
+                double u = v[i];
+                double inner = SQRT_2_OVER_PI * (u + GELU_CUBIC * u * u * u);
+                double t = Math.tanh(inner);
+                double dInner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * u * u);
+                g[i] *= 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * dInner;
+            }
+            dx.dtype().write(dx.storage(), blocks.start(dx, block), g, 0, length);
+        });
+    }
+
+    @Override
+    public double dot(Tensor a, Tensor b) {
+        requireCompute("dot", a, b);
+        ElementBlocks blocks = ElementBlocks.of("dot", a, b);
+        double[] partial = new double[(int) Math.min(Integer.MAX_VALUE - 8, blocks.count())];
+        forBlocks(blocks, (block, length, buffers) -> {
+            a.dtype().read(a.storage(), blocks.start(a, block), buffers[0], 0, length);
+            b.dtype().read(b.storage(), blocks.start(b, block), buffers[1], 0, length);
+            double s = 0;
+            for (int i = 0; i < length; i++) {
+                s += buffers[0][i] * buffers[1][i];
+            }
+            partial[(int) block] = s;
+        });
+        double total = 0;
+        for (double p : partial) {   // fixed order: the result does not depend on the thread count
+            total += p;
+        }
+        return total;
+    }
+
+    @Override
+    public void requireFinite(Tensor t, String purpose) {
+        if (!t.dtype().isCompute() && t.dtype() != DType.BF16 && t.dtype() != DType.F16) {
+            return;
+        }
+        ElementBlocks blocks = ElementBlocks.of("requireFinite", t);
+        long[] nanCount = new long[(int) blocks.count()];
+        long[] infCount = new long[(int) blocks.count()];
+        long[] firstBad = new long[(int) blocks.count()];
+        forBlocks(blocks, (block, length, buffers) -> {
+            double[] v = buffers[0];
+            t.dtype().read(t.storage(), blocks.start(t, block), v, 0, length);
+            long first = -1;
+            for (int i = 0; i < length; i++) {
+                double x = v[i];
+                if (Double.isNaN(x)) {
+                    nanCount[(int) block]++;
+                } else if (Double.isInfinite(x)) {
+                    infCount[(int) block]++;
+                } else {
+                    continue;
+                }
+                if (first < 0) {
+                    first = i;
+                }
+            }
+            firstBad[(int) block] = first;
+        });
+        long nans = Arrays.stream(nanCount).sum();
+        long infs = Arrays.stream(infCount).sum();
+        if (nans == 0 && infs == 0) {
+            return;
+        }
+        long flat = -1;
+        for (int block = 0; block < firstBad.length; block++) {
+            if (firstBad[block] >= 0) {
+                flat = (long) block * blocks.maxLength() + firstBad[block];
+                break;
+            }
+        }
+        long[] shape = t.shape();
+        long[] index = new long[shape.length];
+        long rest = flat;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            index[d] = shape[d] == 0 ? 0 : rest % shape[d];
+            rest = shape[d] == 0 ? 0 : rest / shape[d];
+        }
+        throw new NonFiniteTensorException(t.name(), "tensor '" + t.name() + "' " + t.dtype()
+                + Arrays.toString(shape) + " holds " + nans + " NaN and " + infs + " infinite values (first at "
+                + Arrays.toString(index) + " = " + t.get(index) + "); refusing " + purpose);
+    }
+
+    @Override
+    public void close() {
+        loop.close();
+    }
+
+    // ---- checks ------------------------------------------------------------------------------------------------
+
+    private static DType requireSameComputeType(String op, Tensor... tensors) {
+        DType dtype = tensors[0].dtype();
+        for (Tensor t : tensors) {
+            if (t.dtype() != dtype || !t.dtype().isCompute()) {
+                StringBuilder all = new StringBuilder();
+                for (Tensor u : tensors) {
+                    all.append(all.isEmpty() ? "" : ", ").append(u.describe());
+                }
+                throw new IllegalArgumentException(op + ": operands must share one compute dtype (F32 or F64), got "
+                        + all);
+            }
+        }
+        return dtype;
+    }
+
+    private static void requireCompute(String op, Tensor... tensors) {
+        for (Tensor t : tensors) {
+            if (!t.dtype().isCompute()) {
+                throw new IllegalArgumentException(op + ": " + t.describe() + " has storage dtype " + t.dtype()
+                        + "; copy it to F32 or F64 first");
+            }
+        }
+    }
+
+    private static void requireSameRows(String op, Tensor a, Tensor b) {
+        if (!a.sameShape(b)) {
+            throw new IllegalArgumentException(op + ": shape mismatch " + a.describe() + " vs " + b.describe());
+        }
+        rowsAndCols(op, a);
+    }
+
+    private static void requireSquareRowMajor(String op, Tensor a) {
+        if (a.rank() != 2 || a.dim(0) != a.dim(1) || (a.dim(0) > 1 && a.stride(1) != 1)) {
+            throw new IllegalArgumentException(op + ": " + a.describe() + " must be a square row-major matrix");
+        }
+        if (a.device() != Device.HOST) {
+            throw new IllegalArgumentException(op + ": " + a.describe() + " is not in host memory");
+        }
+    }
+
+    private static int int32(String op, String what, long value) {
+        if (value < 0 || value > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(op + ": " + what + " = " + value + " does not fit a 32-bit BLAS int");
+        }
+        return (int) value;
+    }
+}

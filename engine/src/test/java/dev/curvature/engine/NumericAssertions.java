@@ -1,0 +1,72 @@
+package dev.curvature.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** Error norms and assertions shared by the tests of every module (published in the engine's test-jar). */
+public final class NumericAssertions {
+    private NumericAssertions() {
+    }
+
+    /** ‖actual − expected‖_F / ‖expected‖_F (absolute when expected is all zero). */
+    public static double relativeError(double[] expected, double[] actual) {
+        assertEquals(expected.length, actual.length, "length");
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < expected.length; i++) {
+            double d = actual[i] - expected[i];
+            diff += d * d;
+            norm += expected[i] * expected[i];
+        }
+        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    }
+
+    /** Fails unless the relative Frobenius error of {@code actual} against {@code expected} is ≤ tolerance. */
+    public static void assertRelativeError(double[] expected, double[] actual, double tolerance, String what) {
+        double error = relativeError(expected, actual);
+        if (!(error <= tolerance)) {
+            fail(what + ": relative error " + error + " exceeds " + tolerance);
+        }
+    }
+
+    /** Largest |actual − expected| / max(|expected|, floor), elementwise. */
+    public static double maxElementwiseRelativeError(double[] expected, double[] actual, double floor) {
+        assertEquals(expected.length, actual.length, "length");
+        double worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            double e = Math.abs(actual[i] - expected[i]) / Math.max(Math.abs(expected[i]), floor);
+            if (Double.isNaN(e)) {
+                return Double.NaN;
+            }
+            worst = Math.max(worst, e);
+        }
+        return worst;
+    }
+
+    /** Naive row-major C (m×n) = alpha·op(A)·op(B) + beta·C in double: the reference for GEMM. */
+    public static double[] naiveGemm(double[] a, boolean transA, double[] b, boolean transB, double[] c,
+                                     int m, int n, int k, double alpha, double beta) {
+        double[] out = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    double av = transA ? a[p * m + i] : a[i * k + p];
+                    double bv = transB ? b[j * k + p] : b[p * n + j];
+                    s += av * bv;
+                }
+                out[i * n + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * n + j]);
+            }
+        }
+        return out;
+    }
+
+    /** Uniform values in [-1, 1) from a seeded generator. */
+    public static double[] randomValues(java.util.Random random, int count) {
+        double[] v = new double[count];
+        for (int i = 0; i < count; i++) {
+            v[i] = random.nextDouble() * 2 - 1;
+        }
+        return v;
+    }
+}

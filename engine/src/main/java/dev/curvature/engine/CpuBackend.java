@@ -197,7 +197,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("addUpper: shape mismatch " + dst.describe() + " vs " + src.describe());
         }
         long n = dst.dim(0);
-        loop.forTriangleRows(n, (from, to) -> {
+        loop.forTriangleRows(n, ParallelLoop.shareable(dst, src), (from, to) -> {
             double[] s = new double[(int) n];
             double[] d = new double[(int) n];
             for (long i = from; i < to; i++) {
@@ -221,7 +221,7 @@ public final class CpuBackend implements Backend {
         final int tile = 64;
         long tiles = (n + tile - 1) / tile;
         // Tiles keep both the row reads of the upper triangle and the row writes of the lower one in cache.
-        loop.forRange(tiles, n * n, (fromTile, toTile) -> {
+        loop.forRange(tiles, n * n, ParallelLoop.shareable(a), (fromTile, toTile) -> {
             double[] row = new double[tile];
             for (long ti = fromTile; ti < toTile; ti++) {
                 long i0 = ti * tile;
@@ -257,7 +257,7 @@ public final class CpuBackend implements Backend {
         int n = int32("eigh", "n", a.dim(0));
         Tensor values = allocate(arena, dtype, n).named(a.name() + ".eigenvalues");
         Tensor vectors = allocate(arena, dtype, n, n).named(a.name() + ".eigenvectors");
-        try (Arena work = Arena.ofConfined()) {
+        try (Arena work = Arena.ofShared()) {
             // LAPACK works column-major; the upper triangle of our row-major matrix is the lower triangle of the
             // same bytes read column-major, hence uplo 'L'.
             Tensor columnMajor = allocate(work, dtype, n, n);
@@ -302,7 +302,7 @@ public final class CpuBackend implements Backend {
         long n = out.dim(0);
         final int tile = 32;
         long tiles = (n + tile - 1) / tile;
-        loop.forRange(tiles, n * n, (fromTile, toTile) -> {
+        loop.forRange(tiles, n * n, ParallelLoop.shareable(out, src), (fromTile, toTile) -> {
             double[] columns = new double[(int) (tile * n)];
             double[] row = new double[tile];
             for (long t = fromTile; t < toTile; t++) {
@@ -327,7 +327,7 @@ public final class CpuBackend implements Backend {
      */
     private double[] decompositionErrors(Tensor a, Tensor vectors, double[] lambda) {
         int n = (int) a.dim(0);
-        try (Arena work = Arena.ofConfined()) {
+        try (Arena work = Arena.ofShared()) {
             Tensor a64 = allocate(work, DType.F64, n, n);
             copy(a64, a);
             symmetrizeFromUpper(a64);
@@ -337,7 +337,7 @@ public final class CpuBackend implements Backend {
             gemm(av, a64, Transpose.NONE, v64, Transpose.NONE, 1.0, 0.0);
             double[] sums = new double[3]; // residual², ‖A‖², orthogonality²
             double[][] partial = new double[n][];
-            loop.forRange(n, (long) n * n, (from, to) -> {
+            loop.forRange(n, (long) n * n, true, (from, to) -> {
                 double[] avRow = new double[n];
                 double[] vRow = new double[n];
                 double[] aRow = new double[n];
@@ -384,7 +384,7 @@ public final class CpuBackend implements Backend {
 
     private void forBlocks(ElementBlocks blocks, BlockBody body) {
         long work = blocks.count() * blocks.maxLength();
-        loop.forRange(blocks.count(), work, (from, to) -> {
+        loop.forRange(blocks.count(), work, blocks.shareable(), (from, to) -> {
             double[][] buffers = new double[3][blocks.maxLength()];
             for (long block = from; block < to; block++) {
                 body.run(block, blocks.length(block), buffers);
@@ -456,11 +456,11 @@ public final class CpuBackend implements Backend {
     }
 
     /** Runs {@code body} over the rows of an (N, C) problem with per-thread buffers of length C. */
-    private void forRows(long rows, long cols, RowBody body) {
+    private void forRows(long rows, long cols, boolean shareable, RowBody body) {
         if (cols > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("rows of " + cols + " elements are too long");
         }
-        loop.forRange(rows, rows * cols, (from, to) -> {
+        loop.forRange(rows, rows * cols, shareable, (from, to) -> {
             double[][] buffers = new double[2][(int) cols];
             for (long r = from; r < to; r++) {
                 body.run(r, buffers);
@@ -499,7 +499,7 @@ public final class CpuBackend implements Backend {
                     + nc[0] + " elements for input " + x.describe());
         }
         int cols = (int) nc[1];
-        forRows(nc[0], nc[1], (r, buffers) -> {
+        forRows(nc[0], nc[1], ParallelLoop.shareable(out, x), (r, buffers) -> {
             double[] row = buffers[0];
             x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
             double acc = max ? Double.NEGATIVE_INFINITY : 0.0;
@@ -526,7 +526,7 @@ public final class CpuBackend implements Backend {
         long[] nc = rowsAndCols("softmaxRows", x);
         requireSameRows("softmaxRows", y, x);
         int cols = (int) nc[1];
-        forRows(nc[0], nc[1], (r, buffers) -> {
+        forRows(nc[0], nc[1], ParallelLoop.shareable(y, x), (r, buffers) -> {
             double[] row = buffers[0];
             x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
             double max = Double.NEGATIVE_INFINITY;
@@ -553,7 +553,7 @@ public final class CpuBackend implements Backend {
         requireSameRows("softmaxRowsBackward", dx, y);
         requireSameRows("softmaxRowsBackward", dy, y);
         int cols = (int) nc[1];
-        forRows(nc[0], nc[1], (r, buffers) -> {
+        forRows(nc[0], nc[1], ParallelLoop.shareable(dx, dy, y), (r, buffers) -> {
             double[] g = buffers[0];
             double[] p = buffers[1];
             dy.dtype().read(dy.storage(), rowStart(dy, r), g, 0, cols);

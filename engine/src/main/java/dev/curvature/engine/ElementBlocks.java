@@ -15,12 +15,14 @@ final class ElementBlocks {
     private final int length;
     private final long total;
     private final boolean byRows;
+    private final boolean shareable;
 
-    private ElementBlocks(long count, int length, long total, boolean byRows) {
+    private ElementBlocks(long count, int length, long total, boolean byRows, boolean shareable) {
         this.count = count;
         this.length = length;
         this.total = total;
         this.byRows = byRows;
+        this.shareable = shareable;
     }
 
     /** The common block structure of {@code tensors}, which must all have the shape of the first. */
@@ -40,7 +42,7 @@ final class ElementBlocks {
         long total = first.size();
         if (allContiguous) {
             int length = (int) Math.min(CHUNK, Math.max(total, 1));
-            return new ElementBlocks((total + length - 1) / length, length, total, false);
+            return new ElementBlocks((total + length - 1) / length, length, total, false, ParallelLoop.shareable(tensors));
         }
         for (Tensor t : tensors) {
             if (!(t.isContiguous() || (t.rank() == 2 && t.stride(1) == 1))) {
@@ -52,7 +54,12 @@ final class ElementBlocks {
         if (first.dim(1) > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException(op + ": rows of " + first.describe() + " are too long");
         }
-        return new ElementBlocks(first.dim(0), (int) first.dim(1), total, true);
+        return new ElementBlocks(first.dim(0), (int) first.dim(1), total, true, ParallelLoop.shareable(tensors));
+    }
+
+    /** Whether worker threads may process the blocks (no tensor lives in a confined arena). */
+    boolean shareable() {
+        return shareable;
     }
 
     long count() {

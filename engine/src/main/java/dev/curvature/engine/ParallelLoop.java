@@ -28,16 +28,33 @@ final class ParallelLoop implements AutoCloseable {
         return threads;
     }
 
+    /** A thread that never runs: asking whether a segment is accessible by it tells confined from shared memory. */
+    private static final Thread OTHER_THREAD = new Thread(() -> { });
+
+    /**
+     * Whether worker threads may touch these tensors: memory of a confined arena is readable only by its owner
+     * thread, so kernels on it run on the calling thread (use a shared, auto or global arena to get threads).
+     */
+    static boolean shareable(Tensor... tensors) {
+        for (Tensor t : tensors) {
+            if (!t.storage().isAccessibleBy(OTHER_THREAD)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /**
      * Runs {@code body} over [0, n) in up to {@link #threads()} contiguous ranges; {@code work} is the estimated
-     * cost of the whole loop in element operations, used to decide whether threading pays.
+     * cost of the whole loop in element operations, used to decide whether threading pays; {@code shareable} is
+     * {@link #shareable} of the tensors the body touches.
      */
-    void forRange(long n, long work, RangeBody body) {
+    void forRange(long n, long work, boolean shareable, RangeBody body) {
         if (n <= 0) {
             return;
         }
         int tasks = (int) Math.min(threads, n);
-        if (pool == null || tasks < 2 || work < 1 << 16) {
+        if (pool == null || !shareable || tasks < 2 || work < 1 << 16) {
             body.run(0, n);
             return;
         }
@@ -57,10 +74,10 @@ final class ParallelLoop implements AutoCloseable {
      * Runs {@code body} over [0, n) where item i costs about (n − i): splits so each range has an equal share of
      * the triangle (upper-triangular row loops).
      */
-    void forTriangleRows(long n, RangeBody body) {
+    void forTriangleRows(long n, boolean shareable, RangeBody body) {
         int tasks = (int) Math.min(threads, n);
         long work = n * (n + 1) / 2;
-        if (pool == null || tasks < 2 || work < 1 << 16) {
+        if (pool == null || !shareable || tasks < 2 || work < 1 << 16) {
             body.run(0, n);
             return;
         }

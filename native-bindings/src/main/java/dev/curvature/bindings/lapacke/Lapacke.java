@@ -102,11 +102,11 @@ public final class Lapacke {
         } catch (Throwable t) {
             throw new NativeCallException(routine, 0, "downcall failed: " + t);
         }
-        checkInfo(routine, info, n);
+        checkSyevdInfo(routine, info, n);
     }
 
     /** Turns a LAPACK {@code info} into an exception naming the argument or the failing submatrix. */
-    static void checkInfo(String routine, int info, int n) {
+    public static void checkSyevdInfo(String routine, int info, int n) {
         if (info == 0) {
             return;
         }
@@ -116,9 +116,8 @@ public final class Lapacke {
         if (info < 0) {
             int position = -info;
             String name = position <= SYEVD_ARGUMENTS.size() ? SYEVD_ARGUMENTS.get(position - 1) : "?";
-            String hint = position == 5 ? " (LAPACKE reports NaN in the input matrix this way)" : "";
             throw new NativeCallException(routine, info, "argument " + position + " (" + name
-                    + ") had an illegal value" + hint);
+                    + ") had an illegal value");
         }
         throw new NativeCallException(routine, info, "failed to converge: no eigenvalue found for the submatrix in rows"
                 + " and columns " + info / (n + 1) + " through " + info % (n + 1));

@@ -1,0 +1,125 @@
+package dev.curvature.engine;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.Arena;
+import java.util.Random;
+
+import static dev.curvature.engine.NumericAssertions.assertRelativeError;
+import static dev.curvature.engine.NumericAssertions.randomValues;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Covariance accumulation over several batches against a naive Σ_b α_b X_bᵀX_b computed in double from the
+ * same (rounded) inputs. Tolerances: F64_EXACT 1e-13 relative (float64 sums either way); F32_WITH_F64_SUMS
+ * 1e-6 (one float32 SYRK per batch, k ≤ 300 terms each, then float64 sums).
+ */
+class CovarianceAccumulatorTest {
+    static CpuBackend backend;
+
+    @BeforeAll
+    static void open() {
+        backend = new CpuBackend(2);
+    }
+
+    @AfterAll
+    static void close() {
+        backend.close();
+    }
+
+    @ParameterizedTest
+    @EnumSource(CovariancePrecision.class)
+    void accumulationOverBatchesMatchesNaiveSum(CovariancePrecision precision) {
+        int d = 67;
+        int[] batchRows = {300, 1, 128, 45};
+        double[] alphas = {1.0, 0.5, 2.0, 1.0};
+        Random random = new Random(42);
+        double[] expected = new double[d * d];
+        try (Arena arena = Arena.ofShared();
+             CovarianceAccumulator acc = new CovarianceAccumulator(backend, d, precision, "h.0.mlp.c_fc.A")) {
+            long rows = 0;
+            for (int b = 0; b < batchRows.length; b++) {
+                int k = batchRows[b];
+                Tensor x = Tensor.of(arena, DType.F32, randomValues(random, k * d), k, d);
+                double[] xs = x.toDoubleArray();
+                for (int r = 0; r < k; r++) {
+                    for (int i = 0; i < d; i++) {
+                        for (int j = 0; j < d; j++) {
+                            expected[i * d + j] += alphas[b] * xs[r * d + i] * xs[r * d + j];
+                        }
+                    }
+                }
+                acc.accumulate(x, alphas[b]);
+                rows += k;
+            }
+            assertEquals(rows, acc.rows());
+            Tensor mean = Tensor.allocate(arena, DType.F64, d, d);
+            acc.readSymmetric(mean, 1.0);
+            double tolerance = precision == CovariancePrecision.F64_EXACT ? 1e-13 : 1e-6;
+            assertRelativeError(expected, mean.toDoubleArray(), tolerance, precision.toString());
+        }
+    }
+
+    @Test
+    void float64BatchesAreExactInBothModes() {
+        int d = 40;
+        Random random = new Random(7);
+        try (Arena arena = Arena.ofShared();
+             CovarianceAccumulator acc = new CovarianceAccumulator(backend, d, CovariancePrecision.F32_WITH_F64_SUMS,
+                     "g")) {
+            double[] values = randomValues(random, 90 * d);
+            acc.accumulate(Tensor.of(arena, DType.F64, values, 90, d), 1.0);
+            double[] expected = new double[d * d];
+            for (int r = 0; r < 90; r++) {
+                for (int i = 0; i < d; i++) {
+                    for (int j = 0; j < d; j++) {
+                        expected[i * d + j] += values[r * d + i] * values[r * d + j] / 90.0;
+                    }
+                }
+            }
+            Tensor mean = Tensor.allocate(arena, DType.F64, d, d);
+            acc.readSymmetric(mean, 1.0 / acc.rows());
+            assertRelativeError(expected, mean.toDoubleArray(), 1e-13, "F64 input");
+        }
+    }
+
+    @Test
+    void shardsAddToTheSameSumAsOneRun() {
+        int d = 16;
+        Random random = new Random(3);
+        try (Arena arena = Arena.ofShared();
+             var whole = new CovarianceAccumulator(backend, d, CovariancePrecision.F64_EXACT, "whole");
+             var first = new CovarianceAccumulator(backend, d, CovariancePrecision.F64_EXACT, "first");
+             var second = new CovarianceAccumulator(backend, d, CovariancePrecision.F64_EXACT, "second")) {
+            Tensor x1 = Tensor.of(arena, DType.F32, randomValues(random, 50 * d), 50, d);
+            Tensor x2 = Tensor.of(arena, DType.F32, randomValues(random, 70 * d), 70, d);
+            whole.accumulate(x1, 1.0);
+            whole.accumulate(x2, 1.0);
+            first.accumulate(x1, 1.0);
+            second.accumulate(x2, 1.0);
+            first.add(second);
+            assertEquals(whole.rows(), first.rows());
+            Tensor a = Tensor.allocate(arena, DType.F64, d, d);
+            Tensor b = Tensor.allocate(arena, DType.F64, d, d);
+            whole.readSymmetric(a, 1.0);
+            first.readSymmetric(b, 1.0);
+            assertRelativeError(a.toDoubleArray(), b.toDoubleArray(), 1e-15, "shards");
+        }
+    }
+
+    @Test
+    void wrongBatchWidthNamesTheFactor() {
+        try (Arena arena = Arena.ofShared();
+             var acc = new CovarianceAccumulator(backend, 8, CovariancePrecision.F64_EXACT, "h.3.mlp.c_proj.G")) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> acc.accumulate(Tensor.allocate(arena, DType.F32, 4, 9), 1.0));
+            assertTrue(e.getMessage().contains("h.3.mlp.c_proj.G"), e.getMessage());
+        }
+    }
+}

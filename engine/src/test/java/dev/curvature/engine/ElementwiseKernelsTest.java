@@ -1,0 +1,280 @@
+package dev.curvature.engine;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.Arena;
+import java.util.Random;
+import java.util.function.Supplier;
+
+import static dev.curvature.engine.NumericAssertions.assertRelativeError;
+import static dev.curvature.engine.NumericAssertions.randomValues;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Elementwise and row kernels against naive loops in double on the same (rounded) inputs; GELU and softmax
+ * backward against central finite differences of the forward formula in double. Each runs in a shared arena
+ * (the threaded path: 1000×700 is above the threading threshold) and a confined one (the calling-thread path).
+ * Tolerances: F64 1e-14 relative; F32 6e-8 (one rounding of the double result to float).
+ */
+class ElementwiseKernelsTest {
+    static CpuBackend backend;
+    static final int ROWS = 1000;
+    static final int COLS = 700;
+
+    enum Memory { SHARED, CONFINED }
+
+    @BeforeAll
+    static void open() {
+        backend = new CpuBackend(2);
+    }
+
+    @AfterAll
+    static void close() {
+        backend.close();
+    }
+
+    static Arena arena(Memory memory) {
+        return memory == Memory.SHARED ? Arena.ofShared() : Arena.ofConfined();
+    }
+
+    static double tolerance(DType dtype) {
+        return dtype == DType.F64 ? 1e-14 : 6e-8;
+    }
+
+    static void eachDtypeAndMemory(java.util.function.BiConsumer<DType, Arena> body) {
+        for (DType dtype : new DType[]{DType.F32, DType.F64}) {
+            for (Memory memory : Memory.values()) {
+                try (Arena arena = arena(memory)) {
+                    body.accept(dtype, arena);
+                }
+            }
+        }
+    }
+
+    @Test
+    void addMulScaleAxpyMatchNaiveLoops() {
+        eachDtypeAndMemory((dtype, arena) -> {
+            Random random = new Random(1);
+            Tensor a = Tensor.of(arena, dtype, randomValues(random, ROWS * COLS), ROWS, COLS);
+            Tensor b = Tensor.of(arena, dtype, randomValues(random, ROWS * COLS), ROWS, COLS);
+            double[] av = a.toDoubleArray();
+            double[] bv = b.toDoubleArray();
+            Tensor out = Tensor.allocate(arena, dtype, ROWS, COLS);
+            double[] expected = new double[av.length];
+
+            backend.add(out, a, b);
+            for (int i = 0; i < av.length; i++) {
+                expected[i] = av[i] + bv[i];
+            }
+            assertRelativeError(expected, out.toDoubleArray(), tolerance(dtype), "add " + dtype);
+
+            backend.mul(out, a, b);
+            for (int i = 0; i < av.length; i++) {
+                expected[i] = av[i] * bv[i];
+            }
+            assertRelativeError(expected, out.toDoubleArray(), tolerance(dtype), "mul " + dtype);
+
+            backend.scale(out, a, -1.75);
+            for (int i = 0; i < av.length; i++) {
+                expected[i] = -1.75 * av[i];
+            }
+            assertRelativeError(expected, out.toDoubleArray(), tolerance(dtype), "scale " + dtype);
+
+            backend.copy(out, a);
+            backend.axpy(out, b, 0.3);
+            for (int i = 0; i < av.length; i++) {
+                expected[i] = av[i] + 0.3 * bv[i];
+            }
+            assertRelativeError(expected, out.toDoubleArray(), tolerance(dtype), "axpy " + dtype);
+
+            double dot = 0;
+            for (int i = 0; i < av.length; i++) {
+                dot += av[i] * bv[i];
+            }
+            assertEquals(dot, backend.dot(a, b), 1e-12 * Math.abs(dot) + 1e-12, "dot " + dtype);
+        });
+    }
+
+    @Test
+    void rowReductionsAndSoftmaxMatchNaiveLoops() {
+        eachDtypeAndMemory((dtype, arena) -> {
+            Random random = new Random(2);
+            double[] values = randomValues(random, ROWS * COLS);
+            for (int i = 0; i < values.length; i++) {
+                values[i] *= 20; // logits with a wide range: exp overflows without the max shift
+            }
+            Tensor x = Tensor.of(arena, dtype, values, ROWS, COLS);
+            double[] xv = x.toDoubleArray();
+            Tensor max = Tensor.allocate(arena, dtype, ROWS);
+            Tensor sum = Tensor.allocate(arena, dtype, ROWS);
+            Tensor y = Tensor.allocate(arena, dtype, ROWS, COLS);
+            backend.rowMax(max, x);
+            backend.rowSum(sum, x);
+            backend.softmaxRows(y, x);
+            double[] expectedMax = new double[ROWS];
+            double[] expectedSum = new double[ROWS];
+            double[] expectedSoftmax = new double[ROWS * COLS];
+            for (int r = 0; r < ROWS; r++) {
+                double m = Double.NEGATIVE_INFINITY;
+                double s = 0;
+                for (int c = 0; c < COLS; c++) {
+                    m = Math.max(m, xv[r * COLS + c]);
+                    s += xv[r * COLS + c];
+                }
+                expectedMax[r] = m;
+                expectedSum[r] = s;
+                double z = 0;
+                for (int c = 0; c < COLS; c++) {
+                    z += Math.exp(xv[r * COLS + c] - m);
+                }
+                for (int c = 0; c < COLS; c++) {
+                    expectedSoftmax[r * COLS + c] = Math.exp(xv[r * COLS + c] - m) / z;
+                }
+            }
+            assertRelativeError(expectedMax, max.toDoubleArray(), 0, "rowMax " + dtype);
+            assertRelativeError(expectedSum, sum.toDoubleArray(), tolerance(dtype), "rowSum " + dtype);
+            assertRelativeError(expectedSoftmax, y.toDoubleArray(), tolerance(dtype), "softmax " + dtype);
+        });
+    }
+
+    @Test
+    void geluTanhMatchesFormula() {
+        eachDtypeAndMemory((dtype, arena) -> {
+            Random random = new Random(3);
+            double[] values = randomValues(random, ROWS * COLS);
+            for (int i = 0; i < values.length; i++) {
+                values[i] *= 6;
+            }
+            Tensor x = Tensor.of(arena, dtype, values, ROWS * COLS);
+            Tensor y = Tensor.allocate(arena, dtype, ROWS * COLS);
+            backend.geluTanh(y, x);
+            double[] xv = x.toDoubleArray();
+            double[] expected = new double[xv.length];
+            for (int i = 0; i < xv.length; i++) {
+                expected[i] = gelu(xv[i]);
+            }
+            assertRelativeError(expected, y.toDoubleArray(), tolerance(dtype), "gelu " + dtype);
+        });
+    }
+
+    /** The GELU tanh formula as PyTorch documents it (approximate='tanh'), written out independently. */
+    static double gelu(double x) {
+        return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * Math.pow(x, 3))));
+    }
+
+    @Test
+    void geluTanhBackwardMatchesFiniteDifferences() {
+        try (Arena arena = Arena.ofShared()) {
+            Random random = new Random(4);
+            int n = 5000;
+            double[] values = randomValues(random, n);
+            for (int i = 0; i < n; i++) {
+                values[i] *= 6;
+            }
+            Tensor x = Tensor.of(arena, DType.F64, values, n);
+            Tensor dy = Tensor.of(arena, DType.F64, randomValues(random, n), n);
+            Tensor dx = Tensor.allocate(arena, DType.F64, n);
+            backend.geluTanhBackward(dx, dy, x);
+            double h = 1e-5;
+            double[] expected = new double[n];
+            double[] dyv = dy.toDoubleArray();
+            for (int i = 0; i < n; i++) {
+                expected[i] = dyv[i] * (gelu(values[i] + h) - gelu(values[i] - h)) / (2 * h);
+            }
+            assertRelativeError(expected, dx.toDoubleArray(), 1e-9, "gelu backward vs central differences");
+        }
+    }
+
+    @Test
+    void softmaxBackwardMatchesFiniteDifferences() {
+        // L = Σ w ⊙ softmax(x): dL/dx by central differences against softmaxRowsBackward(dy = w)
+        int rows = 5;
+        int cols = 17;
+        try (Arena arena = Arena.ofShared()) {
+            Random random = new Random(5);
+            double[] xv = randomValues(random, rows * cols);
+            double[] w = randomValues(random, rows * cols);
+            Tensor x = Tensor.of(arena, DType.F64, xv, rows, cols);
+            Tensor y = Tensor.allocate(arena, DType.F64, rows, cols);
+            backend.softmaxRows(y, x);
+            Tensor dy = Tensor.of(arena, DType.F64, w, rows, cols);
+            Tensor dx = Tensor.allocate(arena, DType.F64, rows, cols);
+            backend.softmaxRowsBackward(dx, dy, y);
+            Supplier<Double> loss = () -> {
+                backend.softmaxRows(y, x);
+                return backend.dot(y, dy);
+            };
+            double h = 1e-6;
+            double[] expected = new double[rows * cols];
+            for (int i = 0; i < rows * cols; i++) {
+                long[] at = {i / cols, i % cols};
+                x.set(xv[i] + h, at);
+                double plus = loss.get();
+                x.set(xv[i] - h, at);
+                double minus = loss.get();
+                x.set(xv[i], at);
+                expected[i] = (plus - minus) / (2 * h);
+            }
+            assertRelativeError(expected, dx.toDoubleArray(), 1e-8, "softmax backward vs central differences");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BF16", "F16"})
+    void copyRoundsToStorageTypesAndBack(DType storage) {
+        try (Arena arena = Arena.ofShared()) {
+            Random random = new Random(6);
+            double[] values = randomValues(random, 10_000);
+            Tensor src = Tensor.of(arena, DType.F64, values, 10_000);
+            Tensor narrow = Tensor.allocate(arena, storage, 10_000);
+            Tensor back = Tensor.allocate(arena, DType.F32, 10_000);
+            backend.copy(narrow, src);
+            backend.copy(back, narrow);
+            MiniFloat codec = storage == DType.BF16 ? MiniFloat.BF16 : MiniFloat.F16;
+            double[] expected = new double[values.length];
+            for (int i = 0; i < values.length; i++) {
+                expected[i] = codec.toDouble(codec.fromDouble(values[i]));
+            }
+            assertRelativeError(expected, back.toDoubleArray(), 0.0, "copy through " + storage);
+        }
+    }
+
+    @Test
+    void columnSlicesAreProcessedRowByRow() {
+        try (Arena arena = Arena.ofShared()) {
+            Random random = new Random(8);
+            Tensor wide = Tensor.of(arena, DType.F32, randomValues(random, 300 * 50), 300, 50);
+            Tensor slice = wide.slice(1, 10, 30);           // (300, 20), row stride 50
+            Tensor out = Tensor.allocate(arena, DType.F32, 300, 20);
+            backend.geluTanh(out, slice);
+            double[] in = slice.toDoubleArray();
+            double[] expected = new double[in.length];
+            for (int i = 0; i < in.length; i++) {
+                expected[i] = gelu(in[i]);
+            }
+            assertRelativeError(expected, out.toDoubleArray(), 6e-8, "gelu on a column slice");
+            var e = assertThrows(IllegalArgumentException.class, () -> backend.geluTanh(out, wide));
+            assertTrue(e.getMessage().contains("shape mismatch"), e.getMessage());
+        }
+    }
+
+    @Test
+    void requireFiniteNamesTensorAndFirstBadElement() {
+        try (Arena arena = Arena.ofShared()) {
+            Tensor t = Tensor.allocate(arena, DType.F64, 100, 300).named("h.2.mlp.c_fc.A");
+            backend.requireFinite(t, "test");
+            t.set(Double.NaN, 70, 5);
+            t.set(Double.NEGATIVE_INFINITY, 99, 299);
+            t.set(Double.NaN, 80, 1);
+            var e = assertThrows(NonFiniteTensorException.class, () -> backend.requireFinite(t, "eigendecomposition"));
+            assertTrue(e.getMessage().contains("'h.2.mlp.c_fc.A'") && e.getMessage().contains("2 NaN")
+                    && e.getMessage().contains("1 infinite") && e.getMessage().contains("[70, 5]"), e.getMessage());
+        }
+    }
+}

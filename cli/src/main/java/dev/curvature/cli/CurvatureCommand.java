@@ -1,11 +1,57 @@
 package dev.curvature.cli;
 
-/** Placeholder entry point until the picocli commands land (same commit series). */
-public final class CurvatureCommand {
-    private CurvatureCommand() {
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * {@code java --enable-native-access=ALL-UNNAMED -jar curvature.jar <command>}: the entry point. Each command is
+ * a thin layer over a library method; JSON goes to stdout, progress and tables to stderr.
+ */
+@Command(name = "curvature",
+        mixinStandardHelpOptions = true,
+        versionProvider = CurvatureCommand.Version.class,
+        description = {
+                "Measures the loss curvature of transformer models and acts on it:",
+                "K-FAC curvature edits that remove memorized data, per-sample curvature",
+                "memorization scores, and curvature-aligned loss-landscape probes.",
+                "",
+                "Numerics: OpenBLAS/LAPACK on the CPU; every float32 result can be audited",
+                "by the same code path in float64."},
+        subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+public final class CurvatureCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.err);
     }
 
     public static void main(String[] args) {
-        System.out.println("curvature");
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The configured picocli command line (tests call it without exiting the JVM). */
+    public static CommandLine commandLine() {
+        return new CommandLine(new CurvatureCommand())
+                .setExecutionExceptionHandler((e, cmd, parseResult) -> {
+                    // One clear line for the user; the stack trace only when asked for.
+                    cmd.getErr().println("curvature: " + e.getMessage());
+                    if (Boolean.getBoolean("curvature.debug")) {
+                        e.printStackTrace(cmd.getErr());
+                    } else {
+                        cmd.getErr().println("(run with -Dcurvature.debug=true for the stack trace)");
+                    }
+                    return 1;
+                });
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String version = CurvatureCommand.class.getPackage().getImplementationVersion();
+            return new String[]{"curvature " + (version == null ? "(development build)" : version),
+                    "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")"};
+        }
     }
 }

@@ -1,11 +1,86 @@
 package dev.curvature.jmh;
 
-/** Placeholder until the covariance benchmark lands (same commit series). */
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.CommandLineOptionException;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Runs the covariance benchmark (or whatever JMH options select) and prints achieved GFLOP/s per case plus the
+ * ratio of covariance accumulation to SGEMM measured in the same run.
+ *
+ * <pre>java --enable-native-access=ALL-UNNAMED -jar jmh/target/benchmarks.jar [JMH options]</pre>
+ * With no options it runs {@code CovarianceBenchmark}; {@code -h} lists JMH's options.
+ */
 public final class BenchmarkReport {
     private BenchmarkReport() {
     }
 
-    public static void main(String[] args) {
-        System.out.println("benchmarks");
+    public static void main(String[] args) throws RunnerException, CommandLineOptionException, java.io.IOException {
+        CommandLineOptions commandLine = new CommandLineOptions(args);
+        if (commandLine.shouldHelp()) {
+            commandLine.showHelp();
+            return;
+        }
+        if (commandLine.shouldList()) {
+            new Runner(commandLine).list();
+            return;
+        }
+        var builder = new OptionsBuilder().parent(commandLine);
+        if (commandLine.getIncludes().isEmpty()) {
+            builder.include(CovarianceBenchmark.class.getSimpleName());
+        }
+        Collection<RunResult> results = new Runner(builder.build()).run();
+        printGflops(results);
+    }
+
+    private static void printGflops(Collection<RunResult> results) {
+        // dim → (benchmark → seconds per op)
+        Map<String, Map<String, Double>> byShape = new TreeMap<>();
+        List<String> lines = new ArrayList<>();
+        for (RunResult result : results) {
+            var params = result.getParams();
+            if (!params.getBenchmark().endsWith("CovarianceBenchmark." + shortName(params.getBenchmark()))
+                    || params.getParam("dim") == null) {
+                continue;
+            }
+            long n = Long.parseLong(params.getParam("dim"));
+            long k = Long.parseLong(params.getParam("rows"));
+            double millis = result.getPrimaryResult().getScore();
+            double seconds = millis / 1e3;
+            String name = shortName(params.getBenchmark());
+            double flops = name.startsWith("sgemm") ? 2.0 * n * n * k : (double) n * (n + 1) * k;
+            String shape = k + "x" + n + " threads=" + params.getParam("threads");
+            byShape.computeIfAbsent(shape, s -> new TreeMap<>()).put(name, flops / seconds / 1e9);
+            lines.add(String.format("  %-26s X %-22s %9.2f ms/op  %7.1f GFLOP/s", name, shape, millis,
+                    flops / seconds / 1e9));
+        }
+        if (lines.isEmpty()) {
+            return;
+        }
+        System.out.println();
+        System.out.println("Covariance accumulation (useful flops n(n+1)k) vs SGEMM XᵀX (2n²k), same run:");
+        lines.forEach(System.out::println);
+        byShape.forEach((shape, rates) -> {
+            Double gemm = rates.get("sgemmSameSize");
+            Double mixed = rates.get("covarianceF32WithF64Sums");
+            Double exact = rates.get("covarianceF64Exact");
+            if (gemm != null && mixed != null) {
+                System.out.printf("  X %-22s covariance F32+F64 sums / sgemm = %.3f (target >= 0.9)%s%n", shape,
+                        mixed / gemm, exact == null ? "" : String.format("; exact F64 / sgemm = %.3f", exact / gemm));
+            }
+        });
+    }
+
+    private static String shortName(String benchmark) {
+        return benchmark.substring(benchmark.lastIndexOf('.') + 1);
     }
 }

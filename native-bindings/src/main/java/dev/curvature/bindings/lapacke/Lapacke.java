@@ -34,10 +34,12 @@ public final class Lapacke {
 
     private static volatile Lapacke instance;
 
+    private final NativeLibrary library;
     private final MethodHandle ssyevdWork;
     private final MethodHandle dsyevdWork;
 
     private Lapacke(NativeLibrary library) {
+        this.library = library;
         var f32 = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_BYTE, JAVA_BYTE, JAVA_INT, ADDRESS, JAVA_INT,
                 ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT);
         this.ssyevdWork = library.downcall("LAPACKE_ssyevd_work", f32);
@@ -57,6 +59,11 @@ public final class Lapacke {
             }
         }
         return local;
+    }
+
+    /** Where the library was loaded from. */
+    public String openedAs() {
+        return library.openedAs();
     }
 
     /**

@@ -1,0 +1,57 @@
+package dev.curvature.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The command line as a user meets it: help text, exit codes, JSON output. */
+class CurvatureCommandTest {
+
+    @Test
+    void helpListsEveryCommandWithADescription() {
+        StringWriter out = new StringWriter();
+        int code = CurvatureCommand.commandLine().setOut(new PrintWriter(out)).execute("--help");
+        assertEquals(0, code);
+        assertTrue(out.toString().contains("info") && out.toString().contains("self-checks the backend"), out.toString());
+    }
+
+    @Test
+    void unknownOptionIsAUsageError() {
+        StringWriter err = new StringWriter();
+        int code = CurvatureCommand.commandLine().setErr(new PrintWriter(err)).execute("info", "--no-such-option");
+        assertEquals(2, code);
+        assertTrue(err.toString().contains("--no-such-option"), err.toString());
+    }
+
+    @Test
+    void infoJsonReportsPassingSelfChecksWithTheirErrors() throws Exception {
+        PrintStream saved = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            code = CurvatureCommand.commandLine().execute("info", "--json", "--threads", "2");
+        } finally {
+            System.setOut(saved);
+        }
+        assertEquals(0, code);
+        JsonNode report = new ObjectMapper().readTree(captured.toString(StandardCharsets.UTF_8));
+        assertEquals(2, report.get("threads").asInt());
+        assertTrue(report.get("openBlas").asText().startsWith("OpenBLAS"), report.toString());
+        assertEquals(4, report.get("checks").size());
+        for (JsonNode check : report.get("checks")) {
+            // each check compares the backend with a naive float64 loop; its error must be below its tolerance
+            assertTrue(check.get("error").asDouble() <= check.get("tolerance").asDouble(), check.toString());
+            assertTrue(check.get("passed").asBoolean(), check.toString());
+        }
+    }
+}

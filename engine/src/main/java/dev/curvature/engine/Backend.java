@@ -95,6 +95,54 @@ public interface Backend extends AutoCloseable {
     /** Writes dx = dy ⊙ GELU'(x) (tanh approximation); dx may be dy. */
     void geluTanhBackward(Tensor dx, Tensor dy, Tensor x);
 
+    /** Accumulates y (N, C) += v (C) on every row (a bias). */
+    void addRowVector(Tensor y, Tensor v);
+
+    /** Accumulates dv (C) += Σ over rows of dy (N, C) (a bias gradient). */
+    void sumRowsInto(Tensor dv, Tensor dy);
+
+    // ---- transformer layers' numerics ---------------------------------------------------------------------------
+
+    /**
+     * LayerNorm over the last dimension: writes y (N, C) = (x − mean) · rstd ⊙ weight + bias with the biased
+     * variance, rstd = 1/√(var + eps); writes mean (N) and rstd (N) for backward.
+     */
+    void layerNorm(Tensor y, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias, double eps);
+
+    /**
+     * LayerNorm backward given dy (N, C): accumulates dx (N, C), dWeight (C) += Σ dy ⊙ x̂ and dBias (C) += Σ dy,
+     * where x̂ = (x − mean) · rstd. Needs x, weight, mean, rstd from forward.
+     */
+    void layerNormBackward(Tensor dx, Tensor dWeight, Tensor dBias, Tensor dy, Tensor x, Tensor weight,
+                           Tensor mean, Tensor rstd);
+
+    /** Writes out (N, C) row i = table (V, C) row ids[i]; ids (N) I32. An id outside [0, V) is an error naming it. */
+    void gatherRows(Tensor out, Tensor table, Tensor ids);
+
+    /** Accumulates dTable (V, C) row ids[i] += dOut (N, C) row i (repeated ids add up). */
+    void scatterAddRows(Tensor dTable, Tensor dOut, Tensor ids);
+
+    /**
+     * Causal softmax over the last dimension of square blocks: x, y (R, T, T); row t of each block is the softmax
+     * of scale · x[t, 0..t], and y[t, j] = 0 for j > t (masked positions are never read from x). y may be x.
+     */
+    void causalSoftmax(Tensor y, Tensor x, double scale);
+
+    /** Writes dx (R, T, T) = scale · y ⊙ (dy − rowsum(dy ⊙ y)) for the causal softmax output y; dx may be dy. */
+    void causalSoftmaxBackward(Tensor dx, Tensor dy, Tensor y, double scale);
+
+    /**
+     * Writes losses (N) = logsumexp(logits_i) − logits_i[targets_i] for logits (N, V) and targets (N) I32;
+     * rows whose target is negative are ignored (loss 0).
+     */
+    void crossEntropy(Tensor losses, Tensor logits, Tensor targets);
+
+    /**
+     * Writes dLogits (N, V) = scale · (softmax(logits_i) − onehot(targets_i)) — the gradient of scale · Σ_i loss_i —
+     * and 0 on ignored rows (negative target). dLogits may be logits (in place).
+     */
+    void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor targets, double scale);
+
     /** Σ a ⊙ b, accumulated in double. */
     double dot(Tensor a, Tensor b);
 

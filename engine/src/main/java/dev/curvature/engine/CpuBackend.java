@@ -618,6 +618,351 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void addRowVector(Tensor y, Tensor v) {
+        requireCompute("addRowVector", y, v);
+        long[] nc = rowsAndCols("addRowVector", y);
+        requireVector("addRowVector", v, nc[1], y);
+        int cols = (int) nc[1];
+        double[] bias = v.toDoubleArray();
+        forRows(nc[0], nc[1], ParallelLoop.shareable(y), (r, buffers) -> {
+            double[] row = buffers[0];
+            y.dtype().read(y.storage(), rowStart(y, r), row, 0, cols);
+            for (int i = 0; i < cols; i++) {
+                row[i] += bias[i];
+            }
+            y.dtype().write(y.storage(), rowStart(y, r), row, 0, cols);
+        });
+    }
+
+    @Override
+    public void sumRowsInto(Tensor dv, Tensor dy) {
+        requireCompute("sumRowsInto", dv, dy);
+        long[] nc = rowsAndCols("sumRowsInto", dy);
+        requireVector("sumRowsInto", dv, nc[1], dy);
+        int cols = (int) nc[1];
+        double[][] partials = columnSums(nc[0], cols, ParallelLoop.shareable(dy), (r, rowBuffers, acc) -> {
+            double[] row = rowBuffers[0];
+            dy.dtype().read(dy.storage(), rowStart(dy, r), row, 0, cols);
+            for (int i = 0; i < cols; i++) {
+                acc[0][i] += row[i];
+            }
+        }, 1);
+        accumulateVector(dv, partials, 0);
+    }
+
+    /** Per-row work that adds into per-thread column accumulators {@code acc[j][C]}. */
+    @FunctionalInterface
+    private interface ColumnSumBody {
+        void run(long row, double[][] rowBuffers, double[][] acc);
+    }
+
+    /**
+     * Runs {@code body} over rows in up to {@code threads} fixed ranges, each with its own accumulators, and
+     * returns the accumulators summed in range order: the result depends on the thread count, not on timing.
+     */
+    private double[][] columnSums(long rows, int cols, boolean shareable, ColumnSumBody body, int accumulators) {
+        int tasks = (int) Math.max(1, Math.min(loop.threads(), rows));
+        double[][][] perTask = new double[tasks][accumulators][cols];
+        loop.forRange(tasks, rows * cols, shareable, (fromTask, toTask) -> {
+            double[][] rowBuffers = new double[3][cols];
+            for (long t = fromTask; t < toTask; t++) {
+                for (long r = rows * t / tasks; r < rows * (t + 1) / tasks; r++) {
+                    body.run(r, rowBuffers, perTask[(int) t]);
+                }
+            }
+        });
+        double[][] total = new double[accumulators][cols];
+        for (double[][] task : perTask) {
+            for (int j = 0; j < accumulators; j++) {
+                for (int i = 0; i < cols; i++) {
+                    total[j][i] += task[j][i];
+                }
+            }
+        }
+        return total;
+    }
+
+    /** Accumulates v += partials[index] for a vector tensor v. */
+    private static void accumulateVector(Tensor v, double[][] partials, int index) {
+        double[] current = v.toDoubleArray();
+        for (int i = 0; i < current.length; i++) {
+            current[i] += partials[index][i];
+        }
+        if (v.isContiguous()) {
+            v.dtype().write(v.storage(), v.offset(), current, 0, current.length);
+        } else {
+            for (int i = 0; i < current.length; i++) {
+                v.set(current[i], i);
+            }
+        }
+    }
+
+    @Override
+    public void layerNorm(Tensor y, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias, double eps) {
+        requireCompute("layerNorm", y, mean, rstd, x, weight, bias);
+        long[] nc = rowsAndCols("layerNorm", x);
+        requireSameRows("layerNorm", y, x);
+        requireVector("layerNorm", weight, nc[1], x);
+        requireVector("layerNorm", bias, nc[1], x);
+        requireVector("layerNorm", mean, nc[0], x);
+        requireVector("layerNorm", rstd, nc[0], x);
+        int cols = (int) nc[1];
+        double[] w = weight.toDoubleArray();
+        double[] b = bias.toDoubleArray();
+        forRows(nc[0], nc[1], ParallelLoop.shareable(y, mean, rstd, x), (r, buffers) -> {
+            double[] row = buffers[0];
+            x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
+            double m = 0;
+            for (int i = 0; i < cols; i++) {
+                m += row[i];
+            }
+            m /= cols;
+            double v = 0;
+            for (int i = 0; i < cols; i++) {
+                double d = row[i] - m;
+                v += d * d;
+            }
+            double s = 1.0 / Math.sqrt(v / cols + eps);
+            for (int i = 0; i < cols; i++) {
+                row[i] = (row[i] - m) * s * w[i] + b[i];
+            }
+            y.dtype().write(y.storage(), rowStart(y, r), row, 0, cols);
+            mean.dtype().set(mean.storage(), mean.offset() + r * mean.stride(0), m);
+            rstd.dtype().set(rstd.storage(), rstd.offset() + r * rstd.stride(0), s);
+        });
+    }
+
+    @Override
+    public void layerNormBackward(Tensor dx, Tensor dWeight, Tensor dBias, Tensor dy, Tensor x, Tensor weight,
+                                  Tensor mean, Tensor rstd) {
+        requireCompute("layerNormBackward", dx, dWeight, dBias, dy, x, weight, mean, rstd);
+        long[] nc = rowsAndCols("layerNormBackward", x);
+        requireSameRows("layerNormBackward", dx, x);
+        requireSameRows("layerNormBackward", dy, x);
+        requireVector("layerNormBackward", weight, nc[1], x);
+        requireVector("layerNormBackward", dWeight, nc[1], x);
+        requireVector("layerNormBackward", dBias, nc[1], x);
+        int cols = (int) nc[1];
+        double[] w = weight.toDoubleArray();
+        double[][] sums = columnSums(nc[0], cols, ParallelLoop.shareable(dx, dy, x, mean, rstd), (r, rowBuffers, acc) -> {
+            double[] xRow = rowBuffers[0];
+            double[] g = rowBuffers[1];
+            double[] out = rowBuffers[2];
+            x.dtype().read(x.storage(), rowStart(x, r), xRow, 0, cols);
+            dy.dtype().read(dy.storage(), rowStart(dy, r), g, 0, cols);
+            dx.dtype().read(dx.storage(), rowStart(dx, r), out, 0, cols);
+            double m = mean.dtype().get(mean.storage(), mean.offset() + r * mean.stride(0));
+            double s = rstd.dtype().get(rstd.storage(), rstd.offset() + r * rstd.stride(0));
+            // x̂ = (x − m)·s, dx̂ = dy ⊙ w, dx = s · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂))
+            double meanDnorm = 0;
+            double meanDnormXhat = 0;
+            for (int i = 0; i < cols; i++) {
+                double xhat = (xRow[i] - m) * s;
+                double dnorm = g[i] * w[i];
+                meanDnorm += dnorm;
+                meanDnormXhat += dnorm * xhat;
+                acc[0][i] += g[i] * xhat;
+                acc[1][i] += g[i];
+            }
+            meanDnorm /= cols;
+            meanDnormXhat /= cols;
+            for (int i = 0; i < cols; i++) {
+                double xhat = (xRow[i] - m) * s;
+                out[i] += s * (g[i] * w[i] - meanDnorm - xhat * meanDnormXhat);
+            }
+            dx.dtype().write(dx.storage(), rowStart(dx, r), out, 0, cols);
+        }, 2);
+        accumulateVector(dWeight, sums, 0);
+        accumulateVector(dBias, sums, 1);
+    }
+
+    @Override
+    public void gatherRows(Tensor out, Tensor table, Tensor ids) {
+        requireCompute("gatherRows", out, table);
+        int[] index = ids(ids, "gatherRows", table);
+        long[] nc = rowsAndCols("gatherRows", out);
+        long[] vc = rowsAndCols("gatherRows", table);
+        if (nc[0] != index.length || nc[1] != vc[1]) {
+            throw new IllegalArgumentException("gatherRows: out " + out.describe() + " must be (" + index.length
+                    + ", " + vc[1] + ") for table " + table.describe() + " and ids " + ids.describe());
+        }
+        int cols = (int) nc[1];
+        forRows(nc[0], nc[1], ParallelLoop.shareable(out, table), (r, buffers) -> {
+            table.dtype().read(table.storage(), rowStart(table, index[(int) r]), buffers[0], 0, cols);
+            out.dtype().write(out.storage(), rowStart(out, r), buffers[0], 0, cols);
+        });
+    }
+
+    @Override
+    public void scatterAddRows(Tensor dTable, Tensor dOut, Tensor ids) {
+        requireCompute("scatterAddRows", dTable, dOut);
+        int[] index = ids(ids, "scatterAddRows", dTable);
+        long[] nc = rowsAndCols("scatterAddRows", dOut);
+        long[] vc = rowsAndCols("scatterAddRows", dTable);
+        if (nc[0] != index.length || nc[1] != vc[1]) {
+            throw new IllegalArgumentException("scatterAddRows: dOut " + dOut.describe() + " must be ("
+                    + index.length + ", " + vc[1] + ") for table " + dTable.describe());
+        }
+        int cols = (int) nc[1];
+        // sequential: repeated ids would race; the cost is O(N·C), small next to the GEMMs around it
+        double[] table = new double[cols];
+        double[] row = new double[cols];
+        for (int r = 0; r < index.length; r++) {
+            long at = rowStart(dTable, index[r]);
+            dTable.dtype().read(dTable.storage(), at, table, 0, cols);
+            dOut.dtype().read(dOut.storage(), rowStart(dOut, r), row, 0, cols);
+            for (int i = 0; i < cols; i++) {
+                table[i] += row[i];
+            }
+            dTable.dtype().write(dTable.storage(), at, table, 0, cols);
+        }
+    }
+
+    /** The ids of an I32 vector, each checked against the table's row count. */
+    private static int[] ids(Tensor ids, String op, Tensor table) {
+        if (ids.dtype() != DType.I32 || ids.rank() != 1) {
+            throw new IllegalArgumentException(op + ": ids " + ids.describe() + " must be a 1-D I32 tensor");
+        }
+        long rows = table.size() / Math.max(1, table.dim(-1));
+        int[] index = new int[(int) ids.size()];
+        for (int i = 0; i < index.length; i++) {
+            int id = (int) ids.get(i);
+            if (id < 0 || id >= rows) {
+                throw new IllegalArgumentException(op + ": id " + id + " at position " + i + " of " + ids.describe()
+                        + " is outside table " + table.describe() + " (valid: 0.." + (rows - 1) + ")");
+            }
+            index[i] = id;
+        }
+        return index;
+    }
+
+    @Override
+    public void causalSoftmax(Tensor y, Tensor x, double scale) {
+        requireCompute("causalSoftmax", y, x);
+        requireSquareBlocks("causalSoftmax", y, x);
+        long[] nc = rowsAndCols("causalSoftmax", x);
+        int t = (int) nc[1];
+        forRows(nc[0], nc[1], ParallelLoop.shareable(y, x), (r, buffers) -> {
+            double[] row = buffers[0];
+            int visible = (int) (r % t) + 1;     // row t of a block sees columns 0..t
+            x.dtype().read(x.storage(), rowStart(x, r), row, 0, visible);
+            double max = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < visible; i++) {
+                row[i] *= scale;
+                max = Math.max(max, row[i]);
+            }
+            double sum = 0;
+            for (int i = 0; i < visible; i++) {
+                row[i] = Math.exp(row[i] - max);
+                sum += row[i];
+            }
+            double inv = 1.0 / sum;
+            for (int i = 0; i < visible; i++) {
+                row[i] *= inv;
+            }
+            Arrays.fill(row, visible, t, 0.0);
+            y.dtype().write(y.storage(), rowStart(y, r), row, 0, t);
+        });
+    }
+
+    @Override
+    public void causalSoftmaxBackward(Tensor dx, Tensor dy, Tensor y, double scale) {
+        requireCompute("causalSoftmaxBackward", dx, dy, y);
+        requireSquareBlocks("causalSoftmaxBackward", dx, y);
+        requireSquareBlocks("causalSoftmaxBackward", dy, y);
+        long[] nc = rowsAndCols("causalSoftmaxBackward", y);
+        int t = (int) nc[1];
+        forRows(nc[0], nc[1], ParallelLoop.shareable(dx, dy, y), (r, buffers) -> {
+            double[] g = buffers[0];
+            double[] p = buffers[1];
+            int visible = (int) (r % t) + 1;
+            dy.dtype().read(dy.storage(), rowStart(dy, r), g, 0, visible);
+            y.dtype().read(y.storage(), rowStart(y, r), p, 0, visible);
+            double inner = 0;
+            for (int i = 0; i < visible; i++) {
+                inner += g[i] * p[i];
+            }
+            for (int i = 0; i < visible; i++) {
+                g[i] = scale * p[i] * (g[i] - inner);
+            }
+            Arrays.fill(g, visible, t, 0.0);
+            dx.dtype().write(dx.storage(), rowStart(dx, r), g, 0, t);
+        });
+    }
+
+    @Override
+    public void crossEntropy(Tensor losses, Tensor logits, Tensor targets) {
+        requireCompute("crossEntropy", losses, logits);
+        long[] nc = rowsAndCols("crossEntropy", logits);
+        int[] target = targets(targets, "crossEntropy", nc);
+        requireVector("crossEntropy", losses, nc[0], logits);
+        int cols = (int) nc[1];
+        forRows(nc[0], nc[1], ParallelLoop.shareable(losses, logits), (r, buffers) -> {
+            double loss = 0;
+            if (target[(int) r] >= 0) {
+                double[] row = buffers[0];
+                logits.dtype().read(logits.storage(), rowStart(logits, r), row, 0, cols);
+                loss = logSumExp(row, cols) - row[target[(int) r]];
+            }
+            losses.dtype().set(losses.storage(), losses.offset() + r * losses.stride(0), loss);
+        });
+    }
+
+    @Override
+    public void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor targets, double scale) {
+        requireCompute("crossEntropyBackward", dLogits, logits);
+        long[] nc = rowsAndCols("crossEntropyBackward", logits);
+        requireSameRows("crossEntropyBackward", dLogits, logits);
+        int[] target = targets(targets, "crossEntropyBackward", nc);
+        int cols = (int) nc[1];
+        forRows(nc[0], nc[1], ParallelLoop.shareable(dLogits, logits), (r, buffers) -> {
+            double[] row = buffers[0];
+            int label = target[(int) r];
+            if (label < 0) {
+                Arrays.fill(row, 0, cols, 0.0);
+            } else {
+                logits.dtype().read(logits.storage(), rowStart(logits, r), row, 0, cols);
+                double lse = logSumExp(row, cols);
+                for (int i = 0; i < cols; i++) {
+                    row[i] = scale * Math.exp(row[i] - lse);
+                }
+                row[label] -= scale;
+            }
+            dLogits.dtype().write(dLogits.storage(), rowStart(dLogits, r), row, 0, cols);
+        });
+    }
+
+    private static double logSumExp(double[] row, int cols) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < cols; i++) {
+            max = Math.max(max, row[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < cols; i++) {
+            sum += Math.exp(row[i] - max);
+        }
+        return max + Math.log(sum);
+    }
+
+    /** Targets of an I32 vector of N entries, each negative (ignored) or a valid class index below V. */
+    private static int[] targets(Tensor targets, String op, long[] logitsShape) {
+        if (targets.dtype() != DType.I32 || targets.rank() != 1 || targets.size() != logitsShape[0]) {
+            throw new IllegalArgumentException(op + ": targets " + targets.describe() + " must be a 1-D I32 tensor of "
+                    + logitsShape[0] + " entries");
+        }
+        int[] out = new int[(int) targets.size()];
+        for (int i = 0; i < out.length; i++) {
+            int t = (int) targets.get(i);
+            if (t >= logitsShape[1]) {
+                throw new IllegalArgumentException(op + ": target " + t + " at position " + i + " of "
+                        + targets.describe() + " is not below the " + logitsShape[1] + " classes");
+            }
+            out[i] = t;
+        }
+        return out;
+    }
+
+    @Override
     public double dot(Tensor a, Tensor b) {
         requireCompute("dot", a, b);
         ElementBlocks blocks = ElementBlocks.of("dot", a, b);
@@ -726,6 +1071,20 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException(op + ": shape mismatch " + a.describe() + " vs " + b.describe());
         }
         rowsAndCols(op, a);
+    }
+
+    private static void requireVector(String op, Tensor v, long length, Tensor forTensor) {
+        if (v.rank() != 1 || v.dim(0) != length) {
+            throw new IllegalArgumentException(op + ": " + v.describe() + " must be a vector of " + length
+                    + " elements for " + forTensor.describe());
+        }
+    }
+
+    private static void requireSquareBlocks(String op, Tensor a, Tensor b) {
+        if (!a.sameShape(b) || a.rank() < 2 || a.dim(-1) != a.dim(-2)) {
+            throw new IllegalArgumentException(op + ": need equal shapes (..., T, T), got " + a.describe() + " and "
+                    + b.describe());
+        }
     }
 
     private static void requireSquareRowMajor(String op, Tensor a) {

@@ -5,17 +5,21 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * Element types. F32 and F64 are compute types; BF16 and F16 are storage types (checkpoints on disk,
- * half-size activations) that kernels widen to double when they read and round (nearest-even) when they write.
+ * half-size activations) that kernels widen to double when they read and round (nearest-even) when they write;
+ * I32 holds token ids and targets.
  */
 public enum DType {
     F32(4, "F32"),
     F64(8, "F64"),
     BF16(2, "BF16"),
-    F16(2, "F16");
+    F16(2, "F16"),
+    /** 32-bit signed integers: token ids and targets (−1 marks an ignored position). */
+    I32(4, "I32");
 
     private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfDouble DOUBLE = ValueLayout.JAVA_DOUBLE_UNALIGNED;
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
 
     private final int byteSize;
     private final String safetensorsName;
@@ -57,6 +61,7 @@ public enum DType {
             case F64 -> segment.getAtIndex(DOUBLE, index);
             case BF16 -> Float.intBitsToFloat((segment.getAtIndex(SHORT, index) & 0xFFFF) << 16);
             case F16 -> MiniFloat.F16.toDouble(segment.getAtIndex(SHORT, index));
+            case I32 -> segment.getAtIndex(INT, index);
         };
     }
 
@@ -67,7 +72,15 @@ public enum DType {
             case F64 -> segment.setAtIndex(DOUBLE, index, value);
             case BF16 -> segment.setAtIndex(SHORT, index, (short) MiniFloat.BF16.fromDouble(value));
             case F16 -> segment.setAtIndex(SHORT, index, (short) MiniFloat.F16.fromDouble(value));
+            case I32 -> segment.setAtIndex(INT, index, toInt(value));
         }
+    }
+
+    private static int toInt(double value) {
+        if (value != Math.rint(value) || value < Integer.MIN_VALUE || value > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("cannot store " + value + " in an I32 tensor");
+        }
+        return (int) value;
     }
 
     /**

@@ -61,6 +61,31 @@ public final class NumericAssertions {
         return out;
     }
 
+    /**
+     * Central finite differences (f(θ + h e_i) − f(θ − h e_i)) / 2h of a scalar {@code loss} with respect to every
+     * element of the host tensor {@code parameter} (row-major order); the tensor is restored afterwards.
+     */
+    public static double[] finiteDifferences(Tensor parameter, java.util.function.DoubleSupplier loss, double h) {
+        double[] original = parameter.toDoubleArray();
+        long[] shape = parameter.shape();
+        double[] gradient = new double[original.length];
+        long[] index = new long[shape.length];
+        for (int i = 0; i < original.length; i++) {
+            long rest = i;
+            for (int d = shape.length - 1; d >= 0; d--) {
+                index[d] = rest % shape[d];
+                rest /= shape[d];
+            }
+            parameter.set(original[i] + h, index);
+            double plus = loss.getAsDouble();
+            parameter.set(original[i] - h, index);
+            double minus = loss.getAsDouble();
+            parameter.set(original[i], index);
+            gradient[i] = (plus - minus) / (2 * h);
+        }
+        return gradient;
+    }
+
     /** Uniform values in [-1, 1) from a seeded generator. */
     public static double[] randomValues(java.util.Random random, int count) {
         double[] v = new double[count];

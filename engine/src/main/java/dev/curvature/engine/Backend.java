@@ -24,7 +24,10 @@ public interface Backend extends AutoCloseable {
 
     // ---- data movement -------------------------------------------------------------------------------------
 
-    /** Writes dst = src elementwise, converting dtypes (rounding to nearest-even when narrowing). Same shape. */
+    /**
+     * Writes dst = src elementwise, converting dtypes (rounding to nearest-even when narrowing). Same shape; src may
+     * be a transposed 2-D view (the copy then transposes, e.g. HF Conv1D weights into the (out, in) layout).
+     */
     void copy(Tensor dst, Tensor src);
 
     /** Writes every element of {@code dst} to {@code value}. */
@@ -142,6 +145,9 @@ public interface Backend extends AutoCloseable {
      * and 0 on ignored rows (negative target). dLogits may be logits (in place).
      */
     void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor targets, double scale);
+
+    /** Σ of all elements, accumulated in double. */
+    double sum(Tensor a);
 
     /** Σ a ⊙ b, accumulated in double. */
     double dot(Tensor a, Tensor b);

@@ -73,6 +73,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void copy(Tensor dst, Tensor src) {
+        if (src.rank() == 2 && src.dim(0) > 1 && src.dim(1) > 1 && src.stride(0) == 1 && dst.sameShape(src)) {
+            copyTransposedView(dst, src);
+            return;
+        }
         ElementBlocks blocks = ElementBlocks.of("copy", dst, src);
         if (dst.dtype() == src.dtype() && dst.isContiguous() && src.isContiguous()) {
             MemorySegment.copy(src.segment(), 0, dst.segment(), 0, src.size() * src.dtype().byteSize());
@@ -81,6 +85,40 @@ public final class CpuBackend implements Backend {
         forBlocks(blocks, (block, length, buffers) -> {
             src.dtype().read(src.storage(), blocks.start(src, block), buffers[0], 0, length);
             dst.dtype().write(dst.storage(), blocks.start(dst, block), buffers[0], 0, length);
+        });
+    }
+
+    /** dst (R, C) = src (R, C) where src is a transposed view (stride 1 down its columns): tiled transpose. */
+    private void copyTransposedView(Tensor dst, Tensor src) {
+        Tensor stored = src.transpose(0, 1);     // (C, R) row-major storage of src
+        ElementBlocks.of("copy", dst);           // dst must be host and row-structured
+        if (!(dst.isContiguous() || dst.stride(1) == 1)) {
+            throw new IllegalArgumentException("copy: destination " + dst.describe() + " must have rows in memory");
+        }
+        long rows = dst.dim(0);
+        long cols = dst.dim(1);
+        final int tile = 64;
+        long rowTiles = (rows + tile - 1) / tile;
+        loop.forRange(rowTiles, rows * cols, ParallelLoop.shareable(dst, src), (from, to) -> {
+            double[] block = new double[tile * tile];
+            double[] line = new double[tile];
+            for (long rt = from; rt < to; rt++) {
+                long r0 = rt * tile;
+                int h = (int) Math.min(tile, rows - r0);
+                for (long c0 = 0; c0 < cols; c0 += tile) {
+                    int w = (int) Math.min(tile, cols - c0);
+                    for (int c = 0; c < w; c++) {   // stored row c0+c holds src column c0+c
+                        stored.dtype().read(stored.storage(), stored.offset() + (c0 + c) * stored.stride(0) + r0,
+                                block, c * tile, h);
+                    }
+                    for (int r = 0; r < h; r++) {
+                        for (int c = 0; c < w; c++) {
+                            line[c] = block[c * tile + r];
+                        }
+                        dst.dtype().write(dst.storage(), dst.offset() + (r0 + r) * dst.stride(0) + c0, line, 0, w);
+                    }
+                }
+            }
         });
     }
 
@@ -960,6 +998,26 @@ public final class CpuBackend implements Backend {
             out[i] = t;
         }
         return out;
+    }
+
+    @Override
+    public double sum(Tensor a) {
+        requireCompute("sum", a);
+        ElementBlocks blocks = ElementBlocks.of("sum", a);
+        double[] partial = new double[(int) blocks.count()];
+        forBlocks(blocks, (block, length, buffers) -> {
+            a.dtype().read(a.storage(), blocks.start(a, block), buffers[0], 0, length);
+            double s = 0;
+            for (int i = 0; i < length; i++) {
+                s += buffers[0][i];
+            }
+            partial[(int) block] = s;
+        });
+        double total = 0;
+        for (double p : partial) {
+            total += p;
+        }
+        return total;
     }
 
     @Override

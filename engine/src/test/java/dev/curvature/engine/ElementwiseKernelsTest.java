@@ -246,6 +246,28 @@ class ElementwiseKernelsTest {
     }
 
     @Test
+    void copyFromATransposedViewTransposes() {
+        // HF Conv1D weights are stored (in, out); the model wants (out, in): dst[o][i] = stored[i][o]
+        for (Memory memory : Memory.values()) {
+            try (Arena arena = arena(memory)) {
+                Random random = new Random(9);
+                int in = 150, out = 70;
+                Tensor stored = Tensor.of(arena, DType.BF16, randomValues(random, in * out), in, out);
+                Tensor dst = Tensor.allocate(arena, DType.F64, out, in);
+                backend.copy(dst, stored.transpose(0, 1));
+                double[] s = stored.toDoubleArray();
+                double[] expected = new double[in * out];
+                for (int o = 0; o < out; o++) {
+                    for (int i = 0; i < in; i++) {
+                        expected[o * in + i] = s[i * out + o];
+                    }
+                }
+                assertRelativeError(expected, dst.toDoubleArray(), 0.0, "transposing copy " + memory);
+            }
+        }
+    }
+
+    @Test
     void columnSlicesAreProcessedRowByRow() {
         try (Arena arena = Arena.ofShared()) {
             Random random = new Random(8);

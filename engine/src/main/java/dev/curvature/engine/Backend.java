@@ -146,6 +146,14 @@ public interface Backend extends AutoCloseable {
      */
     void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor targets, double scale);
 
+    /**
+     * One AdamW step (decoupled weight decay, bias correction) on a parameter tensor, all tensors of one shape:
+     * m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; p ← p − lr·(m̂/(√v̂ + ε) + λ·p) with m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ).
+     * Updates param, m and v in place; {@code step} t counts from 1.
+     */
+    void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2, double eps,
+               double weightDecay, long step);
+
     /** Σ of all elements, accumulated in double. */
     double sum(Tensor a);
 

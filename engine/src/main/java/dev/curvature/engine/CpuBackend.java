@@ -1001,6 +1001,38 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2,
+                      double eps, double weightDecay, long step) {
+        requireCompute("adamw", param, grad, m, v);
+        if (step < 1) {
+            throw new IllegalArgumentException("adamw: step counts from 1, got " + step);
+        }
+        ElementBlocks blocks = ElementBlocks.of("adamw", param, grad, m, v);
+        double correction1 = 1.0 - Math.pow(beta1, step);
+        double correction2 = 1.0 - Math.pow(beta2, step);
+        forBlocks(blocks, (block, length, buffers) -> {
+            double[] p = buffers[0];
+            double[] g = buffers[1];
+            double[] mv = buffers[2];
+            double[] vv = new double[length];
+            param.dtype().read(param.storage(), blocks.start(param, block), p, 0, length);
+            grad.dtype().read(grad.storage(), blocks.start(grad, block), g, 0, length);
+            m.dtype().read(m.storage(), blocks.start(m, block), mv, 0, length);
+            v.dtype().read(v.storage(), blocks.start(v, block), vv, 0, length);
+            for (int i = 0; i < length; i++) {
+                mv[i] = beta1 * mv[i] + (1 - beta1) * g[i];
+                vv[i] = beta2 * vv[i] + (1 - beta2) * g[i] * g[i];
+                double mHat = mv[i] / correction1;
+                double vHat = vv[i] / correction2;
+                p[i] -= lr * (mHat / (Math.sqrt(vHat) + eps) + weightDecay * p[i]);
+            }
+            param.dtype().write(param.storage(), blocks.start(param, block), p, 0, length);
+            m.dtype().write(m.storage(), blocks.start(m, block), mv, 0, length);
+            v.dtype().write(v.storage(), blocks.start(v, block), vv, 0, length);
+        });
+    }
+
+    @Override
     public double sum(Tensor a) {
         requireCompute("sum", a);
         ElementBlocks blocks = ElementBlocks.of("sum", a);

@@ -259,4 +259,33 @@ class TransformerKernelsTest {
             assertRelativeError(dLogits.toDoubleArray(), logits.toDoubleArray(), 0, "in place");
         }
     }
+
+    @Test
+    void adamwMatchesTheTextbookUpdateOverSeveralSteps() {
+        // reference: Loshchilov & Hutter's AdamW written out per element in double
+        int n = 5000;
+        Random random = new Random(9);
+        try (Arena arena = Arena.ofShared()) {
+            double[] p = randomValues(random, n);
+            Tensor param = Tensor.of(arena, DType.F64, p, n);
+            Tensor m = Tensor.allocate(arena, DType.F64, n);
+            Tensor v = Tensor.allocate(arena, DType.F64, n);
+            double[] mr = new double[n];
+            double[] vr = new double[n];
+            double lr = 1e-3, b1 = 0.9, b2 = 0.95, eps = 1e-8, wd = 0.1;
+            for (int step = 1; step <= 3; step++) {
+                double[] g = randomValues(random, n);
+                backend.adamw(param, Tensor.of(arena, DType.F64, g, n), m, v, lr, b1, b2, eps, wd, step);
+                for (int i = 0; i < n; i++) {
+                    mr[i] = b1 * mr[i] + (1 - b1) * g[i];
+                    vr[i] = b2 * vr[i] + (1 - b2) * g[i] * g[i];
+                    double mHat = mr[i] / (1 - Math.pow(b1, step));
+                    double vHat = vr[i] / (1 - Math.pow(b2, step));
+                    p[i] = p[i] - lr * mHat / (Math.sqrt(vHat) + eps) - lr * wd * p[i];
+                }
+            }
+            assertRelativeError(p, param.toDoubleArray(), 1e-15, "parameters after 3 AdamW steps");
+            assertRelativeError(vr, v.toDoubleArray(), 1e-15, "second moments");
+        }
+    }
 }

@@ -1,0 +1,57 @@
+package dev.curvature.transformer.checkpoint;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Replaces a file atomically: the body writes a temporary file in the target's directory, which is forced to disk
+ * and renamed over the target; the directory is then forced so that the rename survives a crash. Readers see the
+ * old file or the new one, never a torn one. A process that has the old file mapped keeps its (unlinked) pages.
+ */
+final class AtomicFile {
+    /** Writes the whole content through {@code channel}. */
+    interface Body {
+        void writeTo(FileChannel channel) throws IOException;
+    }
+
+    private AtomicFile() {
+    }
+
+    static void write(Path target, Body body) throws IOException {
+        Path absolute = target.toAbsolutePath();
+        Path directory = absolute.getParent();
+        // CREATE_NEW with default attributes: the file gets the umask's permissions, as a plain write would
+        // (Files.createTempFile would make it 0600)
+        Path temp = directory.resolve("." + absolute.getFileName() + "."
+                + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        try {
+            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                body.writeTo(channel);
+                channel.force(true);
+            }
+            Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE);
+        } catch (Throwable t) {
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException suppressed) {
+                t.addSuppressed(suppressed);
+            }
+            throw t;
+        }
+        forceDirectory(directory);
+    }
+
+    /** fsync of the directory entry; Linux and macOS allow it, some platforms refuse to open a directory. */
+    private static void forceDirectory(Path directory) {
+        try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
+            dir.force(true);
+        } catch (IOException ignored) {
+            // the data file itself is already forced; only the rename's durability is at stake on such platforms
+        }
+    }
+}

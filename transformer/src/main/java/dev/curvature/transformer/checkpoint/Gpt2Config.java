@@ -1,0 +1,217 @@
+package dev.curvature.transformer.checkpoint;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * The hyper-parameters of a GPT-2 model as Hugging Face's {@code config.json} names them.
+ *
+ * <p>{@code n_inner} is the MLP width (HF: null means 4·n_embd). The only activation curvature implements is the
+ * tanh approximation of GELU, which HF calls {@code "gelu_new"} (GPT-2's own) or {@code "gelu_pytorch_tanh"};
+ * the name read is kept so that a written config says what the original said. Other HF fields (dropouts,
+ * {@code scale_attn_*}, token ids) are ignored on reading and not written.
+ *
+ * @param nLayer             transformer blocks, {@code n_layer}
+ * @param nHead              attention heads, {@code n_head}; divides nEmbd
+ * @param nEmbd              model width C, {@code n_embd}
+ * @param vocabSize          vocabulary size, {@code vocab_size}
+ * @param nPositions         context length (learned positions), {@code n_positions}
+ * @param nInner             MLP hidden width, {@code n_inner} (4·C when the file says null)
+ * @param layerNormEpsilon   LayerNorm ε, {@code layer_norm_epsilon}
+ * @param activationFunction {@code activation_function}: "gelu_new" or "gelu_pytorch_tanh"
+ */
+public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nPositions, int nInner,
+                         double layerNormEpsilon, String activationFunction) {
+    /** HF's names for the tanh-approximated GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+    public static final Set<String> TANH_GELU_NAMES = Set.of("gelu_new", "gelu_pytorch_tanh");
+
+    // HF GPT2Config's defaults, used for fields a config.json leaves out (as transformers does)
+    private static final int DEFAULT_N_LAYER = 12;
+    private static final int DEFAULT_N_HEAD = 12;
+    private static final int DEFAULT_N_EMBD = 768;
+    private static final int DEFAULT_VOCAB_SIZE = 50257;
+    private static final int DEFAULT_N_POSITIONS = 1024;
+    private static final double DEFAULT_EPSILON = 1e-5;
+    private static final String DEFAULT_ACTIVATION = "gelu_new";
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    /** Validates the sizes and the activation. */
+    public Gpt2Config {
+        requirePositive("n_layer", nLayer);
+        requirePositive("n_head", nHead);
+        requirePositive("n_embd", nEmbd);
+        requirePositive("vocab_size", vocabSize);
+        requirePositive("n_positions", nPositions);
+        requirePositive("n_inner", nInner);
+        if (nEmbd % nHead != 0) {
+            throw new IllegalArgumentException("n_embd " + nEmbd + " is not divisible by n_head " + nHead);
+        }
+        if (nEmbd > Integer.MAX_VALUE / 4) {
+            throw new IllegalArgumentException("n_embd " + nEmbd + " is too large (4·n_embd must fit in an int)");
+        }
+        if (!(layerNormEpsilon > 0) || Double.isInfinite(layerNormEpsilon)) {
+            throw new IllegalArgumentException("layer_norm_epsilon must be positive and finite, got " + layerNormEpsilon);
+        }
+        if (activationFunction == null || !TANH_GELU_NAMES.contains(activationFunction)) {
+            throw new IllegalArgumentException("activation_function "
+                    + (activationFunction == null ? "null" : "'" + activationFunction + "'")
+                    + " is not supported: curvature implements the tanh GELU, which HF calls 'gelu_new' or "
+                    + "'gelu_pytorch_tanh'" + ("gelu".equals(activationFunction) ? " ('gelu' is the exact erf form)" : ""));
+        }
+    }
+
+    /** A config with HF's defaults for the rest: n_inner = 4·n_embd, ε = 1e-5, "gelu_new". */
+    public static Gpt2Config of(int nLayer, int nHead, int nEmbd, int vocabSize, int nPositions) {
+        return new Gpt2Config(nLayer, nHead, nEmbd, vocabSize, nPositions, defaultInner(nEmbd), DEFAULT_EPSILON,
+                DEFAULT_ACTIVATION);
+    }
+
+    /** Width of one attention head, n_embd / n_head. */
+    public int headSize() {
+        return nEmbd / nHead;
+    }
+
+    /**
+     * Reads a HF GPT-2 {@code config.json}. Absent fields take HF's defaults; fields of the wrong type, invalid
+     * values and unsupported activations are errors naming the file and the field.
+     */
+    public static Gpt2Config read(Path configFile) throws IOException {
+        byte[] bytes = Files.readAllBytes(configFile);   // a missing or unreadable file is a plain IOException
+        JsonNode root;
+        try {
+            root = JSON.readTree(bytes);
+        } catch (IOException e) {
+            String detail = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+            throw new CheckpointFormatException(configFile, null, "config is not valid JSON: " + detail, e);
+        }
+        if (root == null || !root.isObject()) {
+            throw new CheckpointFormatException(configFile, null, "config is not a JSON object");
+        }
+        JsonNode modelType = root.get("model_type");
+        if (modelType != null && modelType.isTextual() && !modelType.textValue().equals("gpt2")) {
+            throw new CheckpointFormatException(configFile, null, "model_type is '" + modelType.textValue()
+                    + "', not 'gpt2'");
+        }
+        int nEmbd = intField(configFile, root, "n_embd", DEFAULT_N_EMBD);
+        JsonNode inner = root.get("n_inner");
+        int nInner = inner == null || inner.isNull() ? defaultInner(nEmbd)
+                : intField(configFile, root, "n_inner", 0);
+        try {
+            return new Gpt2Config(
+                    intField(configFile, root, "n_layer", DEFAULT_N_LAYER),
+                    intField(configFile, root, "n_head", DEFAULT_N_HEAD),
+                    nEmbd,
+                    intField(configFile, root, "vocab_size", DEFAULT_VOCAB_SIZE),
+                    intField(configFile, root, "n_positions", DEFAULT_N_POSITIONS),
+                    nInner,
+                    doubleField(configFile, root, "layer_norm_epsilon", DEFAULT_EPSILON),
+                    stringField(configFile, root, "activation_function", DEFAULT_ACTIVATION));
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointFormatException(configFile, null, e.getMessage(), e);
+        }
+    }
+
+    /**
+     * HF-style JSON (two-space indent, keys sorted as transformers writes them, {@code "model_type": "gpt2"};
+     * {@code n_inner} null when it is the default 4·n_embd).
+     */
+    public String toJson() {
+        ObjectNode node = JSON.createObjectNode();
+        node.put("activation_function", activationFunction);
+        node.put("layer_norm_epsilon", layerNormEpsilon);
+        node.put("model_type", "gpt2");
+        node.put("n_embd", nEmbd);
+        node.put("n_head", nHead);
+        if (nInner == defaultInner(nEmbd)) {
+            node.putNull("n_inner");
+        } else {
+            node.put("n_inner", nInner);
+        }
+        node.put("n_layer", nLayer);
+        node.put("n_positions", nPositions);
+        node.put("vocab_size", vocabSize);
+        DefaultPrettyPrinter printer = new DefaultPrettyPrinter()
+                .withSeparators(Separators.createDefaultInstance()
+                        .withObjectFieldValueSpacing(Separators.Spacing.AFTER))
+                .withObjectIndenter(new DefaultIndenter("  ", "\n"));
+        try {
+            return JSON.writer(printer).writeValueAsString(node) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("serialising a tree of scalars cannot fail", e);
+        }
+    }
+
+    /** Writes {@link #toJson()} to {@code configFile}, replacing it atomically. */
+    public void write(Path configFile) throws IOException {
+        byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
+        AtomicFile.write(configFile, channel -> {
+            ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            while (buffer.hasRemaining()) {
+                channel.write(buffer);
+            }
+        });
+    }
+
+    /** 4·n_embd, HF's MLP width when n_inner is null; an out-of-range n_embd is left for the constructor to refuse. */
+    private static int defaultInner(int nEmbd) {
+        return nEmbd > 0 && nEmbd <= Integer.MAX_VALUE / 4 ? 4 * nEmbd : 1;
+    }
+
+    private static void requirePositive(String field, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(field + " must be positive, got " + value);
+        }
+    }
+
+    private static int intField(Path file, JsonNode root, String field, int absent) throws CheckpointFormatException {
+        JsonNode v = root.get(field);
+        if (v == null) {
+            return absent;
+        }
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+            throw new CheckpointFormatException(file, null, field + " must be an integer (32-bit), found " + v);
+        }
+        return v.intValue();
+    }
+
+    private static double doubleField(Path file, JsonNode root, String field, double absent)
+            throws CheckpointFormatException {
+        JsonNode v = root.get(field);
+        if (v == null) {
+            return absent;
+        }
+        if (!v.isNumber()) {
+            throw new CheckpointFormatException(file, null, field + " must be a number, found " + v);
+        }
+        return v.doubleValue();
+    }
+
+    private static String stringField(Path file, JsonNode root, String field, String absent)
+            throws CheckpointFormatException {
+        JsonNode v = root.get(field);
+        if (v == null) {
+            return absent;
+        }
+        if (!v.isTextual()) {
+            throw new CheckpointFormatException(file, null, field + " must be a string, found " + v);
+        }
+        return v.textValue();
+    }
+}

@@ -35,9 +35,12 @@ import java.util.TreeMap;
  */
 public final class SafetensorsWriter {
     private static final int STAGING_BYTES = 1 << 20;
-    /** Descending alignment, ties as the reference's Dtype enum orders them (BF16 after F16, so BF16 first). */
-    private static final Comparator<DType> ALIGNMENT_DESCENDING =
-            Comparator.comparingInt(DType::byteSize).thenComparing(d -> d == DType.BF16 ? 1 : 0).reversed();
+    /**
+     * The reference sorts by its Dtype enum, descending (… F16, BF16, I32, U32, F32, F64 …), which also orders by
+     * descending alignment: F64, F32, I32, BF16, F16.
+     */
+    private static final List<DType> REFERENCE_ORDER = List.of(DType.F64, DType.F32, DType.I32, DType.BF16, DType.F16);
+    private static final Comparator<DType> ALIGNMENT_DESCENDING = Comparator.comparingInt(REFERENCE_ORDER::indexOf);
     private static final Comparator<String> UTF8_ORDER = (a, b) ->
             Arrays.compareUnsigned(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
 

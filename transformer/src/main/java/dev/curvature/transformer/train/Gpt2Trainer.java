@@ -1,0 +1,208 @@
+package dev.curvature.transformer.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.DType;
+import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.checkpoint.CheckpointFormatException;
+import dev.curvature.transformer.checkpoint.SafetensorsFile;
+import dev.curvature.transformer.checkpoint.SafetensorsWriter;
+import dev.curvature.transformer.gpt2.Gpt2Activations;
+import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.gpt2.Gpt2Parameters;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Trains a GPT-2 with AdamW: warmup + cosine schedule, global-norm gradient clipping, deterministic data order.
+ * A checkpoint is a directory holding the model in HF layout ({@code config.json}, {@code model.safetensors}, in the
+ * model's own dtype so nothing is rounded), the AdamW moments ({@code optimizer.safetensors}) and the step and
+ * options ({@code trainer.json}); resuming from it continues exactly as the uninterrupted run would have.
+ */
+public final class Gpt2Trainer implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** What one optimizer step did. */
+    public record StepReport(long step, double loss, double learningRate, double gradientNorm, double seconds) {
+    }
+
+    /** The trainer's own state, written as trainer.json. */
+    public record TrainerState(long step, TrainingOptions options) {
+    }
+
+    private final Gpt2Model model;
+    private final Backend backend;
+    private final TokenWindows data;
+    private final TrainingOptions options;
+    private final Gpt2Parameters grads;
+    private final Gpt2Parameters firstMoments;
+    private final Gpt2Parameters secondMoments;
+    private final Gpt2Activations activations;
+    private final int[] ids;
+    private final int[] targets;
+    private long step;
+
+    public Gpt2Trainer(Gpt2Model model, TokenWindows data, TrainingOptions options) {
+        if (data.time() != options.time()) {
+            throw new IllegalArgumentException("data windows of " + data.time() + " tokens, options say " + options.time());
+        }
+        this.model = model;
+        this.backend = model.backend();
+        this.data = data;
+        this.options = options;
+        this.grads = model.allocateGradients();
+        this.firstMoments = model.allocateGradients();
+        this.secondMoments = model.allocateGradients();
+        this.activations = model.activations(options.batch(), options.time());
+        this.ids = new int[options.batch() * options.time()];
+        this.targets = new int[ids.length];
+    }
+
+    /** Steps taken so far. */
+    public long step() {
+        return step;
+    }
+
+    public Gpt2Model model() {
+        return model;
+    }
+
+    /** Memory plan of the activations, for printing before a run. */
+    public String memoryPlan() {
+        return activations.memoryPlan();
+    }
+
+    /** One optimizer step on the batch {@link TokenWindows#batch} gives for the current step. */
+    public StepReport trainStep() {
+        long start = System.nanoTime();
+        data.batch(step, options.batch(), ids, targets);
+        double loss = model.forward(activations, ids, targets);
+        grads.zero(backend);
+        model.backward(activations, grads);
+        double squared = 0;
+        for (Tensor g : grads.all().values()) {
+            squared += backend.dot(g, g);
+        }
+        double norm = Math.sqrt(squared);
+        if (options.gradientClip() > 0 && norm > options.gradientClip()) {
+            double factor = options.gradientClip() / norm;
+            for (Tensor g : grads.all().values()) {
+                backend.scale(g, g, factor);
+            }
+        }
+        double lr = options.schedule().at(step);
+        step++;
+        for (String name : model.weights().names()) {
+            Tensor w = model.weights().get(name);
+            double decay = w.rank() >= 2 ? options.weightDecay() : 0.0;
+            backend.adamw(w, grads.get(name), firstMoments.get(name), secondMoments.get(name), lr, options.beta1(),
+                    options.beta2(), options.epsilon(), decay, step);
+        }
+        return new StepReport(step, loss, lr, norm, (System.nanoTime() - start) / 1e9);
+    }
+
+    /**
+     * Trains until {@code options.steps()} steps are done, reporting each step; writes a checkpoint to
+     * {@code checkpointDirectory} every {@code checkpointEvery} steps and at the end (null: never).
+     */
+    public void train(Consumer<StepReport> progress, Path checkpointDirectory, long checkpointEvery)
+            throws IOException {
+        while (step < options.steps()) {
+            StepReport report = trainStep();
+            progress.accept(report);
+            boolean due = checkpointEvery > 0 && step % checkpointEvery == 0;
+            if (checkpointDirectory != null && (due || step == options.steps())) {
+                saveCheckpoint(checkpointDirectory);
+            }
+        }
+    }
+
+    /**
+     * Writes model, optimizer moments and trainer state to {@code directory}: built in a sibling temporary
+     * directory and swapped in by renames, so an interrupted write leaves the previous checkpoint intact.
+     */
+    public void saveCheckpoint(Path directory) throws IOException {
+        Path parent = directory.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path staging = Files.createTempDirectory(parent, directory.getFileName() + ".writing-");
+        Gpt2Checkpoints.save(model, staging, model.dtype(), Map.of("curvature.step", Long.toString(step)));
+        Map<String, Tensor> moments = new LinkedHashMap<>();
+        for (String name : model.weights().names()) {
+            moments.put("m." + name, firstMoments.get(name));
+            moments.put("v." + name, secondMoments.get(name));
+        }
+        SafetensorsWriter.write(staging.resolve("optimizer.safetensors"), moments);
+        Files.writeString(staging.resolve("trainer.json"), JSON.writeValueAsString(new TrainerState(step, options)));
+        Path previous = parent.resolve(directory.getFileName() + ".previous");
+        deleteRecursively(previous);
+        if (Files.exists(directory)) {
+            Files.move(directory, previous, StandardCopyOption.ATOMIC_MOVE);
+        }
+        Files.move(staging, directory, StandardCopyOption.ATOMIC_MOVE);
+        deleteRecursively(previous);
+    }
+
+    /** Reads a checkpoint's trainer state (step and options). */
+    public static TrainerState readState(Path directory) throws IOException {
+        Path file = directory.resolve("trainer.json");
+        try {
+            return JSON.readValue(file.toFile(), TrainerState.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new CheckpointFormatException(file, null, "is not a curvature trainer state: " + e.getOriginalMessage());
+        }
+    }
+
+    /** Resumes from a checkpoint written by {@link #saveCheckpoint}: model, moments and step. */
+    public static Gpt2Trainer resume(Backend backend, Path directory, TokenWindows data, DType dtype) throws IOException {
+        TrainerState state = readState(directory);
+        Gpt2Model model = Gpt2Checkpoints.load(backend, directory, dtype);
+        Gpt2Trainer trainer = new Gpt2Trainer(model, data, state.options());
+        Path optimizer = directory.resolve("optimizer.safetensors");
+        try (SafetensorsFile moments = SafetensorsFile.open(optimizer)) {
+            for (String name : model.weights().names()) {
+                for (String kind : new String[]{"m.", "v."}) {
+                    if (!moments.contains(kind + name)) {
+                        throw new CheckpointFormatException(optimizer, kind + name, "is missing from the optimizer state");
+                    }
+                    Tensor target = (kind.equals("m.") ? trainer.firstMoments : trainer.secondMoments).get(name);
+                    Tensor stored = moments.tensor(kind + name);
+                    if (!stored.sameShape(target)) {
+                        throw new CheckpointFormatException(optimizer, kind + name, "has shape "
+                                + java.util.Arrays.toString(stored.shape()) + ", the model needs "
+                                + java.util.Arrays.toString(target.shape()));
+                    }
+                    backend.copy(target, stored);
+                }
+            }
+        }
+        trainer.step = state.step();
+        return trainer;
+    }
+
+    private static void deleteRecursively(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            return;
+        }
+        try (var walk = Files.walk(path)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        activations.close();
+        grads.close();
+        firstMoments.close();
+        secondMoments.close();
+    }
+}

@@ -1,0 +1,83 @@
+package dev.curvature.transformer.train;
+
+import java.util.SplittableRandom;
+
+/**
+ * A token stream cut into fixed-length windows for training: window w covers tokens [w·stride, w·stride + T).
+ * Inputs are the window's T tokens; targets are the next tokens, and the last position of each window has none
+ * (target −1), the same convention K-FAC collection uses. The order of windows is a seeded shuffle per epoch, so
+ * the batch of any step is a pure function of (seed, step) — resuming needs no data state.
+ */
+public final class TokenWindows {
+    private final int[] tokens;
+    private final int time;
+    private final int stride;
+    private final int count;
+    private final long seed;
+    private int cachedEpoch = -1;
+    private int[] cachedOrder;
+
+    public TokenWindows(int[] tokens, int time, int stride, long seed) {
+        if (time < 2) {
+            throw new IllegalArgumentException("windows need at least 2 tokens, got time = " + time);
+        }
+        if (stride < 1) {
+            throw new IllegalArgumentException("window stride must be >= 1, got " + stride);
+        }
+        if (tokens.length < time) {
+            throw new IllegalArgumentException("the corpus has " + tokens.length + " tokens, fewer than one window of "
+                    + time);
+        }
+        this.tokens = tokens;
+        this.time = time;
+        this.stride = stride;
+        this.count = (tokens.length - time) / stride + 1;
+        this.seed = seed;
+    }
+
+    /** Windows per epoch. */
+    public int count() {
+        return count;
+    }
+
+    public int time() {
+        return time;
+    }
+
+    /**
+     * Fills ids and targets (each B·T, row-major (B, T)) with the batch of {@code batch} windows for {@code step}:
+     * windows step·B … step·B + B − 1 of the epoch-wise shuffled sequence.
+     */
+    public void batch(long step, int batch, int[] ids, int[] targets) {
+        for (int b = 0; b < batch; b++) {
+            long k = step * batch + b;
+            int epoch = (int) (k / count);
+            int window = order(epoch)[(int) (k % count)];
+            int start = window * stride;
+            for (int t = 0; t < time; t++) {
+                ids[b * time + t] = tokens[start + t];
+                targets[b * time + t] = t < time - 1 ? tokens[start + t + 1] : -1;
+            }
+        }
+    }
+
+    /** The window order of {@code epoch}: a Fisher–Yates shuffle seeded by (seed, epoch). */
+    private int[] order(int epoch) {
+        if (epoch != cachedEpoch) {
+            int[] order = new int[count];
+            for (int i = 0; i < count; i++) {
+                order[i] = i;
+            }
+            SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + epoch);
+            for (int i = count - 1; i > 0; i--) {
+                int j = random.nextInt(i + 1);
+                int swap = order[i];
+                order[i] = order[j];
+                order[j] = swap;
+            }
+            cachedOrder = order;
+            cachedEpoch = epoch;
+        }
+        return cachedOrder;
+    }
+}

@@ -76,6 +76,18 @@ public enum DType {
         }
     }
 
+    private static final ThreadLocal<float[]> FLOAT_STAGING = ThreadLocal.withInitial(() -> new float[4096]);
+
+    /** A per-thread float buffer of at least {@code count} elements for bulk F32 transfers. */
+    private static float[] floatStaging(int count) {
+        float[] buffer = FLOAT_STAGING.get();
+        if (buffer.length < count) {
+            buffer = new float[Math.max(count, 2 * buffer.length)];
+            FLOAT_STAGING.set(buffer);
+        }
+        return buffer;
+    }
+
     private static int toInt(double value) {
         if (value != Math.rint(value) || value < Integer.MIN_VALUE || value > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("cannot store " + value + " in an I32 tensor");
@@ -90,8 +102,11 @@ public enum DType {
     public void read(MemorySegment segment, long index, double[] dst, int offset, int count) {
         switch (this) {
             case F32 -> {
+                // one bounds-checked bulk copy, then a plain widening loop (per-element segment reads cost a check each)
+                float[] staging = floatStaging(count);
+                MemorySegment.copy(segment, FLOAT, index * 4, staging, 0, count);
                 for (int i = 0; i < count; i++) {
-                    dst[offset + i] = segment.getAtIndex(FLOAT, index + i);
+                    dst[offset + i] = staging[i];
                 }
             }
             case F64 -> MemorySegment.copy(segment, DOUBLE, index * 8, dst, offset, count);
@@ -107,9 +122,11 @@ public enum DType {
     public void write(MemorySegment segment, long index, double[] src, int offset, int count) {
         switch (this) {
             case F32 -> {
+                float[] staging = floatStaging(count);
                 for (int i = 0; i < count; i++) {
-                    segment.setAtIndex(FLOAT, index + i, (float) src[offset + i]);
+                    staging[i] = (float) src[offset + i];
                 }
+                MemorySegment.copy(staging, 0, segment, FLOAT, index * 4, count);
             }
             case F64 -> MemorySegment.copy(src, offset, segment, DOUBLE, index * 8, count);
             default -> {

@@ -18,7 +18,8 @@ import java.util.TreeMap;
  * ratio of covariance accumulation to SGEMM measured in the same run.
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -jar jmh/target/benchmarks.jar [JMH options]</pre>
- * With no options it runs {@code CovarianceBenchmark}; {@code -h} lists JMH's options.
+ * With no options it runs {@code CovarianceBenchmark} and {@code Gpt2StepBenchmark}; {@code -h} lists JMH's
+ * options (e.g. {@code CovarianceBenchmark -p dim=768} to run one case).
  */
 public final class BenchmarkReport {
     private BenchmarkReport() {
@@ -37,9 +38,33 @@ public final class BenchmarkReport {
         var builder = new OptionsBuilder().parent(commandLine);
         if (commandLine.getIncludes().isEmpty()) {
             builder.include(CovarianceBenchmark.class.getSimpleName());
+            builder.include(Gpt2StepBenchmark.class.getSimpleName());
         }
         Collection<RunResult> results = new Runner(builder.build()).run();
         printGflops(results);
+        printTransformerThroughput(results);
+    }
+
+    private static void printTransformerThroughput(Collection<RunResult> results) {
+        for (RunResult result : results) {
+            var params = result.getParams();
+            if (!params.getBenchmark().endsWith("Gpt2StepBenchmark.forwardBackward")) {
+                continue;
+            }
+            int layers = Integer.parseInt(params.getParam("layers"));
+            int width = Integer.parseInt(params.getParam("width"));
+            int vocab = Integer.parseInt(params.getParam("vocab"));
+            int batch = Integer.parseInt(params.getParam("batch"));
+            int time = Integer.parseInt(params.getParam("time"));
+            double seconds = result.getPrimaryResult().getScore() / 1e3;
+            double tokens = (double) batch * time;
+            double flops = tokens * Gpt2StepBenchmark.flopsPerToken(layers, width, time, vocab);
+            System.out.println();
+            System.out.printf("GPT-2 forward+backward (L=%d, C=%d, V=%d, batch %d x %d, F32, threads=%s):%n", layers,
+                    width, vocab, batch, time, params.getParam("threads"));
+            System.out.printf("  %.2f s/step  %.0f tokens/s  %.1f GFLOP/s (matmul flops %.0f M/token)%n", seconds,
+                    tokens / seconds, flops / seconds / 1e9, flops / tokens / 1e6);
+        }
     }
 
     private static void printGflops(Collection<RunResult> results) {

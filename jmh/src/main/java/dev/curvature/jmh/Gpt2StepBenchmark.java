@@ -1,0 +1,102 @@
+package dev.curvature.jmh;
+
+import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.DType;
+import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.gpt2.Gpt2Activations;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.train.Gpt2Initializer;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One forward + backward pass of GPT-2 small (12 layers, d = 768, 12 heads, vocab 50,257) on a batch of
+ * 4 × 256 tokens in float32 — the cost every curvature computation pays per batch. Weights are GPT-2's random
+ * initialisation (the cost does not depend on the values). {@link BenchmarkReport} turns the time into tokens/s and
+ * GFLOP/s, counting 3 × (L·(24C² + 4TC) + 2CV) flops per token (forward GEMMs once, backward twice).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 1, time = 10)
+@Measurement(iterations = 3, time = 15)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx6g"})
+public class Gpt2StepBenchmark {
+    @Param({"12"})
+    public int layers;
+    @Param({"768"})
+    public int width;
+    @Param({"12"})
+    public int heads;
+    @Param({"50257"})
+    public int vocab;
+    @Param({"4"})
+    public int batch;
+    @Param({"256"})
+    public int time;
+    @Param({"2"})
+    public int threads;
+
+    private CpuBackend backend;
+    private Gpt2Parameters weights;
+    private Gpt2Parameters grads;
+    private Gpt2Model model;
+    private Gpt2Activations activations;
+    private int[] ids;
+    private int[] targets;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        backend = new CpuBackend(threads);
+        Gpt2Config config = Gpt2Config.of(layers, heads, width, vocab, Math.max(1024, time));
+        weights = Gpt2Parameters.allocate(backend, config, DType.F32);
+        Gpt2Initializer.initialize(weights, 1);
+        model = new Gpt2Model(backend, weights);
+        grads = model.allocateGradients();
+        activations = model.activations(batch, time);
+        System.err.print(activations.memoryPlan());
+        SplittableRandom random = new SplittableRandom(2);
+        ids = new int[batch * time];
+        targets = new int[batch * time];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = random.nextInt(vocab);
+            targets[i] = random.nextInt(vocab);
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        activations.close();
+        grads.close();
+        weights.close();
+        backend.close();
+    }
+
+    @Benchmark
+    public double forwardBackward() {
+        double loss = model.forward(activations, ids, targets);
+        model.backward(activations, grads);
+        return loss;
+    }
+
+    /** Matrix-multiply flops of one forward + backward token (see the class comment). */
+    static double flopsPerToken(int layers, int width, int time, int vocab) {
+        double c = width;
+        return 3.0 * (layers * (24.0 * c * c + 4.0 * time * c) + 2.0 * c * vocab);
+    }
+}

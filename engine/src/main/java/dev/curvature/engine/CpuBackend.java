@@ -14,8 +14,6 @@ import java.util.Arrays;
 public final class CpuBackend implements Backend {
     private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
     private static final double GELU_CUBIC = 0.044715;
-    /** syrkUpper splits matrices of at least twice this size into two SYRKs and one GEMM (see there). */
-    private static final long SYRK_SPLIT = Long.getLong("curvature.syrkSplit", 384);
 
     private final OpenBlas blas;
     private final ParallelLoop loop;
@@ -217,17 +215,6 @@ public final class CpuBackend implements Backend {
         if (mx.storedTransposed() || mc.storedTransposed()) {
             throw new IllegalArgumentException("syrkUpper: X " + x.describe() + " and C " + c.describe()
                     + " must be row-major");
-        }
-        if (n >= 2 * SYRK_SPLIT) {
-            // [C11 C12; · C22] for X = [X1 X2]: C11 = X1ᵀX1, C12 = X1ᵀX2, C22 = X2ᵀX2. OpenBLAS's SYRK runs well
-            // below its GEMM rate for mid-sized n on 2 threads; recursing puts half of the work into one GEMM
-            // at full speed, and the diagonal blocks stay SYRK (no flops wasted on the lower triangle).
-            long h = (n / 2 + 63) / 64 * 64;
-            syrkUpper(c.slice(0, 0, h).slice(1, 0, h), x.slice(1, 0, h), alpha, beta);
-            gemm(c.slice(0, 0, h).slice(1, h, n), x.slice(1, 0, h), Transpose.TRANSPOSED, x.slice(1, h, n),
-                    Transpose.NONE, alpha, beta);
-            syrkUpper(c.slice(0, h, n).slice(1, h, n), x.slice(1, h, n), alpha, beta);
-            return;
         }
         int ni = int32("syrkUpper", "n", n);
         int ki = int32("syrkUpper", "k", x.dim(0));

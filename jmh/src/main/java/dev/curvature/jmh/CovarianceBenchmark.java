@@ -91,6 +91,12 @@ public class CovarianceBenchmark {
         exact.accumulate(x, 1.0);
     }
 
+    /** The SSYRK alone (upper triangle into F32 scratch), to show what the float64 fold costs. */
+    @Benchmark
+    public void ssyrkOnly() {
+        backend.syrkUpper(gemmOut, x, 1.0, 0.0);
+    }
+
     /** Baseline: SGEMM C = XᵀX (both triangles) of the same batch. */
     @Benchmark
     public void sgemmSameSize() {

@@ -19,7 +19,7 @@ import java.util.OptionalInt;
  * The regex needs text, so invalid sequences read as U+FFFD for the split only; every piece keeps its original bytes
  * ({@link Utf8Text}). Instances are immutable apart from a bounded piece cache and are safe for concurrent use.
  */
-public final class BytePairTokenizer {
+public final class BytePairTokenizer implements Tokenizer {
     private final String source;
     private final byte[][] bytesById;
     private final BytePairMerger merger;

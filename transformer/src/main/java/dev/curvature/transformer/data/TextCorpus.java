@@ -1,0 +1,115 @@
+package dev.curvature.transformer.data;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.curvature.transformer.tokenizer.Tokenizer;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A training or evaluation corpus read from disk: a plain text file (one document), or JSONL with one
+ * {@code {"text": ...}} object per line (one document each; blank lines skipped). Documents are tokenized and
+ * concatenated, with {@code separator} ids (e.g. GPT-2's end-of-text) between them.
+ */
+public final class TextCorpus {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path file;
+    private final List<String> documents;
+
+    private TextCorpus(Path file, List<String> documents) {
+        this.file = file;
+        this.documents = List.copyOf(documents);
+    }
+
+    /** Reads {@code file}: JSONL when its name ends in .jsonl, plain UTF-8 text otherwise. */
+    public static TextCorpus read(Path file) throws IOException {
+        var decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        List<String> documents = new ArrayList<>();
+        boolean jsonl = file.getFileName().toString().endsWith(".jsonl");
+        try (BufferedReader reader = new BufferedReader(new java.io.InputStreamReader(Files.newInputStream(file),
+                decoder))) {
+            if (!jsonl) {
+                StringBuilder all = new StringBuilder();
+                char[] buffer = new char[1 << 16];
+                for (int n; (n = reader.read(buffer)) > 0; ) {
+                    all.append(buffer, 0, n);
+                }
+                documents.add(all.toString());
+            } else {
+                String line;
+                int number = 0;
+                while ((line = reader.readLine()) != null) {
+                    number++;
+                    if (line.isBlank()) {
+                        continue;
+                    }
+                    documents.add(textOf(file, number, line));
+                }
+            }
+        } catch (CharacterCodingException e) {
+            throw new IOException(file + ": not valid UTF-8 (" + e.getMessage() + ")", e);
+        }
+        if (documents.isEmpty()) {
+            throw new IOException(file + ": holds no documents");
+        }
+        return new TextCorpus(file, documents);
+    }
+
+    private static String textOf(Path file, int line, String json) throws IOException {
+        JsonNode node;
+        try {
+            node = JSON.readTree(json);
+        } catch (JacksonException e) {
+            throw new IOException(file + ": line " + line + " is not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        JsonNode text = node == null ? null : node.get("text");
+        if (text == null || !text.isTextual()) {
+            throw new IOException(file + ": line " + line + " has no string field \"text\"");
+        }
+        return text.asText();
+    }
+
+    public List<String> documents() {
+        return documents;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** All documents tokenized and concatenated, {@code separator} ids between consecutive documents. */
+    public int[] tokens(Tokenizer tokenizer, int... separator) {
+        List<int[]> parts = new ArrayList<>();
+        long total = 0;
+        for (int i = 0; i < documents.size(); i++) {
+            if (i > 0 && separator.length > 0) {
+                parts.add(separator);
+                total += separator.length;
+            }
+            int[] ids = tokenizer.encode(documents.get(i));
+            parts.add(ids);
+            total += ids.length;
+        }
+        if (total > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException(file + ": " + total + " tokens do not fit one array");
+        }
+        int[] out = new int[(int) total];
+        int at = 0;
+        for (int[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+}

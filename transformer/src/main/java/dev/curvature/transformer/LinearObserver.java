@@ -14,6 +14,13 @@ public interface LinearObserver {
     /** Forward: x (N, d_in), the N = B·T input rows of layer {@code name}. */
     void onInput(String name, Tensor x);
 
+    /**
+     * Forward, after the layer: y (N, d_out), its output rows. An observer may modify them (perturbation analysis:
+     * finite differences with respect to a layer output, ablations); the model continues from what it leaves.
+     */
+    default void onOutput(String name, Tensor y) {
+    }
+
     /** Backward: dy (N, d_out), the gradient of the loss with respect to the output rows of layer {@code name}. */
     void onOutputGradient(String name, Tensor dy);
 }

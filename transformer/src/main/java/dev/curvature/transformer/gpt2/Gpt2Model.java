@@ -155,6 +155,29 @@ public final class Gpt2Model {
     }
 
     /**
+     * Replaces the targets of the last forward (e.g. by labels sampled from the model's own softmax) and recomputes
+     * the per-position losses from the kept logits, without re-running the forward pass. Returns the new mean loss.
+     */
+    public double retarget(Gpt2Activations act, int[] targets) {
+        long n = (long) act.batch * act.time;
+        if (targets.length != n) {
+            throw new IllegalArgumentException("expected " + n + " targets, got " + targets.length);
+        }
+        long counted = 0;
+        for (int i = 0; i < targets.length; i++) {
+            if (targets[i] < -1 || targets[i] >= config.vocabSize()) {
+                throw new IllegalArgumentException("target " + targets[i] + " at position " + i
+                        + " must be −1 (ignored) or a token id below " + config.vocabSize());
+            }
+            counted += targets[i] >= 0 ? 1 : 0;
+        }
+        writeInts(act.targets, targets);
+        act.counted = counted;
+        backend.crossEntropy(act.losses, act.logits, act.targets);
+        return counted == 0 ? Double.NaN : backend.sum(act.losses) / counted;
+    }
+
+    /**
      * Backward of the mean loss over scored positions: accumulates every parameter gradient into {@code grads}
      * and writes ∂loss/∂x₀ to {@link Gpt2Activations#inputEmbeddingGradient()}.
      */
@@ -210,6 +233,11 @@ public final class Gpt2Model {
             }
         }
         Linear.forward(backend, y, x, weights.get(name + ".weight"), weights.get(name + ".bias"));
+        for (LinearObserver o : observers) {
+            if (o.observes(name)) {
+                o.onOutput(name, y);
+            }
+        }
     }
 
     private void linearBackward(String name, Tensor dx, Gpt2Parameters grads, Tensor dy, Tensor x) {

@@ -61,6 +61,22 @@ public final class CovarianceAccumulator implements AutoCloseable {
         rows += x.dim(0);
     }
 
+    /**
+     * Replaces the state by a stored one: {@code storedSum} (d, d) whose upper triangle is the sum, and its row
+     * count (factor files, checkpoints).
+     */
+    public void restore(Tensor storedSum, long storedRows) {
+        if (storedSum.rank() != 2 || storedSum.dim(0) != dim || storedSum.dim(1) != dim) {
+            throw new IllegalArgumentException("covariance '" + sum.name() + "' is (" + dim + ", " + dim
+                    + "), stored sum " + storedSum.describe() + " is not");
+        }
+        if (storedRows < 0) {
+            throw new IllegalArgumentException("covariance '" + sum.name() + "': negative row count " + storedRows);
+        }
+        backend.copy(sum, storedSum);
+        rows = storedRows;
+    }
+
     /** Adds another accumulator's sum and count into this one (shards of one corpus). */
     public void add(CovarianceAccumulator other) {
         if (other.dim != dim) {

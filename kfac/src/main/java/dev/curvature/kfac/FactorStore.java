@@ -1,0 +1,195 @@
+package dev.curvature.kfac;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.CovarianceAccumulator;
+import dev.curvature.engine.CovariancePrecision;
+import dev.curvature.engine.DType;
+import dev.curvature.engine.NonFiniteTensorException;
+import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.checkpoint.CheckpointFormatException;
+import dev.curvature.transformer.checkpoint.SafetensorsFile;
+import dev.curvature.transformer.checkpoint.SafetensorsWriter;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * K-FAC factors on disk: one safetensors file with, per layer, {@code <layer>.A} (d_in, d_in) and {@code <layer>.G}
+ * (d_out, d_out) — the float64 SUMS, both triangles filled — and a JSON description in the header metadata under
+ * {@code curvature.factors} ({@link Description}). Sums and counts, never means, so shards add exactly. Never pickle.
+ */
+public final class FactorStore {
+    /** Metadata key of the JSON description. */
+    public static final String METADATA_KEY = "curvature.factors";
+    /** Format version written into every file. */
+    public static final int VERSION = 1;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private FactorStore() {
+    }
+
+    /**
+     * What a factor file holds and where it came from.
+     *
+     * @param version      format version
+     * @param model        model identity: a fingerprint of its weights ({@link ModelFingerprint})
+     * @param labels       "GOLD" or "SAMPLED"
+     * @param seed         label-sampling seed
+     * @param corpus       corpus fingerprint(s) (several after a merge, in merge order)
+     * @param tokens       tokens read from the corpus
+     * @param layers       per layer: name, d_in, d_out and counted positions
+     */
+    public record Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
+                              List<Layer> layers) {
+    }
+
+    /** One layer's entry in a {@link Description}. */
+    public record Layer(String name, int dIn, int dOut, long positions) {
+    }
+
+    /** Factors read back from a file, owned by the caller (close each accumulator, or the whole set). */
+    public record Loaded(Description description, Map<String, KroneckerFactors> factors) implements AutoCloseable {
+        @Override
+        public void close() {
+            for (KroneckerFactors f : factors.values()) {
+                f.activations().close();
+                f.gradients().close();
+            }
+        }
+    }
+
+    /** Writes {@code factors} (sums) and their description to {@code file}, atomically. */
+    public static void write(Path file, Map<String, KroneckerFactors> factors, Description description)
+            throws IOException {
+        try (Arena arena = Arena.ofShared()) {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (KroneckerFactors f : factors.values()) {
+                tensors.put(f.layer() + ".A", symmetricSum(arena, f.activations()));
+                tensors.put(f.layer() + ".G", symmetricSum(arena, f.gradients()));
+            }
+            SafetensorsWriter.write(file, tensors, Map.of(METADATA_KEY, JSON.writeValueAsString(description)));
+        }
+    }
+
+    private static Tensor symmetricSum(Arena arena, CovarianceAccumulator acc) {
+        Tensor out = Tensor.allocate(arena, DType.F64, acc.dim(), acc.dim());
+        acc.readSymmetric(out, 1.0);
+        return out;
+    }
+
+    /** Reads a factor file; missing or malformed entries and NaN/Inf sums are errors naming the file and layer. */
+    public static Loaded read(Backend backend, Path file) throws IOException {
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            String json = st.metadata().get(METADATA_KEY);
+            if (json == null) {
+                throw new CheckpointFormatException(file, null, "is not a curvature factor file (no '" + METADATA_KEY
+                        + "' metadata)");
+            }
+            Description description;
+            try {
+                description = JSON.readValue(json, Description.class);
+            } catch (JacksonException e) {
+                throw new CheckpointFormatException(file, null, "has an unreadable factor description: "
+                        + e.getOriginalMessage());
+            }
+            if (description.version() != VERSION) {
+                throw new CheckpointFormatException(file, null, "has factor format version " + description.version()
+                        + ", this curvature reads version " + VERSION);
+            }
+            Map<String, KroneckerFactors> factors = new LinkedHashMap<>();
+            try {
+                for (Layer layer : description.layers()) {
+                    CovarianceAccumulator a = load(backend, st, file, layer.name() + ".A", layer.dIn(), layer.positions());
+                    CovarianceAccumulator g = load(backend, st, file, layer.name() + ".G", layer.dOut(), layer.positions());
+                    factors.put(layer.name(), new KroneckerFactors(layer.name(), a, g));
+                }
+            } catch (IOException | RuntimeException e) {
+                new Loaded(description, factors).close();
+                throw e;
+            }
+            return new Loaded(description, factors);
+        }
+    }
+
+    private static CovarianceAccumulator load(Backend backend, SafetensorsFile st, Path file, String name, int dim,
+                                              long positions) throws IOException {
+        if (!st.contains(name)) {
+            throw new CheckpointFormatException(file, name, "is listed in the description but missing");
+        }
+        Tensor stored = st.tensor(name);
+        if (stored.rank() != 2 || stored.dim(0) != dim || stored.dim(1) != dim) {
+            throw new CheckpointFormatException(file, name, "has shape " + java.util.Arrays.toString(stored.shape())
+                    + ", the description says (" + dim + ", " + dim + ")");
+        }
+        try {
+            backend.requireFinite(stored.named(name), "loading K-FAC factors");
+        } catch (NonFiniteTensorException e) {
+            throw new CheckpointFormatException(file, name, e.getMessage());
+        }
+        CovarianceAccumulator acc = new CovarianceAccumulator(backend, dim, CovariancePrecision.F64_EXACT, name);
+        acc.restore(stored, positions);
+        return acc;
+    }
+
+    /**
+     * Adds shards in the given order (a fixed order gives a reproducible sum). Shards must come from the same model,
+     * label mode and layer set; anything else is an error naming the shard and what differs.
+     */
+    public static Loaded merge(Backend backend, List<Path> shards) throws IOException {
+        if (shards.isEmpty()) {
+            throw new IllegalArgumentException("nothing to merge");
+        }
+        Loaded total = read(backend, shards.get(0));
+        try {
+            List<String> corpus = new ArrayList<>(total.description().corpus());
+            long tokens = total.description().tokens();
+            for (Path shard : shards.subList(1, shards.size())) {
+                try (Loaded next = read(backend, shard)) {
+                    requireCompatible(shards.get(0), total.description(), shard, next.description());
+                    for (KroneckerFactors f : total.factors().values()) {
+                        KroneckerFactors other = next.factors().get(f.layer());
+                        f.activations().add(other.activations());
+                        f.gradients().add(other.gradients());
+                    }
+                    corpus.addAll(next.description().corpus());
+                    tokens += next.description().tokens();
+                }
+            }
+            List<Layer> layers = new ArrayList<>();
+            for (Layer l : total.description().layers()) {
+                layers.add(new Layer(l.name(), l.dIn(), l.dOut(), total.factors().get(l.name()).positions()));
+            }
+            Description d = total.description();
+            return new Loaded(new Description(VERSION, d.model(), d.labels(), d.seed(), corpus, tokens, layers),
+                    total.factors());
+        } catch (IOException | RuntimeException e) {
+            total.close();
+            throw e;
+        }
+    }
+
+    private static void requireCompatible(Path firstFile, Description first, Path file, Description other)
+            throws CheckpointFormatException {
+        if (!first.model().equals(other.model())) {
+            throw new CheckpointFormatException(file, null, "was collected on another model (" + other.model()
+                    + ") than " + firstFile + " (" + first.model() + ")");
+        }
+        if (!first.labels().equals(other.labels())) {
+            throw new CheckpointFormatException(file, null, "uses " + other.labels() + " labels, " + firstFile
+                    + " uses " + first.labels());
+        }
+        List<String> a = first.layers().stream().map(l -> l.name() + "(" + l.dIn() + "→" + l.dOut() + ")").toList();
+        List<String> b = other.layers().stream().map(l -> l.name() + "(" + l.dIn() + "→" + l.dOut() + ")").toList();
+        if (!a.equals(b)) {
+            throw new CheckpointFormatException(file, null, "holds layers " + b + ", " + firstFile + " holds " + a);
+        }
+    }
+}

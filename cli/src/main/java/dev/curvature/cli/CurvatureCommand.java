@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
                 "",
                 "Numerics: OpenBLAS/LAPACK on the CPU; every float32 result can be audited",
                 "by the same code path in float64."},
-        subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, CollectCommand.class, MergeCommand.class, SpectrumCommand.class,
+                EditCommand.class, CommandLine.HelpCommand.class})
 public final class CurvatureCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,0 +1,81 @@
+package dev.curvature.cli;
+
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.CovariancePrecision;
+import dev.curvature.kfac.FactorCollection;
+import dev.curvature.kfac.KfacCollector;
+import dev.curvature.kfac.LayerSelection;
+import dev.curvature.transformer.data.TextCorpus;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code curvature collect}: K-FAC factors of a model over a corpus. */
+@Command(name = "collect", mixinStandardHelpOptions = true,
+        description = {"Collects K-FAC factors A = Σ x xᵀ and G = Σ g gᵀ per layer over a corpus.",
+                "",
+                "The corpus is cut into consecutive windows of --time tokens; the last position of each window",
+                "has no next token and is not counted. g is the gradient of the SUMMED cross-entropy with",
+                "respect to the layer output. Sums and counts are written (never means), so shards merge",
+                "exactly. Output: a safetensors file with a JSON description; JSON summary on stdout."})
+final class CollectCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--corpus", required = true, paramLabel = "FILE",
+            description = "Plain text, or JSONL with one {\"text\": ...} per line (name ending in .jsonl).")
+    Path corpus;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Factor file to write (.safetensors).")
+    Path out;
+
+    @Option(names = "--layers", defaultValue = LayerSelection.DEFAULT, paramLabel = "PATTERNS",
+            description = "Comma-separated globs over layer names (default: ${DEFAULT-VALUE}, every MLP projection).")
+    String layers;
+
+    @Option(names = "--labels", defaultValue = "GOLD", paramLabel = "GOLD|SAMPLED",
+            description = "GOLD: the next tokens (empirical Fisher). SAMPLED: drawn from the model's softmax (true "
+                    + "Fisher), seeded by --seed. Default: ${DEFAULT-VALUE}.")
+    KfacCollector.Labels labels;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed for sampled labels (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--batch", defaultValue = "8", description = "Windows per batch (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--time", paramLabel = "T", description = "Tokens per window (default: min(n_positions, 256)).")
+    Integer time;
+
+    @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N",
+            description = "Read at most N tokens of the corpus (default: all).")
+    long maxTokens;
+
+    @Option(names = "--exact", description = "Accumulate in exact float64 (audit mode) instead of float32 batches "
+            + "folded into float64 sums.")
+    boolean exact;
+
+    @Override
+    public Integer call() throws Exception {
+        try (Backend backend = model.backend()) {
+            Gpt2Model gpt2 = model.load(backend);
+            try {
+                int[] tokens = TextCorpus.read(corpus).tokens(model.tokenizer(gpt2.config().vocabSize()));
+                int window = time != null ? time : Math.min(gpt2.config().nPositions(), 256);
+                var options = new FactorCollection.Options(layers, labels, seed, batch, window, maxTokens,
+                        exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS);
+                ProgressLine progress = new ProgressLine("collect", "windows");
+                FactorCollection.Result result = FactorCollection.run(gpt2, tokens, options, out, progress::update);
+                System.out.println(Json.write(java.util.Map.of("factors", out.toString(), "meanLoss", result.meanLoss(),
+                        "description", result.description())));
+                return 0;
+            } finally {
+                gpt2.weights().close();
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+package dev.curvature.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.curvature.engine.Backend;
+import dev.curvature.kfac.CurvatureMassSelection;
+import dev.curvature.kfac.FactorStore;
+import dev.curvature.kfac.LayerSelection;
+import dev.curvature.kfac.ModelEditor;
+import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code curvature edit}: the K-FAC curvature edit of chosen layers, written as a new checkpoint. */
+@Command(name = "edit", mixinStandardHelpOptions = true,
+        description = {"Keeps (or removes) the high-curvature components of chosen linear layers and writes the",
+                "edited model in Hugging Face layout.",
+                "",
+                "Per layer: W is expressed in the eigenbasis of its factors, C = U_Gᵀ W U_A; the pairs (i,j)",
+                "with the largest λ_i μ_j holding a fraction ρ of the total curvature mass are kept",
+                "(or, with --ablate, removed); W' = U_G (C ⊙ M) U_Aᵀ in float64. ρ = 1 leaves a layer as",
+                "it is. Writes <out>/config.json, <out>/model.safetensors and <out>/edit-report.json."})
+final class EditCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--factors", required = true, paramLabel = "FILE", description = "Factor file from collect/merge.")
+    Path factors;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory for the edited model.")
+    Path out;
+
+    @Option(names = "--layers", defaultValue = LayerSelection.DEFAULT, paramLabel = "PATTERNS",
+            description = "Layers to edit, comma-separated globs (default: ${DEFAULT-VALUE}).")
+    String layers;
+
+    @Option(names = "--rho", defaultValue = "0.9", paramLabel = "ρ",
+            description = "Fraction of curvature mass to keep, in [0, 1] (default: ${DEFAULT-VALUE}).")
+    double rho;
+
+    @Option(names = "--rho-config", paramLabel = "FILE",
+            description = "JSON {\"layer\": ρ, ...} of per-layer ρ; overrides --rho and --layers.")
+    Path rhoConfig;
+
+    @Option(names = "--ablate", description = "Remove the selected top-curvature components instead of keeping them.")
+    boolean ablate;
+
+    @Option(names = "--save-dtype", defaultValue = "F32", paramLabel = "F32|BF16|F16|F64",
+            description = "dtype of the written weights (default: ${DEFAULT-VALUE}).")
+    dev.curvature.engine.DType saveDtype;
+
+    @Override
+    public Integer call() throws Exception {
+        try (Backend backend = model.backend()) {
+            Gpt2Model gpt2 = model.load(backend);
+            try (FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
+                Map<String, Double> rhoByLayer = new LinkedHashMap<>();
+                if (rhoConfig != null) {
+                    Map<?, ?> config = new ObjectMapper().readValue(Files.readString(rhoConfig), Map.class);
+                    config.forEach((k, v) -> rhoByLayer.put(String.valueOf(k), ((Number) v).doubleValue()));
+                } else {
+                    for (String layer : LayerSelection.parse(layers).select(new ArrayList<>(loaded.factors().keySet()))) {
+                        rhoByLayer.put(layer, rho);
+                    }
+                }
+                var mode = ablate ? CurvatureMassSelection.Mode.ABLATE : CurvatureMassSelection.Mode.KEEP;
+                List<ModelEditor.LayerResult> results = ModelEditor.edit(backend, gpt2, loaded, rhoByLayer, mode);
+                Gpt2Checkpoints.save(gpt2, out, saveDtype, Map.of("curvature.edit", mode + " " + rhoByLayer));
+                String report = Json.write(Map.of("model", model.model.toString(), "factors", factors.toString(),
+                        "layers", results));
+                Files.writeString(out.resolve("edit-report.json"), report);
+                System.err.printf("%-18s %6s %12s %10s %9s %9s%n", "layer", "ρ", "kept pairs", "mass kept", "ΔW/W",
+                        "U_G/U_A");
+                for (ModelEditor.LayerResult r : results) {
+                    System.err.printf("%-18s %6.3f %11.4f%% %10.4f %9.4f %4d/%-4d%n", r.edit().layer(), r.rho(),
+                            100 * r.edit().keptFraction(), r.edit().massKept(), r.edit().relativeChange(),
+                            r.edit().gEigenvectorsUsed(), r.edit().aEigenvectorsUsed());
+                }
+                System.out.println(report);
+                return 0;
+            } finally {
+                gpt2.weights().close();
+            }
+        }
+    }
+}

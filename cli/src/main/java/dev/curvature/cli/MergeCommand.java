@@ -1,0 +1,34 @@
+package dev.curvature.cli;
+
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.CpuBackend;
+import dev.curvature.kfac.FactorStore;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code curvature merge}: adds factor shards. */
+@Command(name = "merge", mixinStandardHelpOptions = true,
+        description = {"Adds K-FAC factor shards (sums and counts) collected separately, in the order given.",
+                "",
+                "Shards must come from the same model (weights fingerprint), label mode and layer set."})
+final class MergeCommand implements Callable<Integer> {
+    @Parameters(arity = "2..*", paramLabel = "SHARD", description = "Factor files to add, in this order.")
+    List<Path> shards;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Merged factor file to write.")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        try (Backend backend = new CpuBackend(); FactorStore.Loaded merged = FactorStore.merge(backend, shards)) {
+            FactorStore.write(out, merged.factors(), merged.description());
+            System.out.println(Json.write(merged.description()));
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+package dev.curvature.cli;
+
+import java.io.PrintStream;
+
+/** A one-line progress bar with rate and ETA on stderr, redrawn at most every 200 ms (stdout stays clean JSON). */
+final class ProgressLine {
+    private final String label;
+    private final String unit;
+    private final PrintStream out;
+    private final long start = System.nanoTime();
+    private long lastDraw;
+
+    ProgressLine(String label, String unit) {
+        this.label = label;
+        this.unit = unit;
+        this.out = System.err;
+    }
+
+    void update(long done, long total, long tokens) {
+        long now = System.nanoTime();
+        if (done < total && now - lastDraw < 200_000_000L) {
+            return;
+        }
+        lastDraw = now;
+        double seconds = (now - start) / 1e9;
+        double fraction = total == 0 ? 1 : (double) done / total;
+        int width = 30;
+        int filled = (int) Math.round(fraction * width);
+        long eta = fraction > 0 ? Math.round(seconds / fraction - seconds) : 0;
+        out.printf("\r%s [%s%s] %3.0f%% %d/%d %s, %.0f tok/s, ETA %02d:%02d ", label, "#".repeat(filled),
+                " ".repeat(width - filled), fraction * 100, done, total, unit, tokens / Math.max(seconds, 1e-9),
+                eta / 60, eta % 60);
+        if (done >= total) {
+            out.println();
+        }
+        out.flush();
+    }
+}

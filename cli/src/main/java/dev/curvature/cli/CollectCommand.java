@@ -18,10 +18,11 @@ import java.util.concurrent.Callable;
 @Command(name = "collect", mixinStandardHelpOptions = true,
         description = {"Collects K-FAC factors A = Σ x xᵀ and G = Σ g gᵀ per layer over a corpus.",
                 "",
-                "The corpus is cut into consecutive windows of --time tokens; the last position of each window",
-                "has no next token and is not counted. g is the gradient of the SUMMED cross-entropy with",
-                "respect to the layer output. Sums and counts are written (never means), so shards merge",
-                "exactly. Output: a safetensors file with a JSON description; JSON summary on stdout."})
+                "The corpus is cut into consecutive windows of --time tokens; the last position of each window "
+                        + "has no next token and is not counted. g is the gradient of the SUMMED cross-entropy with "
+                        + "respect to the layer output. Sums and counts are written (never means), so shards merge "
+                        + "exactly. Output: a safetensors file with a JSON description; a JSON summary on stdout, "
+                        + "progress on stderr."})
 final class CollectCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

@@ -11,12 +11,14 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = CurvatureCommand.Version.class,
         description = {
-                "Measures the loss curvature of transformer models and acts on it:",
-                "K-FAC curvature edits that remove memorized data, per-sample curvature",
-                "memorization scores, and curvature-aligned loss-landscape probes.",
+                "Measures the loss curvature of transformer models and acts on it: K-FAC curvature edits that "
+                        + "remove memorized data, per-sample curvature memorization scores, and curvature-aligned "
+                        + "loss-landscape probes.",
                 "",
-                "Numerics: OpenBLAS/LAPACK on the CPU; every float32 result can be audited",
-                "by the same code path in float64."},
+                "Numerics: OpenBLAS/LAPACK on the CPU; every float32 result can be audited by the same code path "
+                        + "in float64 (--dtype F64).",
+                "",
+                "A typical run: collect → spectrum → edit. 'curvature <command> --help' explains each option."},
         subcommands = {InfoCommand.class, CollectCommand.class, MergeCommand.class, SpectrumCommand.class,
                 EditCommand.class, CommandLine.HelpCommand.class})
 public final class CurvatureCommand implements Runnable {

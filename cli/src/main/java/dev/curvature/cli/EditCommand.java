@@ -22,13 +22,13 @@ import java.util.concurrent.Callable;
 
 /** {@code curvature edit}: the K-FAC curvature edit of chosen layers, written as a new checkpoint. */
 @Command(name = "edit", mixinStandardHelpOptions = true,
-        description = {"Keeps (or removes) the high-curvature components of chosen linear layers and writes the",
-                "edited model in Hugging Face layout.",
+        description = {"Keeps the high-curvature components of chosen layers; writes the edited model.",
                 "",
-                "Per layer: W is expressed in the eigenbasis of its factors, C = U_Gᵀ W U_A; the pairs (i,j)",
-                "with the largest λ_i μ_j holding a fraction ρ of the total curvature mass are kept",
-                "(or, with --ablate, removed); W' = U_G (C ⊙ M) U_Aᵀ in float64. ρ = 1 leaves a layer as",
-                "it is. Writes <out>/config.json, <out>/model.safetensors and <out>/edit-report.json."})
+                "Per layer, W is expressed in the eigenbasis of its factors, C = U_Gᵀ W U_A; the pairs (i, j) "
+                        + "with the largest λ_i μ_j that hold a fraction ρ of the total curvature mass are kept (or, "
+                        + "with --ablate, removed), and W' = U_G (C ⊙ M) U_Aᵀ is rebuilt in float64. ρ = 1 leaves a "
+                        + "layer as it is. Writes <out>/config.json and <out>/model.safetensors (Hugging Face "
+                        + "layout) and <out>/edit-report.json; the report also goes to stdout, a table to stderr."})
 final class EditCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

@@ -10,10 +10,10 @@ import java.util.concurrent.Callable;
 @Command(name = "info", mixinStandardHelpOptions = true,
         description = {"Reports runtime, native libraries and threads; self-checks the backend.",
                 "",
-                "Shows the Java runtime, where OpenBLAS and LAPACKE were loaded from and the thread",
-                "count, then checks GEMM, covariance accumulation and the symmetric eigensolver",
-                "against naive float64 loops. Exit status 1 if a check fails. A table goes to",
-                "stderr; with --json the report goes to stdout as JSON."})
+                "Shows the Java runtime, where OpenBLAS and LAPACKE were loaded from and the thread count, then "
+                        + "checks GEMM, covariance accumulation and the symmetric eigensolver against naive float64 "
+                        + "loops. Exit status 1 if a check fails. A table goes to stderr; with --json the report "
+                        + "goes to stdout as JSON."})
 final class InfoCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N",
             description = "Threads for OpenBLAS and the Java kernels (default: $OPENBLAS_NUM_THREADS, else all cores).")

@@ -13,9 +13,10 @@ import java.util.concurrent.Callable;
 
 /** {@code curvature merge}: adds factor shards. */
 @Command(name = "merge", mixinStandardHelpOptions = true,
-        description = {"Adds K-FAC factor shards (sums and counts) collected separately, in the order given.",
+        description = {"Adds K-FAC factor shards collected separately.",
                 "",
-                "Shards must come from the same model (weights fingerprint), label mode and layer set."})
+                "Sums and position counts are added in the order given. Shards must come from the same model "
+                        + "(weights fingerprint), label mode and layer set; anything else is refused naming the shard."})
 final class MergeCommand implements Callable<Integer> {
     @Parameters(arity = "2..*", paramLabel = "SHARD", description = "Factor files to add, in this order.")
     List<Path> shards;

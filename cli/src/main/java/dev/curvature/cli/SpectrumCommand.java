@@ -18,9 +18,11 @@ import java.util.concurrent.Callable;
 
 /** {@code curvature spectrum}: eigendecompositions of the factors and their numerical quality. */
 @Command(name = "spectrum", mixinStandardHelpOptions = true,
-        description = {"Eigendecomposes A/n and G/n of every layer in float64 (LAPACK dsyevd) and reports the",
-                "spectra and the quality of each decomposition: residual ‖AV−VΛ‖/‖A‖, orthogonality",
-                "‖VᵀV−I‖/√n and the negative eigenvalues clipped to 0. JSON on stdout; a table on stderr."})
+        description = {"Eigendecomposes the factors and reports spectra and numerical quality.",
+                "",
+                "A/n and G/n of every layer are decomposed in float64 (LAPACK dsyevd). For each: the leading "
+                        + "eigenvalues, the trace, the residual ‖AV−VΛ‖/‖A‖, the orthogonality ‖VᵀV−I‖/√n and the "
+                        + "negative eigenvalues clipped to 0. JSON on stdout; a table on stderr."})
 final class SpectrumCommand implements Callable<Integer> {
     @Option(names = "--factors", required = true, paramLabel = "FILE", description = "Factor file from collect/merge.")
     Path factors;

@@ -56,6 +56,12 @@ final class CollectCommand implements Callable<Integer> {
             description = "Read at most N tokens of the corpus (default: all).")
     long maxTokens;
 
+    @Option(names = "--checkpoint-every", defaultValue = "1000000", paramLabel = "TOKENS",
+            description = "Write <out>.partial every TOKENS tokens (default: ${DEFAULT-VALUE}; 0: never). If "
+                    + "<out>.partial of the same run exists, collection resumes from it with no token lost or counted "
+                    + "twice; it is deleted when the run completes.")
+    long checkpointEvery;
+
     @Option(names = "--exact", description = "Accumulate in exact float64 (audit mode) instead of float32 batches "
             + "folded into float64 sums.")
     boolean exact;
@@ -68,7 +74,7 @@ final class CollectCommand implements Callable<Integer> {
                 int[] tokens = TextCorpus.read(corpus).tokens(model.tokenizer(gpt2.config().vocabSize()));
                 int window = time != null ? time : Math.min(gpt2.config().nPositions(), 256);
                 var options = new FactorCollection.Options(layers, labels, seed, batch, window, maxTokens,
-                        exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS);
+                        exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS, checkpointEvery);
                 ProgressLine progress = new ProgressLine("collect", "windows");
                 FactorCollection.Result result = FactorCollection.run(gpt2, tokens, options, out, progress::update);
                 System.out.println(Json.write(java.util.Map.of("factors", out.toString(), "meanLoss", result.meanLoss(),

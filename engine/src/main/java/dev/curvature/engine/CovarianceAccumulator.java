@@ -112,6 +112,11 @@ public final class CovarianceAccumulator implements AutoCloseable {
         return dim;
     }
 
+    /** The backend the sums live on. */
+    public Backend backend() {
+        return backend;
+    }
+
     public CovariancePrecision precision() {
         return precision;
     }

@@ -28,9 +28,15 @@ public final class FactorCollection {
      * @param time      tokens per window
      * @param maxTokens stop after this many tokens (≤ 0: the whole stream)
      * @param precision float32 batches with float64 sums, or exact float64
+     * @param checkpointEvery write a resumable checkpoint after about this many tokens (≤ 0: never)
      */
     public record Options(String layers, KfacCollector.Labels labels, long seed, int batch, int time, long maxTokens,
-                          CovariancePrecision precision) {
+                          CovariancePrecision precision, long checkpointEvery) {
+    }
+
+    /** Where a run keeps its checkpoint: the output file name + ".partial". */
+    public static Path checkpointOf(Path output) {
+        return output.resolveSibling(output.getFileName() + ".partial");
     }
 
     /** Progress callback: windows done of total, tokens done. */
@@ -56,13 +62,17 @@ public final class FactorCollection {
                     + options.time());
         }
         int batches = (int) ((windows + options.batch() - 1) / options.batch());
-        double lossSum = 0;
-        long lossCount = 0;
+        String model0 = ModelFingerprint.of(model.weights());
+        Path checkpoint = checkpointOf(output);
         try (KfacCollector collector = new KfacCollector(model.backend(), model, LayerSelection.parse(options.layers()),
                 options.labels(), options.seed(), options.precision())) {
+            int firstBatch = resume(collector, checkpoint, model0, options, tokens);
+            double lossSum = 0;
+            long lossCount = 0;
+            long sinceCheckpoint = 0;
             Gpt2Activations act = null;
             try {
-                for (int b = 0; b < batches; b++) {
+                for (int b = firstBatch; b < batches; b++) {
                     int size = (int) Math.min(options.batch(), windows - (long) b * options.batch());
                     if (act == null || act.batch() != size) {
                         if (act != null) {
@@ -83,6 +93,12 @@ public final class FactorCollection {
                     lossSum += loss * act.countedPositions();
                     lossCount += act.countedPositions();
                     long done = (long) b * options.batch() + size;
+                    sinceCheckpoint += (long) size * options.time();
+                    if (options.checkpointEvery() > 0 && sinceCheckpoint >= options.checkpointEvery() && b + 1 < batches) {
+                        FactorStore.write(checkpoint, collector.factors(),
+                                describe(collector, model0, options, tokens, done * options.time()));
+                        sinceCheckpoint = 0;
+                    }
                     progress.update(done, windows, done * options.time());
                 }
             } finally {
@@ -90,15 +106,53 @@ public final class FactorCollection {
                     act.close();
                 }
             }
-            List<FactorStore.Layer> layers = new ArrayList<>();
-            for (KroneckerFactors f : collector.factors().values()) {
-                layers.add(new FactorStore.Layer(f.layer(), f.activations().dim(), f.gradients().dim(), f.positions()));
-            }
-            FactorStore.Description description = new FactorStore.Description(FactorStore.VERSION,
-                    ModelFingerprint.of(model.weights()), options.labels().name(), options.seed(),
-                    List.of(fingerprint(tokens, windows * options.time())), windows * options.time(), layers);
+            FactorStore.Description description = describe(collector, model0, options, tokens, windows * options.time());
             FactorStore.write(output, collector.factors(), description);
-            return new Result(description, lossSum / lossCount);
+            java.nio.file.Files.deleteIfExists(checkpoint);
+            return new Result(description, lossCount == 0 ? Double.NaN : lossSum / lossCount);
+        }
+    }
+
+    private static FactorStore.Description describe(KfacCollector collector, String model, Options options,
+                                                    int[] tokens, long tokensDone) {
+        List<FactorStore.Layer> layers = new ArrayList<>();
+        for (KroneckerFactors f : collector.factors().values()) {
+            layers.add(new FactorStore.Layer(f.layer(), f.activations().dim(), f.gradients().dim(), f.positions()));
+        }
+        return new FactorStore.Description(FactorStore.VERSION, model, options.labels().name(), options.seed(),
+                List.of(fingerprint(tokens, tokensDone)), tokensDone, layers);
+    }
+
+    /**
+     * Restores a checkpoint of this very run (same model, labels, seed, layers and corpus prefix) into the collector;
+     * returns the first batch still to do (0 without a checkpoint). A checkpoint of another run is an error: it is
+     * not silently overwritten.
+     */
+    private static int resume(KfacCollector collector, Path checkpoint, String model, Options options, int[] tokens)
+            throws IOException {
+        if (!java.nio.file.Files.exists(checkpoint)) {
+            return 0;
+        }
+        try (FactorStore.Loaded saved = FactorStore.read(collector.factors().values().iterator().next().activations()
+                .backend(), checkpoint)) {
+            FactorStore.Description d = saved.description();
+            long done = d.tokens();
+            long batchTokens = (long) options.batch() * options.time();
+            boolean matches = d.model().equals(model) && d.labels().equals(options.labels().name())
+                    && d.seed() == options.seed() && saved.factors().keySet().equals(collector.factors().keySet())
+                    && done % batchTokens == 0 && done <= tokens.length
+                    && d.corpus().equals(List.of(fingerprint(tokens, done)));
+            if (!matches) {
+                throw new IOException(checkpoint + " is a checkpoint of a different collection run (model, labels, seed,"
+                        + " layers, batch × time or corpus differ); delete it or choose another --out");
+            }
+            for (KroneckerFactors f : collector.factors().values()) {
+                KroneckerFactors s = saved.factors().get(f.layer());
+                f.activations().restore(s.activations().upperSum(), s.positions());
+                f.gradients().restore(s.gradients().upperSum(), s.positions());
+            }
+            collector.resumeAfter(done / batchTokens);
+            return (int) (done / batchTokens);
         }
     }
 

@@ -34,7 +34,8 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
     private final Backend backend;
     private final Gpt2Model model;
     private final Labels labels;
-    private final SplittableRandom random;
+    private final long seed;
+    private long batchesSeen;             // batches collected so far: the sampling stream of batch k is (seed, k)
     private final Map<String, KroneckerFactors> factors = new LinkedHashMap<>();
     private final Arena arena = Arena.ofShared();
     private Tensor countedRows;           // (n) I32 indices of counted rows in the current batch
@@ -47,7 +48,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         this.backend = backend;
         this.model = model;
         this.labels = labels;
-        this.random = new SplittableRandom(seed);
+        this.seed = seed;
         for (String layer : selection.select(linearLayers(model))) {
             Tensor w = model.weights().get(layer + ".weight");
             int dOut = (int) w.dim(0);
@@ -89,8 +90,12 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         try {
             double loss = model.forward(act, ids, targets);
             if (labels == Labels.SAMPLED) {
-                loss = model.retarget(act, sampleLabels(act, targets));
+                // a generator per batch, seeded by (seed, batch index): a resumed run samples what the
+                // uninterrupted run would have, with no generator state to save
+                SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + batchesSeen);
+                loss = model.retarget(act, sampleLabels(act, targets, random));
             }
+            batchesSeen++;
             if (grads == null) {
                 grads = model.allocateGradients();
             }
@@ -102,7 +107,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
     }
 
     /** For each counted position, a token drawn from softmax(logits); −1 elsewhere. */
-    private int[] sampleLabels(Gpt2Activations act, int[] gold) {
+    private int[] sampleLabels(Gpt2Activations act, int[] gold, SplittableRandom random) {
         int[] sampled = new int[gold.length];
         Tensor logits = act.logits();
         int v = (int) logits.dim(1);
@@ -171,6 +176,16 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         Tensor out = scratch.slice(0, 0, currentCount).slice(1, 0, x.dim(1));
         backend.gatherRows(out, x, countedRows.slice(0, 0, currentCount));
         return out;
+    }
+
+    /** Batches collected so far (including those restored by {@link #resumeAfter}). */
+    public long batchesSeen() {
+        return batchesSeen;
+    }
+
+    /** Continues a run whose first {@code batches} batches are already in the (restored) factors. */
+    public void resumeAfter(long batches) {
+        this.batchesSeen = batches;
     }
 
     /** Factors by layer name, in model order. */

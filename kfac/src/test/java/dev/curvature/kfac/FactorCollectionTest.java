@@ -1,0 +1,100 @@
+package dev.curvature.kfac;
+
+import dev.curvature.engine.CovariancePrecision;
+import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.DType;
+import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.train.Gpt2Initializer;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A collection run interrupted after a checkpoint and resumed yields, bit for bit, the factors of the uninterrupted
+ * run (the reference), for gold and for sampled labels.
+ */
+class FactorCollectionTest {
+
+    @ParameterizedTest
+    @EnumSource(KfacCollector.Labels.class)
+    void resumedRunEqualsUninterruptedRunBitwise(KfacCollector.Labels labels, @TempDir Path dir) throws Exception {
+        try (CpuBackend backend = new CpuBackend(2);
+             Gpt2Parameters weights = Gpt2Parameters.allocate(backend, Gpt2Config.of(2, 2, 32, 256, 32), DType.F32)) {
+            Gpt2Initializer.initialize(weights, 9);
+            Gpt2Model model = new Gpt2Model(backend, weights);
+            int[] tokens = new int[32 * 23 + 5];
+            Random random = new Random(4);
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = random.nextInt(256);
+            }
+            var options = new FactorCollection.Options(LayerSelection.DEFAULT, labels, 17, 3, 32, 0,
+                    CovariancePrecision.F32_WITH_F64_SUMS, 3 * 32 * 2);   // a checkpoint every 2 batches
+            Path straight = dir.resolve("straight.safetensors");
+            FactorCollection.run(model, tokens, options, straight, (d, t, n) -> { });
+
+            Path interrupted = dir.resolve("interrupted.safetensors");
+            // "kill" the run after its 5th batch: the checkpoint after batch 4 survives
+            RuntimeException killed = assertThrows(RuntimeException.class, () -> FactorCollection.run(model, tokens,
+                    options, interrupted, (done, total, n) -> {
+                        if (done >= 15) {
+                            throw new RuntimeException("killed");
+                        }
+                    }));
+            assertEquals("killed", killed.getMessage());
+            assertFalse(Files.exists(interrupted));
+            assertTrue(Files.exists(FactorCollection.checkpointOf(interrupted)));
+            FactorCollection.run(model, tokens, options, interrupted, (d, t, n) -> { });
+            assertFalse(Files.exists(FactorCollection.checkpointOf(interrupted)), "checkpoint removed at the end");
+
+            try (FactorStore.Loaded a = FactorStore.read(backend, straight);
+                 FactorStore.Loaded b = FactorStore.read(backend, interrupted);
+                 Arena arena = Arena.ofConfined()) {
+                assertEquals(a.description(), b.description());
+                for (String layer : a.factors().keySet()) {
+                    assertEquals(23 * 31, a.factors().get(layer).positions());
+                    for (boolean g : new boolean[]{false, true}) {
+                        assertArrayEquals(FactorStoreTest.sum(a.factors().get(layer), g, arena),
+                                FactorStoreTest.sum(b.factors().get(layer), g, arena), layer + (g ? ".G" : ".A"));
+                    }
+                }
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aCheckpointOfAnotherRunIsNotOverwritten(@TempDir Path dir) throws IOException {
+        try (CpuBackend backend = new CpuBackend(1);
+             Gpt2Parameters weights = Gpt2Parameters.allocate(backend, Gpt2Config.of(1, 2, 16, 256, 16), DType.F32)) {
+            Gpt2Initializer.initialize(weights, 1);
+            Gpt2Model model = new Gpt2Model(backend, weights);
+            int[] tokens = new int[16 * 8];
+            var gold = new FactorCollection.Options(LayerSelection.DEFAULT, KfacCollector.Labels.GOLD, 0, 2, 16, 0,
+                    CovariancePrecision.F64_EXACT, 32);
+            Path out = dir.resolve("f.safetensors");
+            assertThrows(RuntimeException.class, () -> FactorCollection.run(model, tokens, gold, out, (d, t, n) -> {
+                if (d >= 4) {
+                    throw new RuntimeException("killed");
+                }
+            }));
+            var sampled = new FactorCollection.Options(LayerSelection.DEFAULT, KfacCollector.Labels.SAMPLED, 0, 2, 16,
+                    0, CovariancePrecision.F64_EXACT, 32);
+            IOException e = assertThrows(IOException.class,
+                    () -> FactorCollection.run(model, tokens, sampled, out, (d, t, n) -> { }));
+            assertTrue(e.getMessage().contains("different collection run"), e.getMessage());
+        }
+    }
+}

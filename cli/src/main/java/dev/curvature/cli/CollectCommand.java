@@ -12,6 +12,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code curvature collect}: K-FAC factors of a model over a corpus. */
@@ -27,9 +28,11 @@ final class CollectCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
-    @Option(names = "--corpus", required = true, paramLabel = "FILE",
-            description = "Plain text, or JSONL with one {\"text\": ...} per line (name ending in .jsonl).")
-    Path corpus;
+    @Option(names = "--corpus", required = true, arity = "1..*", paramLabel = "FILE",
+            description = "Plain text, or JSONL with one {\"text\": ...} per line (name ending in .jsonl). Several "
+                    + "files are collected as separate shards added in the order given — bit for bit what merging "
+                    + "per-file shards collected elsewhere gives.")
+    List<Path> corpus;
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Factor file to write (.safetensors).")
     Path out;
@@ -71,12 +74,16 @@ final class CollectCommand implements Callable<Integer> {
         try (Backend backend = model.backend()) {
             Gpt2Model gpt2 = model.load(backend);
             try {
-                int[] tokens = TextCorpus.read(corpus).tokens(model.tokenizer(gpt2.config().vocabSize()));
+                var tokenizer = model.tokenizer(gpt2.config().vocabSize());
+                List<int[]> parts = new java.util.ArrayList<>();
+                for (Path file : corpus) {
+                    parts.add(TextCorpus.read(file).tokens(tokenizer));
+                }
                 int window = time != null ? time : Math.min(gpt2.config().nPositions(), 256);
                 var options = new FactorCollection.Options(layers, labels, seed, batch, window, maxTokens,
                         exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS, checkpointEvery);
                 ProgressLine progress = new ProgressLine("collect", "windows");
-                FactorCollection.Result result = FactorCollection.run(gpt2, tokens, options, out, progress::update);
+                FactorCollection.Result result = FactorCollection.runParts(gpt2, parts, options, out, progress::update);
                 System.out.println(Json.write(java.util.Map.of("factors", out.toString(), "meanLoss", result.meanLoss(),
                         "description", result.description())));
                 return 0;

@@ -49,6 +49,41 @@ public final class FactorCollection {
     public record Result(FactorStore.Description description, double meanLoss) {
     }
 
+    /**
+     * A run over several corpus parts (files): each part is collected into its own shard ({@code <out>.part-<i>},
+     * resumable like any run; a finished shard is reused), then the shards are added in part order and the shards
+     * removed. This is exactly what merging separately collected per-part shards does, so a distributed collection
+     * reproduces a single run bit for bit (float addition is not associative: the order is part of the definition).
+     */
+    public static Result runParts(Gpt2Model model, List<int[]> parts, Options options, Path output,
+                                  Progress progress) throws IOException {
+        if (parts.size() == 1) {
+            return run(model, parts.get(0), options, output, progress);
+        }
+        List<Path> shards = new ArrayList<>();
+        double lossSum = 0;
+        long lossWeight = 0;
+        for (int i = 0; i < parts.size(); i++) {
+            Path shard = output.resolveSibling(output.getFileName() + ".part-" + i);
+            shards.add(shard);
+            if (java.nio.file.Files.exists(shard)) {
+                continue;   // finished before an interruption
+            }
+            Result r = run(model, parts.get(i), options, shard, progress);
+            if (!Double.isNaN(r.meanLoss())) {
+                lossSum += r.meanLoss() * r.description().tokens();
+                lossWeight += r.description().tokens();
+            }
+        }
+        try (FactorStore.Loaded merged = FactorStore.merge(model.backend(), shards)) {
+            FactorStore.write(output, merged.factors(), merged.description());
+            for (Path shard : shards) {
+                java.nio.file.Files.deleteIfExists(shard);
+            }
+            return new Result(merged.description(), lossWeight == 0 ? Double.NaN : lossSum / lossWeight);
+        }
+    }
+
     public static Result run(Gpt2Model model, int[] tokens, Options options, Path output, Progress progress)
             throws IOException {
         if (options.time() < 2 || options.time() > model.config().nPositions()) {

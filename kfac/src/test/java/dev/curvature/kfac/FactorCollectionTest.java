@@ -76,6 +76,41 @@ class FactorCollectionTest {
     }
 
     @org.junit.jupiter.api.Test
+    void mergingPerPartShardsEqualsOneRunOverBothPartsBitwise(@TempDir Path dir) throws IOException {
+        try (CpuBackend backend = new CpuBackend(2);
+             Gpt2Parameters weights = Gpt2Parameters.allocate(backend, Gpt2Config.of(2, 2, 32, 256, 32), DType.F32)) {
+            Gpt2Initializer.initialize(weights, 2);
+            Gpt2Model model = new Gpt2Model(backend, weights);
+            Random random = new Random(6);
+            int[] part1 = random.ints(32 * 9, 0, 256).toArray();
+            int[] part2 = random.ints(32 * 7 + 3, 0, 256).toArray();
+            var options = new FactorCollection.Options(LayerSelection.DEFAULT, KfacCollector.Labels.SAMPLED, 5, 4, 32,
+                    0, CovariancePrecision.F32_WITH_F64_SUMS, 0);
+            // shards collected separately (as on two machines), then merged in part order
+            Path shard1 = dir.resolve("machine-1.safetensors");
+            Path shard2 = dir.resolve("machine-2.safetensors");
+            FactorCollection.run(model, part1, options, shard1, (d, t, n) -> { });
+            FactorCollection.run(model, part2, options, shard2, (d, t, n) -> { });
+            // one run over both parts
+            Path single = dir.resolve("single.safetensors");
+            FactorCollection.runParts(model, java.util.List.of(part1, part2), options, single, (d, t, n) -> { });
+            try (FactorStore.Loaded merged = FactorStore.merge(backend, java.util.List.of(shard1, shard2));
+                 FactorStore.Loaded one = FactorStore.read(backend, single);
+                 Arena arena = Arena.ofConfined()) {
+                assertEquals(merged.description(), one.description());
+                for (String layer : one.factors().keySet()) {
+                    assertEquals(16 * 31, one.factors().get(layer).positions());
+                    for (boolean g : new boolean[]{false, true}) {
+                        assertArrayEquals(FactorStoreTest.sum(merged.factors().get(layer), g, arena),
+                                FactorStoreTest.sum(one.factors().get(layer), g, arena), layer + (g ? ".G" : ".A"));
+                    }
+                }
+            }
+            assertFalse(Files.exists(dir.resolve("single.safetensors.part-0")), "per-part shards are removed");
+        }
+    }
+
+    @org.junit.jupiter.api.Test
     void aCheckpointOfAnotherRunIsNotOverwritten(@TempDir Path dir) throws IOException {
         try (CpuBackend backend = new CpuBackend(1);
              Gpt2Parameters weights = Gpt2Parameters.allocate(backend, Gpt2Config.of(1, 2, 16, 256, 16), DType.F32)) {

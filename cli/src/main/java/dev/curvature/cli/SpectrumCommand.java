@@ -27,6 +27,10 @@ final class SpectrumCommand implements Callable<Integer> {
     @Option(names = "--factors", required = true, paramLabel = "FILE", description = "Factor file from collect/merge.")
     Path factors;
 
+    @Option(names = "--plot", paramLabel = "PNG",
+            description = "Also draw the spectra (log eigenvalue vs index, G and A of every layer) to this PNG file.")
+    Path plot;
+
     @Option(names = "--top", defaultValue = "32", paramLabel = "K",
             description = "Eigenvalues listed per factor in the JSON (default: ${DEFAULT-VALUE}; -1: all).")
     int top;
@@ -34,6 +38,7 @@ final class SpectrumCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         List<Map<String, Object>> layers = new ArrayList<>();
+        Map<String, double[]> spectra = SpectrumPlot.newSpectra();
         try (Backend backend = new CpuBackend(); FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
             System.err.printf("%-18s %6s %12s %10s %10s %9s%n", "factor", "n", "λ max", "residual", "orthog.", "negative");
             for (KroneckerFactors f : loaded.factors().values()) {
@@ -44,6 +49,8 @@ final class SpectrumCommand implements Callable<Integer> {
                     entry.put("G", factor(basis.gradientEigenvalues(), basis.gradientQuality()));
                     entry.put("A", factor(basis.activationEigenvalues(), basis.activationQuality()));
                     layers.add(entry);
+                    spectra.put(f.layer() + " G", basis.gradientEigenvalues());
+                    spectra.put(f.layer() + " A", basis.activationEigenvalues());
                     for (var q : List.of(basis.gradientQuality(), basis.activationQuality())) {
                         double[] values = q == basis.gradientQuality() ? basis.gradientEigenvalues()
                                 : basis.activationEigenvalues();
@@ -51,6 +58,9 @@ final class SpectrumCommand implements Callable<Integer> {
                                 q.residual(), q.orthogonality(), q.negativeCount());
                     }
                 }
+            }
+            if (plot != null) {
+                SpectrumPlot.write(plot, "K-FAC factor spectra: " + factors.getFileName(), spectra);
             }
             System.out.println(Json.write(Map.of("factors", factors.toString(), "layers", layers)));
             return 0;

@@ -77,7 +77,11 @@ class KfacCommandsTest {
         assertTrue(err.toString().contains("SAMPLED labels"), err.toString());
         run("merge", part1.toString(), part1.toString(), "--out", merged.toString());
 
-        JsonNode spectrum = json.readTree(run("spectrum", "--factors", merged.toString()));
+        Path png = dir.resolve("spectra.png");
+        JsonNode spectrum = json.readTree(run("spectrum", "--factors", merged.toString(), "--plot", png.toString()));
+        byte[] header = java.util.Arrays.copyOf(Files.readAllBytes(png), 8);
+        assertEquals(0, java.util.Arrays.compare(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, header),
+                "a PNG file");
         assertEquals(4, spectrum.get("layers").size());
         for (JsonNode layer : spectrum.get("layers")) {
             assertTrue(layer.get("A").get("quality").get("residual").asDouble() < 1e-12, layer.toString());

@@ -1,7 +1,5 @@
 package dev.curvature.engine;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -21,17 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * 1e-6 (one float32 SYRK per batch, k ≤ 300 terms each, then float64 sums).
  */
 class CovarianceAccumulatorTest {
-    static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-    }
+    static final CpuBackend backend = SharedCpuBackend.get();
 
     @ParameterizedTest
     @EnumSource(CovariancePrecision.class)

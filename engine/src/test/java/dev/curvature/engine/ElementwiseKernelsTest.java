@@ -1,7 +1,5 @@
 package dev.curvature.engine;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -23,21 +21,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Tolerances: F64 1e-14 relative; F32 6e-8 (one rounding of the double result to float).
  */
 class ElementwiseKernelsTest {
-    static CpuBackend backend;
+    static final CpuBackend backend = SharedCpuBackend.get();
     static final int ROWS = 1000;
     static final int COLS = 700;
 
     enum Memory { SHARED, CONFINED }
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-    }
 
     static Arena arena(Memory memory) {
         return memory == Memory.SHARED ? Arena.ofShared() : Arena.ofConfined();

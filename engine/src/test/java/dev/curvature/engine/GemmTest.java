@@ -1,7 +1,5 @@
 package dev.curvature.engine;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -20,17 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** GEMM against a naive triple loop in double. Tolerance: relative Frobenius 1e-5 (F32), 1e-12 (F64). */
 class GemmTest {
-    static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-    }
+    static final CpuBackend backend = SharedCpuBackend.get();
 
     static Stream<Arguments> cases() {
         Stream.Builder<Arguments> b = Stream.builder();

@@ -1,7 +1,5 @@
 package dev.curvature.engine;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -20,17 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * planted eigenvalues, and the residual ‖A v − λ v‖ recomputed here by naive loops in double.
  */
 class SymmetricEigenTest {
-    static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-    }
+    static final CpuBackend backend = SharedCpuBackend.get();
 
     /** Q Λ Qᵀ (n×n, row-major, double) with Q = H_1 ··· H_r, H = I − 2 v vᵀ for random unit v. */
     static double[] plantedMatrix(double[] lambda, int reflections, long seed) {

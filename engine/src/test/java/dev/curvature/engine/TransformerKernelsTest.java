@@ -1,7 +1,5 @@
 package dev.curvature.engine;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -19,17 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * differences in float64 of a scalar loss L = Σ w ⊙ forward(...) with random weights w (relative ≤ 1e-7).
  */
 class TransformerKernelsTest {
-    static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-    }
+    static final CpuBackend backend = SharedCpuBackend.get();
 
     @Test
     void layerNormForwardMatchesNaiveLoop() {

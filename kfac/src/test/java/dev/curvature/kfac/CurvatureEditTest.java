@@ -3,10 +3,9 @@ package dev.curvature.kfac;
 import dev.curvature.engine.CovarianceAccumulator;
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -23,17 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * at the same ρ add up to W.
  */
 class CurvatureEditTest {
-    static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-    }
+    static final CpuBackend backend = SharedCpuBackend.get();
 
     /** Factors from random activations/gradients with unequal scales, so the spectra are spread out. */
     static KroneckerFactors randomFactors(Arena arena, int dOut, int dIn, long seed) {

@@ -2,16 +2,14 @@ package dev.curvature.kfac;
 
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.CheckpointFormatException;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
 import dev.curvature.transformer.checkpoint.SafetensorsWriter;
 import dev.curvature.transformer.gpt2.Gpt2Activations;
-import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,26 +27,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Factor files: bitwise round trip, merge = sum of shards, and refusals that name the file and layer. */
 class FactorStoreTest {
-    static CpuBackend backend;
-    static Gpt2Model model;
-    static int[] ids;
-    static int[] targets;
-
-    @BeforeAll
-    static void open() throws Exception {
-        backend = new CpuBackend(2);
-        model = Gpt2Checkpoints.load(backend, Fixtures.gpt2Tiny(), DType.F64);
-        try (SafetensorsFile expected = SafetensorsFile.open(Fixtures.gpt2Tiny().resolve("expected-f64.safetensors"))) {
-            ids = KfacCollectorTest.ints(expected.tensor("input_ids"));
-            targets = KfacCollectorTest.ints(expected.tensor("targets"));
-        }
-    }
-
-    @AfterAll
-    static void close() {
-        model.weights().close();
-        backend.close();
-    }
+    static final CpuBackend backend = SharedCpuBackend.get();
+    static final Gpt2Model model = Fixtures.model();
+    static final int[] ids = Fixtures.ids();
+    static final int[] targets = Fixtures.targets();
 
     /** Collects the fixture batch with only the given targets counted, and writes a factor file. */
     static Path shard(Path file, int[] counted, String corpus) throws Exception {

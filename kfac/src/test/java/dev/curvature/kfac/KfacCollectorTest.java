@@ -2,16 +2,14 @@ package dev.curvature.kfac;
 
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.LinearObserver;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
 import dev.curvature.transformer.gpt2.Gpt2Activations;
-import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.gpt2.Gpt2Parameters;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -29,35 +27,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * with respect to a layer output, and the engine's own weight gradient for a single counted position.
  */
 class KfacCollectorTest {
-    static CpuBackend backend;
-    static Gpt2Model model;
-    static int[] ids;
-    static int[] targets;
-
-    @BeforeAll
-    static void open() throws Exception {
-        backend = new CpuBackend(2);
-        model = Gpt2Checkpoints.load(backend, Fixtures.gpt2Tiny(), DType.F64);
-        try (SafetensorsFile expected = SafetensorsFile.open(Fixtures.gpt2Tiny().resolve("expected-f64.safetensors"))) {
-            ids = ints(expected.tensor("input_ids"));
-            targets = ints(expected.tensor("targets"));
-        }
-    }
-
-    @AfterAll
-    static void close() {
-        model.weights().close();
-        backend.close();
-    }
-
-    static int[] ints(Tensor t) {
-        double[] v = t.toDoubleArray();
-        int[] out = new int[v.length];
-        for (int i = 0; i < v.length; i++) {
-            out[i] = (int) v[i];
-        }
-        return out;
-    }
+    static final CpuBackend backend = SharedCpuBackend.get();
+    static final Gpt2Model model = Fixtures.model();
+    static final int[] ids = Fixtures.ids();
+    static final int[] targets = Fixtures.targets();
 
     static double[] symmetric(dev.curvature.engine.CovarianceAccumulator acc, Arena arena) {
         Tensor out = Tensor.allocate(arena, DType.F64, acc.dim(), acc.dim());

@@ -1,11 +1,10 @@
 package dev.curvature.transformer.gpt2;
 
 import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -25,17 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Tolerance: relative Frobenius error per tensor ≤ 1e-4 (F32), ≤ 1e-10 (F64).
  */
 class Gpt2GoldenParityTest {
-    static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-    }
+    static final CpuBackend backend = SharedCpuBackend.get();
 
     static Path fixture(String file) throws Exception {
         return Path.of(Gpt2GoldenParityTest.class.getResource("/gpt2-tiny/" + file).toURI());

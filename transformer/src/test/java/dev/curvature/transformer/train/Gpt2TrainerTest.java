@@ -1,14 +1,13 @@
 package dev.curvature.transformer.train;
 
 import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.gpt2.Gpt2Generator;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.gpt2.Gpt2Parameters;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,17 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Training end to end: a small model memorizes a text and recites it; a resumed run equals an uninterrupted one. */
 class Gpt2TrainerTest {
-    static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-    }
+    static final CpuBackend backend = SharedCpuBackend.get();
 
     static int[] bytesOf(String resource) throws Exception {
         byte[] bytes = Files.readAllBytes(Path.of(Gpt2TrainerTest.class.getResource(resource).toURI()));

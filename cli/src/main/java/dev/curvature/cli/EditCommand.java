@@ -54,9 +54,23 @@ final class EditCommand implements Callable<Integer> {
     @Option(names = "--ablate", description = "Remove the selected top-curvature components instead of keeping them.")
     boolean ablate;
 
-    @Option(names = "--save-dtype", defaultValue = "F32", paramLabel = "F32|BF16|F16|F64",
-            description = "dtype of the written weights (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--save-dtype", paramLabel = "F32|BF16|F16|F64",
+            description = "dtype of the written weights (default: the dtype of the input checkpoint).")
     dev.curvature.engine.DType saveDtype;
+
+    @Option(names = "--rule", defaultValue = "mass", paramLabel = "mass|ranks",
+            description = "mass: the pairs with the largest λ_i μ_j holding ρ of the curvature mass (the paper's "
+                    + "rule). ranks: keep the top r_G × r_A eigenvector block, r_A the fewest A-eigenvalues holding "
+                    + "--rho-a of ΣA, r_G likewise with --rho-g. Default: ${DEFAULT-VALUE}.")
+    String rule;
+
+    @Option(names = "--rho-a", defaultValue = "0.9", paramLabel = "ρA",
+            description = "ranks rule: variance fraction of A to keep (default: ${DEFAULT-VALUE}).")
+    double rhoA;
+
+    @Option(names = "--rho-g", defaultValue = "0.9", paramLabel = "ρG",
+            description = "ranks rule: variance fraction of G to keep (default: ${DEFAULT-VALUE}).")
+    double rhoG;
 
     @Override
     public Integer call() throws Exception {
@@ -73,8 +87,15 @@ final class EditCommand implements Callable<Integer> {
                     }
                 }
                 var mode = ablate ? CurvatureMassSelection.Mode.ABLATE : CurvatureMassSelection.Mode.KEEP;
-                List<ModelEditor.LayerResult> results = ModelEditor.edit(backend, gpt2, loaded, rhoByLayer, mode);
-                Gpt2Checkpoints.save(gpt2, out, saveDtype, Map.of("curvature.edit", mode + " " + rhoByLayer));
+                ModelEditor.Rule selectionRule = switch (rule) {
+                    case "mass" -> ModelEditor.Rule.mass(mode);
+                    case "ranks" -> ModelEditor.Rule.ranks(rhoG, rhoA, ablate);
+                    default -> throw new IllegalArgumentException("--rule must be mass or ranks, got '" + rule + "'");
+                };
+                List<ModelEditor.LayerResult> results = ModelEditor.edit(backend, gpt2, loaded, rhoByLayer,
+                        selectionRule);
+                var dtype = saveDtype != null ? saveDtype : Gpt2Checkpoints.storedDtype(model.model);
+                Gpt2Checkpoints.save(gpt2, out, dtype, Map.of("curvature.edit", selectionRule + " " + rhoByLayer));
                 String report = Json.write(Map.of("model", model.model.toString(), "factors", factors.toString(),
                         "layers", results));
                 Files.writeString(out.resolve("edit-report.json"), report);

@@ -11,11 +11,51 @@ import java.util.Map;
 
 /**
  * Edits chosen linear layers of a model in place from their K-FAC factors: per layer, eigendecompose A/n and G/n,
- * select components by curvature mass at that layer's ρ (keep or ablate), rebuild W. Every layer uses its original
- * W (layers are independent). A layer with ρ = 1 in keep mode is left untouched.
+ * select components by a {@link Rule} (curvature mass at that layer's ρ, or per-factor ranks; keep or ablate),
+ * rebuild W. Every layer uses its original W (layers are independent). A layer the rule keeps whole (ρ = 1 in keep
+ * mode) is left untouched, bit for bit. All inputs are checked before any weight changes.
  */
 public final class ModelEditor {
     private ModelEditor() {
+    }
+
+    /**
+     * How components are chosen: by curvature mass at each layer's ρ ({@link CurvatureMassSelection}, keep or ablate),
+     * or by per-factor variance ranks ({@link PerFactorVarianceSelection}, same ρ_G and ρ_A for every layer).
+     */
+    public record Rule(String name, CurvatureMassSelection.Mode mode, double rhoG, double rhoA) {
+        public static Rule mass(CurvatureMassSelection.Mode mode) {
+            return new Rule("mass", mode, Double.NaN, Double.NaN);
+        }
+
+        public static Rule ranks(double rhoG, double rhoA, boolean ablate) {
+            for (double r : new double[]{rhoG, rhoA}) {
+                if (!(r >= 0 && r <= 1)) {
+                    throw new IllegalArgumentException("ranks rule: ρ_G and ρ_A must be in [0, 1], got " + rhoG
+                            + " and " + rhoA);
+                }
+            }
+            return new Rule("ranks", ablate ? CurvatureMassSelection.Mode.ABLATE : CurvatureMassSelection.Mode.KEEP,
+                    rhoG, rhoA);
+        }
+
+        ComponentMask select(double[] lambda, double[] mu, double rho) {
+            if (name.equals("mass")) {
+                return CurvatureMassSelection.select(mode, lambda, mu, rho).kept();
+            }
+            ComponentMask kept = PerFactorVarianceSelection.select(lambda, mu, rhoG, rhoA).kept();
+            return mode == CurvatureMassSelection.Mode.KEEP ? kept : kept.complement();
+        }
+
+        boolean leavesUntouched(double rho) {
+            return name.equals("mass") ? mode == CurvatureMassSelection.Mode.KEEP && rho == 1.0
+                    : mode == CurvatureMassSelection.Mode.KEEP && rhoG == 1.0 && rhoA == 1.0;
+        }
+
+        @Override
+        public String toString() {
+            return name.equals("mass") ? "mass " + mode : "ranks " + mode + " rhoG=" + rhoG + " rhoA=" + rhoA;
+        }
     }
 
     /** One edited layer: the edit itself and the quality of both eigendecompositions. */
@@ -24,7 +64,7 @@ public final class ModelEditor {
     }
 
     public static List<LayerResult> edit(Backend backend, Gpt2Model model, FactorStore.Loaded factors,
-                                         Map<String, Double> rhoByLayer, CurvatureMassSelection.Mode mode) {
+                                         Map<String, Double> rhoByLayer, Rule rule) {
         String fingerprint = ModelFingerprint.of(model.weights());
         if (!fingerprint.equals(factors.description().model())) {
             throw new IllegalArgumentException("the factors were collected on another model (" + factors.description()
@@ -53,16 +93,15 @@ public final class ModelEditor {
             double rho = entry.getValue();
             try (FactorEigenbasis basis = FactorEigenbasis.of(backend, factors.factors().get(layer))) {
                 Tensor w = model.weights().get(layer + ".weight");
-                CurvatureMassSelection selection = CurvatureMassSelection.select(mode, basis.gradientEigenvalues(),
-                        basis.activationEigenvalues(), rho);
                 CurvatureEdit.LayerReport report;
-                if (mode == CurvatureMassSelection.Mode.KEEP && rho == 1.0) {
+                if (rule.leavesUntouched(rho)) {
                     report = new CurvatureEdit.LayerReport(layer, w.size(), w.size(), 1.0, (int) w.dim(0),
                             (int) w.dim(1), 0.0);
                 } else {
-                    report = CurvatureEdit.apply(backend, w, w, basis, selection.kept());
+                    ComponentMask mask = rule.select(basis.gradientEigenvalues(), basis.activationEigenvalues(), rho);
+                    report = CurvatureEdit.apply(backend, w, w, basis, mask);
                 }
-                results.add(new LayerResult(report, rho, mode.name(), basis.gradientQuality(),
+                results.add(new LayerResult(report, rho, rule.toString(), basis.gradientQuality(),
                         basis.activationQuality()));
             }
         }

@@ -77,6 +77,14 @@ public final class Gpt2Checkpoints {
         model.config().write(directory.resolve("config.json"));
     }
 
+    /** The dtype the checkpoint in {@code directory} stores its weights in (that of the token embedding). */
+    public static DType storedDtype(Path directory) throws IOException {
+        Gpt2Config config = Gpt2Config.read(directory.resolve("config.json"));
+        try (Checkpoint checkpoint = Checkpoint.open(directory)) {
+            return Gpt2TensorCatalogue.resolve(checkpoint, config).get("wte.weight").dtype();
+        }
+    }
+
     /** The parameter count a config implies (for messages and plans). */
     public static long parameterCount(Gpt2Config config) {
         return Gpt2TensorCatalogue.parameterCount(config);

@@ -3,6 +3,7 @@ package dev.curvature.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.curvature.engine.Backend;
 import dev.curvature.kfac.CurvatureMassSelection;
+import dev.curvature.kfac.EigenbasisStore;
 import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.LayerSelection;
 import dev.curvature.kfac.ModelEditor;
@@ -33,8 +34,19 @@ final class EditCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
-    @Option(names = "--factors", required = true, paramLabel = "FILE", description = "Factor file from collect/merge.")
-    Path factors;
+    @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
+
+    /** Where the eigenbases come from: factors (decomposed here) or a file written by spectrum --eigenbases. */
+    static final class Source {
+        @Option(names = "--factors", required = true, paramLabel = "FILE",
+                description = "Factor file from collect/merge (eigendecomposed here).")
+        Path factors;
+
+        @Option(names = "--eigenbases", required = true, paramLabel = "FILE",
+                description = "Eigenbases stored by spectrum --eigenbases (no decomposition repeated).")
+        Path eigenbases;
+    }
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory for the edited model.")
     Path out;
@@ -76,13 +88,17 @@ final class EditCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try (Backend backend = model.backend()) {
             Gpt2Model gpt2 = model.load(backend);
-            try (FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
+            try (FactorStore.Loaded loaded = source.factors != null ? FactorStore.read(backend, source.factors) : null;
+                 EigenbasisStore.Loaded bases = source.eigenbases != null
+                         ? EigenbasisStore.read(backend, source.eigenbases) : null) {
+                List<String> available = new ArrayList<>(loaded != null ? loaded.factors().keySet()
+                        : bases.bases().keySet());
                 Map<String, Double> rhoByLayer = new LinkedHashMap<>();
                 if (rhoConfig != null) {
                     Map<?, ?> config = new ObjectMapper().readValue(Files.readString(rhoConfig), Map.class);
                     config.forEach((k, v) -> rhoByLayer.put(String.valueOf(k), ((Number) v).doubleValue()));
                 } else {
-                    for (String layer : LayerSelection.parse(layers).select(new ArrayList<>(loaded.factors().keySet()))) {
+                    for (String layer : LayerSelection.parse(layers).select(available)) {
                         rhoByLayer.put(layer, rho);
                     }
                 }
@@ -92,12 +108,13 @@ final class EditCommand implements Callable<Integer> {
                     case "ranks" -> ModelEditor.Rule.ranks(rhoG, rhoA, ablate);
                     default -> throw new IllegalArgumentException("--rule must be mass or ranks, got '" + rule + "'");
                 };
-                List<ModelEditor.LayerResult> results = ModelEditor.edit(backend, gpt2, loaded, rhoByLayer,
-                        selectionRule);
+                List<ModelEditor.LayerResult> results = loaded != null
+                        ? ModelEditor.edit(backend, gpt2, loaded, rhoByLayer, selectionRule)
+                        : ModelEditor.edit(backend, gpt2, bases, rhoByLayer, selectionRule);
                 var dtype = saveDtype != null ? saveDtype : Gpt2Checkpoints.storedDtype(model.model);
                 Gpt2Checkpoints.save(gpt2, out, dtype, Map.of("curvature.edit", selectionRule + " " + rhoByLayer));
-                String report = Json.write(Map.of("model", model.model.toString(), "factors", factors.toString(),
-                        "layers", results));
+                String report = Json.write(Map.of("model", model.model.toString(), "source",
+                        String.valueOf(source.factors != null ? source.factors : source.eigenbases), "layers", results));
                 Files.writeString(out.resolve("edit-report.json"), report);
                 System.err.printf("%-18s %6s %12s %10s %9s %9s%n", "layer", "ρ", "kept pairs", "mass kept", "ΔW/W",
                         "U_G/U_A");

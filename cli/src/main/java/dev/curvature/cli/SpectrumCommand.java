@@ -2,6 +2,7 @@ package dev.curvature.cli;
 
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.CpuBackend;
+import dev.curvature.kfac.EigenbasisStore;
 import dev.curvature.kfac.FactorEigenbasis;
 import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.KroneckerFactors;
@@ -31,6 +32,10 @@ final class SpectrumCommand implements Callable<Integer> {
             description = "Also draw the spectra (log eigenvalue vs index, G and A of every layer) to this PNG file.")
     Path plot;
 
+    @Option(names = "--eigenbases", paramLabel = "FILE",
+            description = "Also store the eigenbases (λ, U_G, μ, U_A per layer, float64) for edit --eigenbases.")
+    Path eigenbases;
+
     @Option(names = "--top", defaultValue = "32", paramLabel = "K",
             description = "Eigenvalues listed per factor in the JSON (default: ${DEFAULT-VALUE}; -1: all).")
     int top;
@@ -41,8 +46,10 @@ final class SpectrumCommand implements Callable<Integer> {
         Map<String, double[]> spectra = SpectrumPlot.newSpectra();
         try (Backend backend = new CpuBackend(); FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
             System.err.printf("%-18s %6s %12s %10s %10s %9s%n", "factor", "n", "λ max", "residual", "orthog.", "negative");
+            List<FactorEigenbasis> kept = new ArrayList<>();
             for (KroneckerFactors f : loaded.factors().values()) {
-                try (FactorEigenbasis basis = FactorEigenbasis.of(backend, f)) {
+                FactorEigenbasis basis = FactorEigenbasis.of(backend, f);
+                try {
                     Map<String, Object> entry = new LinkedHashMap<>();
                     entry.put("layer", f.layer());
                     entry.put("positions", f.positions());
@@ -57,6 +64,19 @@ final class SpectrumCommand implements Callable<Integer> {
                         System.err.printf("%-18s %6d %12.4e %10.2e %10.2e %9d%n", q.tensorName(), q.n(), values[0],
                                 q.residual(), q.orthogonality(), q.negativeCount());
                     }
+                } finally {
+                    if (eigenbases != null) {
+                        kept.add(basis);
+                    } else {
+                        basis.close();
+                    }
+                }
+            }
+            if (eigenbases != null) {
+                try {
+                    EigenbasisStore.write(eigenbases, kept, loaded.description());
+                } finally {
+                    kept.forEach(FactorEigenbasis::close);
                 }
             }
             if (plot != null) {

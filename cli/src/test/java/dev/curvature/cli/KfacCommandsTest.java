@@ -78,7 +78,9 @@ class KfacCommandsTest {
         run("merge", part1.toString(), part1.toString(), "--out", merged.toString());
 
         Path png = dir.resolve("spectra.png");
-        JsonNode spectrum = json.readTree(run("spectrum", "--factors", merged.toString(), "--plot", png.toString()));
+        Path bases = dir.resolve("bases.safetensors");
+        JsonNode spectrum = json.readTree(run("spectrum", "--factors", merged.toString(), "--plot", png.toString(),
+                "--eigenbases", bases.toString()));
         byte[] header = java.util.Arrays.copyOf(Files.readAllBytes(png), 8);
         assertEquals(0, java.util.Arrays.compare(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, header),
                 "a PNG file");
@@ -101,6 +103,11 @@ class KfacCommandsTest {
             assertTrue(layer.get("edit").get("relativeChange").asDouble() > 0, layer.toString());
         }
         assertTrue(Files.exists(edited.resolve("edit-report.json")));
+        // the same edit from the stored eigenbases: the same weights, bit for bit
+        Path fromBases = dir.resolve("from-bases");
+        run("edit", "--model", modelDir.toString(), "--eigenbases", bases.toString(), "--out", fromBases.toString(),
+                "--rho", "0.8", "--layers", "h.1.mlp.*");
+        assertEquals(0, weightsDiffer(edited, fromBases), "edit from stored eigenbases = edit from factors");
         try (CpuBackend backend = new CpuBackend(1)) {
             Gpt2Checkpoints.load(backend, edited, DType.F32).weights().close();   // the edited model loads
         }

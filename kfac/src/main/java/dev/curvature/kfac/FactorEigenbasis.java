@@ -49,6 +49,29 @@ public final class FactorEigenbasis implements AutoCloseable {
         }
     }
 
+    /**
+     * Rebuilds an eigenbasis from stored tensors (see {@link EigenbasisStore}): copies λ (d_out), U_G (d_out, d_out),
+     * μ (d_in), U_A (d_in, d_in) into memory of its own, with the quality reports computed when they were made.
+     */
+    static FactorEigenbasis of(Backend backend, String layer, Tensor lambda, Tensor uG, EigenQuality gQuality,
+                               Tensor mu, Tensor uA, EigenQuality aQuality) {
+        Arena arena = Arena.ofShared();
+        try {
+            return new FactorEigenbasis(layer, arena,
+                    new SymmetricEigen(copy(backend, arena, lambda), copy(backend, arena, uG), gQuality),
+                    new SymmetricEigen(copy(backend, arena, mu), copy(backend, arena, uA), aQuality));
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static Tensor copy(Backend backend, Arena arena, Tensor t) {
+        Tensor out = backend.allocate(arena, DType.F64, t.shape()).named(t.name());
+        backend.copy(out, t);
+        return out;
+    }
+
     public String layer() {
         return layer;
     }

@@ -63,35 +63,56 @@ public final class ModelEditor {
                               EigenQuality aQuality) {
     }
 
+    /** Edits from factors: each layer's eigenbasis is computed here (and released after its edit). */
     public static List<LayerResult> edit(Backend backend, Gpt2Model model, FactorStore.Loaded factors,
                                          Map<String, Double> rhoByLayer, Rule rule) {
+        Map<String, int[]> dims = new java.util.LinkedHashMap<>();
+        factors.factors().forEach((layer, f) -> dims.put(layer, new int[]{f.gradients().dim(), f.activations().dim()}));
+        return edit(backend, model, factors.description().model(), dims, rhoByLayer, rule,
+                layer -> FactorEigenbasis.of(backend, factors.factors().get(layer)), true);
+    }
+
+    /** Edits from stored eigenbases ({@link EigenbasisStore}): no eigendecomposition is repeated. */
+    public static List<LayerResult> edit(Backend backend, Gpt2Model model, EigenbasisStore.Loaded bases,
+                                         Map<String, Double> rhoByLayer, Rule rule) {
+        Map<String, int[]> dims = new java.util.LinkedHashMap<>();
+        bases.bases().forEach((layer, b) -> dims.put(layer, new int[]{(int) b.gradientEigenvectors().dim(0),
+                (int) b.activationEigenvectors().dim(0)}));
+        return edit(backend, model, bases.factors().model(), dims, rhoByLayer, rule, bases.bases()::get, false);
+    }
+
+    private static List<LayerResult> edit(Backend backend, Gpt2Model model, String factorsModel,
+                                          Map<String, int[]> dims, Map<String, Double> rhoByLayer, Rule rule,
+                                          java.util.function.Function<String, FactorEigenbasis> basisOf,
+                                          boolean releaseBases) {
         String fingerprint = ModelFingerprint.of(model.weights());
-        if (!fingerprint.equals(factors.description().model())) {
-            throw new IllegalArgumentException("the factors were collected on another model (" + factors.description()
-                    .model() + "), this model is " + fingerprint);
+        if (!fingerprint.equals(factorsModel)) {
+            throw new IllegalArgumentException("the factors were collected on another model (" + factorsModel
+                    + "), this model is " + fingerprint);
         }
-        List<LayerResult> results = new ArrayList<>();
         for (Map.Entry<String, Double> entry : rhoByLayer.entrySet()) {
             String layer = entry.getKey();
             double rho = entry.getValue();
             if (!(rho >= 0 && rho <= 1)) {
                 throw new IllegalArgumentException("rho for layer " + layer + " is " + rho + "; it must be in [0, 1]");
             }
-            KroneckerFactors f = factors.factors().get(layer);
-            if (f == null) {
+            int[] d = dims.get(layer);
+            if (d == null) {
                 throw new IllegalArgumentException("no factors for layer " + layer + " (the file holds "
-                        + factors.factors().keySet() + ")");
+                        + dims.keySet() + ")");
             }
             Tensor w = model.weights().get(layer + ".weight");
-            if (w.dim(1) != f.activations().dim() || w.dim(0) != f.gradients().dim()) {
+            if (w.dim(0) != d[0] || w.dim(1) != d[1]) {
                 throw new IllegalArgumentException("layer " + layer + " weight " + w.describe() + " does not match its "
-                        + "factors: A is " + f.activations().dim() + "², G is " + f.gradients().dim() + "²");
+                        + "factors: G is " + d[0] + "², A is " + d[1] + "²");
             }
         }
+        List<LayerResult> results = new ArrayList<>();
         for (Map.Entry<String, Double> entry : rhoByLayer.entrySet()) {
             String layer = entry.getKey();
             double rho = entry.getValue();
-            try (FactorEigenbasis basis = FactorEigenbasis.of(backend, factors.factors().get(layer))) {
+            FactorEigenbasis basis = basisOf.apply(layer);
+            try {
                 Tensor w = model.weights().get(layer + ".weight");
                 CurvatureEdit.LayerReport report;
                 if (rule.leavesUntouched(rho)) {
@@ -103,6 +124,10 @@ public final class ModelEditor {
                 }
                 results.add(new LayerResult(report, rho, rule.toString(), basis.gradientQuality(),
                         basis.activationQuality()));
+            } finally {
+                if (releaseBases) {
+                    basis.close();
+                }
             }
         }
         return results;

@@ -108,9 +108,13 @@ final class EditCommand implements Callable<Integer> {
                     case "ranks" -> ModelEditor.Rule.ranks(rhoG, rhoA, ablate);
                     default -> throw new IllegalArgumentException("--rule must be mass or ranks, got '" + rule + "'");
                 };
+                ProgressLine progress = new ProgressLine("edit", "layers");
+                int[] done = {0};
+                java.util.function.Consumer<ModelEditor.LayerResult> onLayer = r -> progress.update(++done[0],
+                        rhoByLayer.size(), 0);
                 List<ModelEditor.LayerResult> results = loaded != null
-                        ? ModelEditor.edit(backend, gpt2, loaded, rhoByLayer, selectionRule)
-                        : ModelEditor.edit(backend, gpt2, bases, rhoByLayer, selectionRule);
+                        ? ModelEditor.edit(backend, gpt2, loaded, rhoByLayer, selectionRule, onLayer)
+                        : ModelEditor.edit(backend, gpt2, bases, rhoByLayer, selectionRule, onLayer);
                 var dtype = saveDtype != null ? saveDtype : Gpt2Checkpoints.storedDtype(model.model);
                 Gpt2Checkpoints.save(gpt2, out, dtype, Map.of("curvature.edit", selectionRule + " " + rhoByLayer));
                 String report = Json.write(Map.of("model", model.model.toString(), "source",

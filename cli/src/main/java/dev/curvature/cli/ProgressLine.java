@@ -27,9 +27,9 @@ final class ProgressLine {
         int width = 30;
         int filled = (int) Math.round(fraction * width);
         long eta = fraction > 0 ? Math.round(seconds / fraction - seconds) : 0;
-        out.printf("\r%s [%s%s] %3.0f%% %d/%d %s, %.0f tok/s, ETA %02d:%02d ", label, "#".repeat(filled),
-                " ".repeat(width - filled), fraction * 100, done, total, unit, tokens / Math.max(seconds, 1e-9),
-                eta / 60, eta % 60);
+        String rate = tokens > 0 ? String.format(", %.0f tok/s", tokens / Math.max(seconds, 1e-9)) : "";
+        out.printf("\r%s [%s%s] %3.0f%% %d/%d %s%s, ETA %02d:%02d ", label, "#".repeat(filled),
+                " ".repeat(width - filled), fraction * 100, done, total, unit, rate, eta / 60, eta % 60);
         if (done >= total) {
             out.println();
         }

@@ -66,25 +66,40 @@ public final class ModelEditor {
     /** Edits from factors: each layer's eigenbasis is computed here (and released after its edit). */
     public static List<LayerResult> edit(Backend backend, Gpt2Model model, FactorStore.Loaded factors,
                                          Map<String, Double> rhoByLayer, Rule rule) {
+        return edit(backend, model, factors, rhoByLayer, rule, result -> { });
+    }
+
+    /** {@link #edit(Backend, Gpt2Model, FactorStore.Loaded, Map, Rule)} reporting each layer as it is done. */
+    public static List<LayerResult> edit(Backend backend, Gpt2Model model, FactorStore.Loaded factors,
+                                         Map<String, Double> rhoByLayer, Rule rule,
+                                         java.util.function.Consumer<LayerResult> onLayer) {
         Map<String, int[]> dims = new java.util.LinkedHashMap<>();
         factors.factors().forEach((layer, f) -> dims.put(layer, new int[]{f.gradients().dim(), f.activations().dim()}));
         return edit(backend, model, factors.description().model(), dims, rhoByLayer, rule,
-                layer -> FactorEigenbasis.of(backend, factors.factors().get(layer)), true);
+                layer -> FactorEigenbasis.of(backend, factors.factors().get(layer)), true, onLayer);
     }
 
     /** Edits from stored eigenbases ({@link EigenbasisStore}): no eigendecomposition is repeated. */
     public static List<LayerResult> edit(Backend backend, Gpt2Model model, EigenbasisStore.Loaded bases,
                                          Map<String, Double> rhoByLayer, Rule rule) {
+        return edit(backend, model, bases, rhoByLayer, rule, result -> { });
+    }
+
+    /** {@link #edit(Backend, Gpt2Model, EigenbasisStore.Loaded, Map, Rule)} reporting each layer as it is done. */
+    public static List<LayerResult> edit(Backend backend, Gpt2Model model, EigenbasisStore.Loaded bases,
+                                         Map<String, Double> rhoByLayer, Rule rule,
+                                         java.util.function.Consumer<LayerResult> onLayer) {
         Map<String, int[]> dims = new java.util.LinkedHashMap<>();
         bases.bases().forEach((layer, b) -> dims.put(layer, new int[]{(int) b.gradientEigenvectors().dim(0),
                 (int) b.activationEigenvectors().dim(0)}));
-        return edit(backend, model, bases.factors().model(), dims, rhoByLayer, rule, bases.bases()::get, false);
+        return edit(backend, model, bases.factors().model(), dims, rhoByLayer, rule, bases.bases()::get, false,
+                onLayer);
     }
 
     private static List<LayerResult> edit(Backend backend, Gpt2Model model, String factorsModel,
                                           Map<String, int[]> dims, Map<String, Double> rhoByLayer, Rule rule,
                                           java.util.function.Function<String, FactorEigenbasis> basisOf,
-                                          boolean releaseBases) {
+                                          boolean releaseBases, java.util.function.Consumer<LayerResult> onLayer) {
         String fingerprint = ModelFingerprint.of(model.weights());
         if (!fingerprint.equals(factorsModel)) {
             throw new IllegalArgumentException("the factors were collected on another model (" + factorsModel
@@ -122,8 +137,10 @@ public final class ModelEditor {
                     ComponentMask mask = rule.select(basis.gradientEigenvalues(), basis.activationEigenvalues(), rho);
                     report = CurvatureEdit.apply(backend, w, w, basis, mask);
                 }
-                results.add(new LayerResult(report, rho, rule.toString(), basis.gradientQuality(),
-                        basis.activationQuality()));
+                LayerResult result = new LayerResult(report, rho, rule.toString(), basis.gradientQuality(),
+                        basis.activationQuality());
+                results.add(result);
+                onLayer.accept(result);
             } finally {
                 if (releaseBases) {
                     basis.close();

@@ -116,6 +116,17 @@ class FactorStoreTest {
         var model = assertThrows(CheckpointFormatException.class, () -> FactorStore.merge(backend, List.of(good, other)));
         assertTrue(model.getMessage().contains("other.safetensors") && model.getMessage().contains("another model"),
                 model.getMessage());
+        // another layer set
+        Path fewer = dir.resolve("fewer.safetensors");
+        try (FactorStore.Loaded loaded = FactorStore.read(backend, good)) {
+            FactorStore.Description d = loaded.description();
+            Map<String, KroneckerFactors> one = Map.of("h.0.mlp.c_fc", loaded.factors().get("h.0.mlp.c_fc"));
+            FactorStore.write(fewer, one, new FactorStore.Description(d.version(), d.model(), d.labels(), d.seed(),
+                    d.corpus(), d.tokens(), d.layers().subList(0, 1)));
+        }
+        var layers = assertThrows(CheckpointFormatException.class, () -> FactorStore.merge(backend, List.of(good, fewer)));
+        assertTrue(layers.getMessage().contains("fewer.safetensors") && layers.getMessage().contains("holds layers"),
+                layers.getMessage());
         // NaN in a stored factor is named with its layer
         Path nan = dir.resolve("nan.safetensors");
         try (SafetensorsFile st = SafetensorsFile.open(good); Arena arena = Arena.ofConfined()) {

@@ -91,4 +91,29 @@ class ModelEditorTest {
             model.weights().close();
         }
     }
+
+    @Test
+    void factorsWhoseShapesDisagreeWithTheWeightAreRefused() throws Exception {
+        Gpt2Model model = freshModel();
+        double[] before = allWeights(model);
+        Path wrong = dir.resolve("wrong-shape.safetensors");
+        try (var a = new dev.curvature.engine.CovarianceAccumulator(backend, 16, CovariancePrecision.F64_EXACT, "a");
+             var g = new dev.curvature.engine.CovarianceAccumulator(backend, 128, CovariancePrecision.F64_EXACT, "g")) {
+            // h.0.mlp.c_fc reads C = 32 inputs: an A of 16 cannot belong to it
+            a.restore(dev.curvature.engine.Tensor.allocate(java.lang.foreign.Arena.ofAuto(), DType.F64, 16, 16), 5);
+            g.restore(dev.curvature.engine.Tensor.allocate(java.lang.foreign.Arena.ofAuto(), DType.F64, 128, 128), 5);
+            FactorStore.write(wrong, Map.of("h.0.mlp.c_fc", new KroneckerFactors("h.0.mlp.c_fc", a, g)),
+                    new FactorStore.Description(FactorStore.VERSION, ModelFingerprint.of(model.weights()), "GOLD", 0,
+                            List.of("x"), 5, List.of(new FactorStore.Layer("h.0.mlp.c_fc", 16, 128, 5))));
+        }
+        try (FactorStore.Loaded loaded = FactorStore.read(backend, wrong)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> ModelEditor.edit(backend, model, loaded,
+                    Map.of("h.0.mlp.c_fc", 0.5), ModelEditor.Rule.mass(CurvatureMassSelection.Mode.KEEP)));
+            assertTrue(e.getMessage().contains("h.0.mlp.c_fc") && e.getMessage().contains("does not match"),
+                    e.getMessage());
+            assertArrayEquals(before, allWeights(model));
+        } finally {
+            model.weights().close();
+        }
+    }
 }

@@ -1,0 +1,71 @@
+package dev.curvature.transformer.eval;
+
+import dev.curvature.transformer.gpt2.Gpt2Activations;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+
+/**
+ * Perplexity of a model on a token stream cut into consecutive windows of T tokens (the last position of each
+ * window has no target), in two conventions that differ and must not be confused:
+ * <ul>
+ *   <li>{@code perplexity}: exp of the mean token loss over all scored positions (the textbook definition);</li>
+ *   <li>{@code meanOfBatchPerplexities}: the mean over batches of exp(batch-mean loss) — what the K-FAC paper's
+ *       evaluation code reports (ALGORITHMS.md §1.4). By Jensen it is ≥ the former for equal-size batches.</li>
+ * </ul>
+ *
+ * @param positions                scored positions
+ * @param meanLoss                 mean cross-entropy per scored position (nats)
+ * @param perplexity               exp(meanLoss)
+ * @param meanOfBatchPerplexities  mean over batches of exp(batch-mean loss)
+ * @param batches                  batches evaluated
+ */
+public record Perplexity(long positions, double meanLoss, double perplexity, double meanOfBatchPerplexities,
+                         int batches) {
+
+    /** Evaluates {@code tokens} in windows of {@code time} tokens, {@code batch} windows at a time. */
+    public static Perplexity of(Gpt2Model model, int[] tokens, int time, int batch) {
+        if (time < 2 || time > model.config().nPositions() || batch < 1) {
+            throw new IllegalArgumentException("window length " + time + " must be in [2, " + model.config().nPositions()
+                    + "] and batch " + batch + " >= 1");
+        }
+        int windows = tokens.length / time;
+        if (windows == 0) {
+            throw new IllegalArgumentException(tokens.length + " tokens are fewer than one window of " + time);
+        }
+        double lossSum = 0;
+        long positions = 0;
+        double batchPerplexities = 0;
+        int batches = 0;
+        Gpt2Activations act = null;
+        try {
+            for (int first = 0; first < windows; first += batch) {
+                int size = Math.min(batch, windows - first);
+                if (act == null || act.batch() != size) {
+                    if (act != null) {
+                        act.close();
+                    }
+                    act = model.activations(size, time);
+                }
+                int[] ids = new int[size * time];
+                int[] targets = new int[ids.length];
+                for (int w = 0; w < size; w++) {
+                    int start = (first + w) * time;
+                    for (int t = 0; t < time; t++) {
+                        ids[w * time + t] = tokens[start + t];
+                        targets[w * time + t] = t < time - 1 ? tokens[start + t + 1] : -1;
+                    }
+                }
+                double mean = model.forward(act, ids, targets);
+                lossSum += mean * act.countedPositions();
+                positions += act.countedPositions();
+                batchPerplexities += Math.exp(mean);
+                batches++;
+            }
+        } finally {
+            if (act != null) {
+                act.close();
+            }
+        }
+        double meanLoss = lossSum / positions;
+        return new Perplexity(positions, meanLoss, Math.exp(meanLoss), batchPerplexities / batches, batches);
+    }
+}

@@ -1,0 +1,81 @@
+package dev.curvature.transformer.eval;
+
+import dev.curvature.transformer.gpt2.Gpt2Activations;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+
+/**
+ * nDCG@K of an edited model's next-token ranking against a baseline's (ALGORITHMS.md §1.4): with B_t the baseline's
+ * top-K tokens at position t and ŷ_{t,r} the edited model's rank-r token, rel(r) = K − r + 1 if ŷ_{t,r} ∈ B_t else 0,
+ * nDCG_t = Σ_r rel(r)/log2(r+1) / Σ_r (K − r + 1)/log2(r+1); averaged over positions. 1 means the edited model's
+ * top-K are all among the baseline's top-K.
+ */
+public final class RankingAgreement {
+    private RankingAgreement() {
+    }
+
+    /** nDCG@k of one position from the two models' logits (length V each). */
+    public static double ndcg(double[] baselineLogits, double[] editedLogits, int k) {
+        int[] base = topK(baselineLogits, k);
+        int[] edited = topK(editedLogits, k);
+        double gain = 0;
+        double ideal = 0;
+        for (int r = 1; r <= k; r++) {
+            double discount = Math.log(r + 1) / Math.log(2);
+            ideal += (k - r + 1) / discount;
+            int token = edited[r - 1];
+            for (int b : base) {
+                if (b == token) {
+                    gain += (k - r + 1) / discount;
+                    break;
+                }
+            }
+        }
+        return gain / ideal;
+    }
+
+    /** Indices of the k largest values, largest first (ties: lower index first). */
+    static int[] topK(double[] values, int k) {
+        int[] best = new int[k];
+        java.util.Arrays.fill(best, -1);
+        for (int i = 0; i < values.length; i++) {
+            int at = k;
+            while (at > 0 && (best[at - 1] < 0 || values[i] > values[best[at - 1]])) {
+                at--;
+            }
+            if (at < k) {
+                System.arraycopy(best, at, best, at + 1, k - at - 1);
+                best[at] = i;
+            }
+        }
+        return best;
+    }
+
+    /** Mean nDCG@k over every position but the last of consecutive windows of {@code time} tokens. */
+    public static double meanNdcg(Gpt2Model baseline, Gpt2Model edited, int[] tokens, int time, int k) {
+        int windows = tokens.length / time;
+        if (windows == 0) {
+            throw new IllegalArgumentException(tokens.length + " tokens are fewer than one window of " + time);
+        }
+        int v = baseline.config().vocabSize();
+        double total = 0;
+        long positions = 0;
+        int[] targets = new int[time];
+        java.util.Arrays.fill(targets, -1);
+        try (Gpt2Activations a = baseline.activations(1, time); Gpt2Activations b = edited.activations(1, time)) {
+            double[] rowA = new double[v];
+            double[] rowB = new double[v];
+            for (int w = 0; w < windows; w++) {
+                int[] ids = java.util.Arrays.copyOfRange(tokens, w * time, (w + 1) * time);
+                baseline.forward(a, ids, targets);
+                edited.forward(b, ids, targets);
+                for (int t = 0; t < time - 1; t++) {
+                    a.logits().dtype().read(a.logits().storage(), a.logits().offset() + (long) t * v, rowA, 0, v);
+                    b.logits().dtype().read(b.logits().storage(), b.logits().offset() + (long) t * v, rowB, 0, v);
+                    total += ndcg(rowA, rowB, k);
+                    positions++;
+                }
+            }
+        }
+        return total / positions;
+    }
+}

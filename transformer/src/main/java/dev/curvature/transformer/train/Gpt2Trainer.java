@@ -160,6 +160,16 @@ public final class Gpt2Trainer implements AutoCloseable {
         }
     }
 
+    /** The trainer state in {@code directory}, or null when it holds none. */
+    public static TrainerState readStateOrNull(Path directory) throws IOException {
+        return Files.exists(directory.resolve("trainer.json")) ? readState(directory) : null;
+    }
+
+    /** The options this trainer runs with. */
+    public TrainingOptions options() {
+        return options;
+    }
+
     /** Resumes from a checkpoint written by {@link #saveCheckpoint}: model, moments and step. */
     public static Gpt2Trainer resume(Backend backend, Path directory, TokenWindows data, DType dtype) throws IOException {
         TrainerState state = readState(directory);

@@ -1,0 +1,155 @@
+package dev.curvature.cli;
+
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.DType;
+import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.data.TextCorpus;
+import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.tokenizer.BytePairTokenizer;
+import dev.curvature.transformer.tokenizer.ByteTokenizer;
+import dev.curvature.transformer.tokenizer.Tokenizer;
+import dev.curvature.transformer.train.Gpt2Initializer;
+import dev.curvature.transformer.train.Gpt2Trainer;
+import dev.curvature.transformer.train.TokenWindows;
+import dev.curvature.transformer.train.TrainingOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code curvature train}: trains a small GPT-2 from scratch (or resumes a run) on a text corpus. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Trains a small GPT-2 on a corpus with AdamW; resumable.",
+                "",
+                "Builds models with known, controlled memorization. The corpus (text or JSONL) is tokenized "
+                        + "(bytes by default, or --tokenizer tokenizer.json), cut into windows of --time tokens every "
+                        + "--stride tokens, and read in a seeded order that depends only on (seed, step). A checkpoint "
+                        + "directory (HF layout + optimizer moments + trainer.json) is written every "
+                        + "--checkpoint-every steps and at the end; --resume continues from it bit for bit."})
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--corpus", required = true, paramLabel = "FILE", description = "Training text or JSONL.")
+    Path corpus;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Checkpoint directory (written and "
+            + "resumed from).")
+    Path out;
+
+    @Option(names = "--resume", description = "Continue the run whose checkpoint is in --out (model and training "
+            + "options come from the checkpoint).")
+    boolean resume;
+
+    @Option(names = "--tokenizer", paramLabel = "FILE|bytes", defaultValue = "bytes",
+            description = "'bytes' (vocabulary 256, default) or a tokenizer.json (copied into --out).")
+    String tokenizer;
+
+    @Option(names = "--layers", defaultValue = "4", description = "Transformer blocks (default: ${DEFAULT-VALUE}).")
+    int layers;
+
+    @Option(names = "--width", defaultValue = "128", description = "Model width C (default: ${DEFAULT-VALUE}).")
+    int width;
+
+    @Option(names = "--heads", defaultValue = "4", description = "Attention heads (default: ${DEFAULT-VALUE}).")
+    int heads;
+
+    @Option(names = "--time", defaultValue = "128", description = "Tokens per window = n_positions (default: "
+            + "${DEFAULT-VALUE}).")
+    int time;
+
+    @Option(names = "--stride", paramLabel = "N", description = "Tokens between window starts (default: --time / 2).")
+    Integer stride;
+
+    @Option(names = "--batch", defaultValue = "16", description = "Windows per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--steps", defaultValue = "1000", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
+    long steps;
+
+    @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    double learningRate;
+
+    @Option(names = "--min-lr", defaultValue = "3e-4", description = "Final learning rate of the cosine decay "
+            + "(default: ${DEFAULT-VALUE}).")
+    double minLearningRate;
+
+    @Option(names = "--warmup", defaultValue = "50", description = "Linear warmup steps (default: ${DEFAULT-VALUE}).")
+    long warmup;
+
+    @Option(names = "--weight-decay", defaultValue = "0.1", description = "AdamW weight decay on matrices (default: "
+            + "${DEFAULT-VALUE}).")
+    double weightDecay;
+
+    @Option(names = "--clip", defaultValue = "1.0", description = "Global gradient-norm clip, 0 for none (default: "
+            + "${DEFAULT-VALUE}).")
+    double clip;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Initialisation and data-order seed (default: "
+            + "${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--dtype", defaultValue = "F32", paramLabel = "F32|F64", description = "Compute dtype (default: "
+            + "${DEFAULT-VALUE}).")
+    DType dtype;
+
+    @Option(names = "--checkpoint-every", defaultValue = "200", paramLabel = "STEPS",
+            description = "Write the checkpoint every STEPS steps (default: ${DEFAULT-VALUE}).")
+    long checkpointEvery;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Threads (default: all cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() throws Exception {
+        Tokenizer tok = "bytes".equals(tokenizer) ? new ByteTokenizer()
+                : BytePairTokenizer.fromTokenizerJson(Path.of(tokenizer));
+        int[] tokens = TextCorpus.read(corpus).tokens(tok);
+        try (Backend backend = threads == null ? new CpuBackend() : new CpuBackend(threads)) {
+            Gpt2Trainer trainer;
+            if (resume) {
+                TrainingOptions saved = Gpt2Trainer.readState(out).options();
+                trainer = Gpt2Trainer.resume(backend, out,
+                        new TokenWindows(tokens, saved.time(), saved.stride(), saved.seed()), dtype);
+                System.err.printf("resuming at step %d of %d%n", trainer.step(), saved.steps());
+            } else {
+                if (Files.exists(out.resolve("trainer.json"))) {
+                    throw new IllegalArgumentException(out + " already holds a training run: pass --resume to continue "
+                            + "it, or choose another --out");
+                }
+                int windowStride = stride != null ? stride : Math.max(1, time / 2);
+                TrainingOptions options = new TrainingOptions(batch, time, windowStride, steps, learningRate,
+                        minLearningRate, warmup, weightDecay, 0.9, 0.95, 1e-8, clip, seed);
+                Gpt2Config config = Gpt2Config.of(layers, heads, width, tok.vocabularySize(), time);
+                Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, dtype);
+                Gpt2Initializer.initialize(weights, seed);
+                trainer = new Gpt2Trainer(new Gpt2Model(backend, weights),
+                        new TokenWindows(tokens, time, windowStride, seed), options);
+                System.err.printf("%d tokens; model %d parameters%n", tokens.length, weights.count());
+            }
+            System.err.print(trainer.memoryPlan());
+            try (trainer) {
+                long total = trainer.options().steps();
+                ProgressLine progress = new ProgressLine("train", "steps");
+                long tokensPerStep = (long) trainer.options().batch() * trainer.options().time();
+                double[] lastLoss = {Double.NaN};
+                trainer.train(report -> {
+                    lastLoss[0] = report.loss();
+                    progress.update(report.step(), total, report.step() * tokensPerStep);
+                }, out, checkpointEvery);
+                System.out.println(Json.write(Map.of("checkpoint", out.toString(), "steps", trainer.step(),
+                        "finalLoss", lastLoss[0])));
+            } finally {
+                trainer.model().weights().close();
+            }
+            if (!"bytes".equals(tokenizer)) {
+                Files.copy(Path.of(tokenizer), out.resolve("tokenizer.json"),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            return 0;
+        }
+    }
+}

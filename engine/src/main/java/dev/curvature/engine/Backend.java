@@ -135,16 +135,18 @@ public interface Backend extends AutoCloseable {
     void causalSoftmaxBackward(Tensor dx, Tensor dy, Tensor y, double scale);
 
     /**
-     * Writes losses (N) = logsumexp(logits_i) − logits_i[targets_i] for logits (N, V) and targets (N) I32;
-     * rows whose target is negative are ignored (loss 0).
+     * Writes logSumExp (N) = log Σ_v exp(logits_i,v) for every row of logits (N, V), and losses (N) =
+     * logSumExp_i − logits_i[targets_i] for targets (N) I32; rows whose target is negative are ignored (loss 0).
+     * logSumExp is kept for {@link #crossEntropyBackward} and for re-scoring other targets.
      */
-    void crossEntropy(Tensor losses, Tensor logits, Tensor targets);
+    void crossEntropy(Tensor losses, Tensor logSumExp, Tensor logits, Tensor targets);
 
     /**
      * Writes dLogits (N, V) = scale · (softmax(logits_i) − onehot(targets_i)) — the gradient of scale · Σ_i loss_i —
-     * and 0 on ignored rows (negative target). dLogits may be logits (in place).
+     * and 0 on ignored rows (negative target), with softmax = exp(logits − logSumExp) from {@link #crossEntropy}.
+     * dLogits may be logits (in place).
      */
-    void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor targets, double scale);
+    void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor logSumExp, Tensor targets, double scale);
 
     /**
      * One AdamW step (decoupled weight decay, bias correction) on a parameter tensor, all tensors of one shape:

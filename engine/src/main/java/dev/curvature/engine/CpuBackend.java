@@ -925,38 +925,39 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void crossEntropy(Tensor losses, Tensor logits, Tensor targets) {
-        requireCompute("crossEntropy", losses, logits);
+    public void crossEntropy(Tensor losses, Tensor logSumExp, Tensor logits, Tensor targets) {
+        requireCompute("crossEntropy", losses, logSumExp, logits);
         long[] nc = rowsAndCols("crossEntropy", logits);
         int[] target = targets(targets, "crossEntropy", nc);
         requireVector("crossEntropy", losses, nc[0], logits);
+        requireVector("crossEntropy", logSumExp, nc[0], logits);
         int cols = (int) nc[1];
-        forRows(nc[0], nc[1], ParallelLoop.shareable(losses, logits), (r, buffers) -> {
-            double loss = 0;
-            if (target[(int) r] >= 0) {
-                double[] row = buffers[0];
-                logits.dtype().read(logits.storage(), rowStart(logits, r), row, 0, cols);
-                loss = logSumExp(row, cols) - row[target[(int) r]];
-            }
-            losses.dtype().set(losses.storage(), losses.offset() + r * losses.stride(0), loss);
+        forRows(nc[0], nc[1], ParallelLoop.shareable(losses, logSumExp, logits), (r, buffers) -> {
+            double[] row = buffers[0];
+            logits.dtype().read(logits.storage(), rowStart(logits, r), row, 0, cols);
+            double lse = logSumExp(row, cols);
+            int label = target[(int) r];
+            logSumExp.dtype().set(logSumExp.storage(), logSumExp.offset() + r * logSumExp.stride(0), lse);
+            losses.dtype().set(losses.storage(), losses.offset() + r * losses.stride(0), label < 0 ? 0 : lse - row[label]);
         });
     }
 
     @Override
-    public void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor targets, double scale) {
-        requireCompute("crossEntropyBackward", dLogits, logits);
+    public void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor logSumExp, Tensor targets, double scale) {
+        requireCompute("crossEntropyBackward", dLogits, logits, logSumExp);
         long[] nc = rowsAndCols("crossEntropyBackward", logits);
         requireSameRows("crossEntropyBackward", dLogits, logits);
+        requireVector("crossEntropyBackward", logSumExp, nc[0], logits);
         int[] target = targets(targets, "crossEntropyBackward", nc);
         int cols = (int) nc[1];
-        forRows(nc[0], nc[1], ParallelLoop.shareable(dLogits, logits), (r, buffers) -> {
+        forRows(nc[0], nc[1], ParallelLoop.shareable(dLogits, logits, logSumExp), (r, buffers) -> {
             double[] row = buffers[0];
             int label = target[(int) r];
             if (label < 0) {
                 Arrays.fill(row, 0, cols, 0.0);
             } else {
                 logits.dtype().read(logits.storage(), rowStart(logits, r), row, 0, cols);
-                double lse = logSumExp(row, cols);
+                double lse = logSumExp.dtype().get(logSumExp.storage(), logSumExp.offset() + r * logSumExp.stride(0));
                 for (int i = 0; i < cols; i++) {
                     row[i] = scale * Math.exp(row[i] - lse);
                 }

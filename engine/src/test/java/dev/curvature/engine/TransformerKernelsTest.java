@@ -205,7 +205,8 @@ class TransformerKernelsTest {
             Tensor logits = Tensor.of(arena, DType.F64, lv, n, v);
             Tensor targets = Tensor.of(arena, DType.I32, tv, n);
             Tensor losses = Tensor.allocate(arena, DType.F64, n);
-            backend.crossEntropy(losses, logits, targets);
+            Tensor lse = Tensor.allocate(arena, DType.F64, n);
+            backend.crossEntropy(losses, lse, logits, targets);
             double[] expected = new double[n];
             for (int r = 0; r < n; r++) {
                 if (tv[r] < 0) {
@@ -222,6 +223,19 @@ class TransformerKernelsTest {
                 expected[r] = -(lv[r * v + (int) tv[r]] - max - Math.log(z));
             }
             assertRelativeError(expected, losses.toDoubleArray(), 1e-14, "cross-entropy");
+            double[] expectedLse = new double[n];
+            for (int r = 0; r < n; r++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int i = 0; i < v; i++) {
+                    max = Math.max(max, lv[r * v + i]);
+                }
+                double z = 0;
+                for (int i = 0; i < v; i++) {
+                    z += Math.exp(lv[r * v + i] - max);
+                }
+                expectedLse[r] = max + Math.log(z);
+            }
+            assertRelativeError(expectedLse, lse.toDoubleArray(), 1e-15, "log-sum-exp of every row, ignored ones too");
         }
     }
 
@@ -233,17 +247,19 @@ class TransformerKernelsTest {
             Tensor logits = Tensor.of(arena, DType.F64, randomValues(random, n * v), n, v);
             Tensor targets = Tensor.of(arena, DType.I32, new double[]{3, -1, 10, 0}, n);
             Tensor losses = Tensor.allocate(arena, DType.F64, n);
+            Tensor lse = Tensor.allocate(arena, DType.F64, n);
             Tensor ones = Tensor.of(arena, DType.F64, new double[]{1, 1, 1, 1}, n);
             double scale = 1.0 / 3;    // the mean over the three counted positions
             java.util.function.DoubleSupplier loss = () -> {
-                backend.crossEntropy(losses, logits, targets);
+                backend.crossEntropy(losses, lse, logits, targets);
                 return scale * backend.dot(losses, ones);
             };
             double[] expected = finiteDifferences(logits, loss, 1e-6);
             Tensor dLogits = Tensor.allocate(arena, DType.F64, n, v);
-            backend.crossEntropyBackward(dLogits, logits, targets, scale);
+            backend.crossEntropy(losses, lse, logits, targets);   // the log-sum-exp backward reuses
+            backend.crossEntropyBackward(dLogits, logits, lse, targets, scale);
             assertRelativeError(expected, dLogits.toDoubleArray(), 1e-8, "cross-entropy backward");
-            backend.crossEntropyBackward(logits, logits, targets, scale);   // in place
+            backend.crossEntropyBackward(logits, logits, lse, targets, scale);   // in place
             assertRelativeError(dLogits.toDoubleArray(), logits.toDoubleArray(), 0, "in place");
         }
     }

@@ -42,6 +42,7 @@ public final class Gpt2Activations implements AutoCloseable {
     final Tensor lnfRstd;             // (N)
     final Tensor logits;              // (N, V); holds dlogits after backward
     final Tensor losses;              // (N) per-position cross-entropy
+    final Tensor logSumExp;           // (N) log Σ exp(logits) per row, reused by backward
 
     // backward scratch
     final Tensor dResidual;           // (N, C) running gradient of the residual stream
@@ -104,6 +105,7 @@ public final class Gpt2Activations implements AutoCloseable {
         lnfRstd = alloc(dtype, "ln_f.rstd", n);
         logits = alloc(dtype, "logits", n, config.vocabSize());
         losses = alloc(dtype, "losses", n);
+        logSumExp = alloc(dtype, "logsumexp", n);
         dResidual = alloc(dtype, "d.residual", n, c);
         dLn = alloc(dtype, "d.ln", n, c);
         dAttY = alloc(dtype, "d.attn.y", n, c);

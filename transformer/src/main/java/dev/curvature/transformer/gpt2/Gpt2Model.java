@@ -150,7 +150,7 @@ public final class Gpt2Model {
         backend.layerNorm(act.lnf, act.lnfMean, act.lnfRstd, act.residual[config.nLayer()],
                 weights.get("ln_f.weight"), weights.get("ln_f.bias"), eps);
         backend.gemm(act.logits, act.lnf, Transpose.NONE, weights.get("wte.weight"), Transpose.TRANSPOSED, 1.0, 0.0);
-        backend.crossEntropy(act.losses, act.logits, act.targets);
+        backend.crossEntropy(act.losses, act.logSumExp, act.logits, act.targets);
         return act.counted == 0 ? Double.NaN : backend.sum(act.losses) / act.counted;
     }
 
@@ -173,7 +173,7 @@ public final class Gpt2Model {
         }
         writeInts(act.targets, targets);
         act.counted = counted;
-        backend.crossEntropy(act.losses, act.logits, act.targets);
+        backend.crossEntropy(act.losses, act.logSumExp, act.logits, act.targets);
         return counted == 0 ? Double.NaN : backend.sum(act.losses) / counted;
     }
 
@@ -193,7 +193,7 @@ public final class Gpt2Model {
         int heads = config.nHead();
         Tensor wte = weights.get("wte.weight");
         Tensor dLogits = act.logits;   // overwritten in place
-        backend.crossEntropyBackward(dLogits, act.logits, act.targets, scale);
+        backend.crossEntropyBackward(dLogits, act.logits, act.logSumExp, act.targets, scale);
         // logits = lnf · wteᵀ: d lnf = dLogits · wte, d wte += dLogitsᵀ · lnf
         backend.gemm(act.dLn, dLogits, Transpose.NONE, wte, Transpose.NONE, 1.0, 0.0);
         backend.gemm(grads.get("wte.weight"), dLogits, Transpose.TRANSPOSED, act.lnf, Transpose.NONE, 1.0, 1.0);

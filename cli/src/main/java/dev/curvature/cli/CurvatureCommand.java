@@ -19,7 +19,7 @@ import picocli.CommandLine.Command;
                         + "in float64 (--dtype F64).",
                 "",
                 "A typical run: collect → spectrum → edit. 'curvature <command> --help' explains each option."},
-        subcommands = {InfoCommand.class, TrainCommand.class, CollectCommand.class, MergeCommand.class, SpectrumCommand.class,
+        subcommands = {InfoCommand.class, WorkbenchCommand.class, TrainCommand.class, CollectCommand.class, MergeCommand.class, SpectrumCommand.class,
                 EditCommand.class, CommandLine.HelpCommand.class})
 public final class CurvatureCommand implements Runnable {
     @CommandLine.Spec

@@ -1,0 +1,51 @@
+package dev.curvature.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** workbench from the command line on a synthetic source; reference: the counts asked for and occurrence counts. */
+class WorkbenchCommandTest {
+
+    @Test
+    void buildsTheCorpusWithTheRequestedCounts(@TempDir Path dir) throws Exception {
+        Random random = new Random(3);
+        StringBuilder text = new StringBuilder();
+        String[] words = {"light", "waters", "earth", "heaven", "seed", "tree", "day", "night", "firmament", "kind"};
+        for (int line = 0; line < 3000; line++) {
+            text.append("line ").append(line);
+            for (int w = 0; w < 8; w++) {
+                text.append(' ').append(words[random.nextInt(words.length)]);
+            }
+            text.append('\n');
+        }
+        Path source = dir.resolve("source.txt");
+        Files.writeString(source, text);
+        Path out = dir.resolve("wb");
+        JsonNode result = new ObjectMapper().readTree(KfacCommandsTest.run("workbench", "--out", out.toString(),
+                "--source", source.toString(), "--passages", "3", "--duplicates", "4", "--canaries", "2",
+                "--canary-repeats", "5"));
+        assertEquals(2, result.get("counts").get("canaries").asInt());
+        assertEquals(10, result.get("counts").get("insertedCanaryCopies").asInt());
+        assertEquals(9, result.get("counts").get("insertedDuplicateCopies").asInt());   // 3 passages × (4 − 1) copies
+        String train = Files.readString(out.resolve("train.txt"));
+        for (String line : Files.readAllLines(out.resolve("eval/canaries.jsonl"))) {
+            JsonNode canary = new ObjectMapper().readTree(line);
+            String whole = canary.get("prompt").asText() + canary.get("suffix").asText();
+            int count = 0;
+            for (int at = train.indexOf(whole); at >= 0; at = train.indexOf(whole, at + 1)) {
+                count++;
+            }
+            assertEquals(5, count, "canary " + canary.get("id").asText());
+        }
+        assertTrue(Files.exists(out.resolve("manifest.json")));
+    }
+}

@@ -33,6 +33,16 @@ public final class CpuBackend implements Backend {
         this.loop = new ParallelLoop(threads);
     }
 
+    /**
+     * OpenBLAS's thread count is process-wide: another backend (say a 1-thread one used to write a checkpoint) may
+     * have changed it since this one was made. Re-assert ours before BLAS/LAPACK work (a cheap global read).
+     */
+    private void ensureBlasThreads() {
+        if (blas.numThreads() != loop.threads()) {
+            blas.setNumThreads(loop.threads());
+        }
+    }
+
     private static int defaultThreads() {
         String env = System.getenv("OPENBLAS_NUM_THREADS");
         if (env != null) {
@@ -170,6 +180,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("gemm: shapes do not chain: C " + c.describe() + " = op" + opA + "(A "
                     + a.describe() + ") · op" + opB + "(B " + b.describe() + ")");
         }
+        ensureBlasThreads();
         MatrixOperand ma = MatrixOperand.of("gemm", "A", a);
         MatrixOperand mb = MatrixOperand.of("gemm", "B", b);
         MatrixOperand mc = MatrixOperand.of("gemm", "C", c);
@@ -210,6 +221,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("syrkUpper: C " + c.describe() + " must be (n, n) for X "
                     + x.describe() + " (k, n)");
         }
+        ensureBlasThreads();
         MatrixOperand mx = MatrixOperand.of("syrkUpper", "X", x);
         MatrixOperand mc = MatrixOperand.of("syrkUpper", "C", c);
         if (mx.storedTransposed() || mc.storedTransposed()) {
@@ -292,6 +304,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("eigh: " + a.describe() + " must be F32 or F64");
         }
         requireFinite(a, "eigendecomposition");
+        ensureBlasThreads();
         int n = int32("eigh", "n", a.dim(0));
         Tensor values = allocate(arena, dtype, n).named(a.name() + ".eigenvalues");
         Tensor vectors = allocate(arena, dtype, n, n).named(a.name() + ".eigenvectors");

@@ -117,4 +117,17 @@ class GemmTest {
             assertTrue(mixed.getMessage().contains("double"), mixed.getMessage());
         }
     }
+
+    @Test
+    void aBackendReassertsItsThreadCountAfterAnotherChangedIt() {
+        // OpenBLAS's thread count is global: a 1-thread backend made later must not leave this one at 1 thread
+        try (CpuBackend single = new CpuBackend(1); Arena arena = Arena.ofConfined()) {
+            assertEquals(1, dev.curvature.bindings.openblas.OpenBlas.get().numThreads());
+            Tensor a = Tensor.of(arena, DType.F64, new double[]{1, 2, 3, 4}, 2, 2);
+            Tensor c = Tensor.allocate(arena, DType.F64, 2, 2);
+            backend.gemm(c, a, Transpose.NONE, a, Transpose.NONE, 1.0, 0.0);
+            assertEquals(2, dev.curvature.bindings.openblas.OpenBlas.get().numThreads());
+            assertEquals(22.0, c.get(1, 1));   // [1 2; 3 4]² = [7 10; 15 22]
+        }
+    }
 }

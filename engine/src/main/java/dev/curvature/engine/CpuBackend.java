@@ -789,6 +789,8 @@ public final class CpuBackend implements Backend {
         requireVector("layerNormBackward", weight, nc[1], x);
         requireVector("layerNormBackward", dWeight, nc[1], x);
         requireVector("layerNormBackward", dBias, nc[1], x);
+        requireVector("layerNormBackward", mean, nc[0], x);
+        requireVector("layerNormBackward", rstd, nc[0], x);
         int cols = (int) nc[1];
         double[] w = weight.toDoubleArray();
         double[][] sums = columnSums(nc[0], cols, ParallelLoop.shareable(dx, dy, x, mean, rstd), (r, rowBuffers, acc) -> {
@@ -887,6 +889,7 @@ public final class CpuBackend implements Backend {
     public void causalSoftmax(Tensor y, Tensor x, double scale) {
         requireCompute("causalSoftmax", y, x);
         requireSquareBlocks("causalSoftmax", y, x);
+        requireSameRows("causalSoftmax", y, x);
         long[] nc = rowsAndCols("causalSoftmax", x);
         int t = (int) nc[1];
         forRows(nc[0], nc[1], ParallelLoop.shareable(y, x), (r, buffers) -> {
@@ -917,6 +920,8 @@ public final class CpuBackend implements Backend {
         requireCompute("causalSoftmaxBackward", dx, dy, y);
         requireSquareBlocks("causalSoftmaxBackward", dx, y);
         requireSquareBlocks("causalSoftmaxBackward", dy, y);
+        requireSameRows("causalSoftmaxBackward", dx, y);
+        requireSameRows("causalSoftmaxBackward", dy, y);
         long[] nc = rowsAndCols("causalSoftmaxBackward", y);
         int t = (int) nc[1];
         forRows(nc[0], nc[1], ParallelLoop.shareable(dx, dy, y), (r, buffers) -> {

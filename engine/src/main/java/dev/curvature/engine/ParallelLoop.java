@@ -64,9 +64,33 @@ final class ParallelLoop implements AutoCloseable {
             long to = n * (t + 1) / tasks;
             submitted.add(pool.submit(() -> body.run(from, to)));
         }
-        body.run(0, n / tasks);
+        runAndJoin(() -> body.run(0, n / tasks), submitted);
+    }
+
+    /**
+     * Runs the caller's share, then waits for every worker even when something failed: callers close the memory the
+     * workers use as soon as this returns. The first failure is rethrown, later ones are attached as suppressed.
+     */
+    private static void runAndJoin(Runnable own, List<ForkJoinTask<?>> submitted) {
+        RuntimeException failure = null;
+        try {
+            own.run();
+        } catch (RuntimeException e) {
+            failure = e;
+        }
         for (ForkJoinTask<?> task : submitted) {
-            task.join();
+            try {
+                task.join();
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
         }
     }
 
@@ -96,10 +120,7 @@ final class ParallelLoop implements AutoCloseable {
             long to = bounds[t + 1];
             submitted.add(pool.submit(() -> body.run(from, to)));
         }
-        body.run(0, bounds[1]);
-        for (ForkJoinTask<?> task : submitted) {
-            task.join();
-        }
+        runAndJoin(() -> body.run(0, bounds[1]), submitted);
     }
 
     @Override

@@ -45,7 +45,10 @@ public final class FactorCollection {
         void update(long windowsDone, long windowsTotal, long tokens);
     }
 
-    /** The result: description as written, and the mean loss of the labels over the run. */
+    /**
+     * The result: description as written, and the mean loss of the labels over the batches this invocation ran
+     * (after a resume, only those; for several parts, the parts collected now).
+     */
     public record Result(FactorStore.Description description, double meanLoss) {
     }
 
@@ -101,7 +104,7 @@ public final class FactorCollection {
         Path checkpoint = checkpointOf(output);
         try (KfacCollector collector = new KfacCollector(model.backend(), model, LayerSelection.parse(options.layers()),
                 options.labels(), options.seed(), options.precision())) {
-            int firstBatch = resume(collector, checkpoint, model0, options, tokens);
+            int firstBatch = resume(collector, checkpoint, model0, options, tokens, windows * options.time());
             double lossSum = 0;
             long lossCount = 0;
             long sinceCheckpoint = 0;
@@ -155,7 +158,12 @@ public final class FactorCollection {
             layers.add(new FactorStore.Layer(f.layer(), f.activations().dim(), f.gradients().dim(), f.positions()));
         }
         return new FactorStore.Description(FactorStore.VERSION, model, options.labels().name(), options.seed(),
-                List.of(fingerprint(tokens, tokensDone)), tokensDone, layers);
+                List.of(fingerprint(tokens, tokensDone)), tokensDone, layers, collection(options));
+    }
+
+    private static FactorStore.Collection collection(Options options) {
+        return new FactorStore.Collection(options.time(), options.batch(), options.precision().name(),
+                options.maxTokens());
     }
 
     /**
@@ -163,8 +171,8 @@ public final class FactorCollection {
      * returns the first batch still to do (0 without a checkpoint). A checkpoint of another run is an error: it is
      * not silently overwritten.
      */
-    private static int resume(KfacCollector collector, Path checkpoint, String model, Options options, int[] tokens)
-            throws IOException {
+    private static int resume(KfacCollector collector, Path checkpoint, String model, Options options, int[] tokens,
+                              long usableTokens) throws IOException {
         if (!java.nio.file.Files.exists(checkpoint)) {
             return 0;
         }
@@ -175,11 +183,13 @@ public final class FactorCollection {
             long batchTokens = (long) options.batch() * options.time();
             boolean matches = d.model().equals(model) && d.labels().equals(options.labels().name())
                     && d.seed() == options.seed() && saved.factors().keySet().equals(collector.factors().keySet())
-                    && done % batchTokens == 0 && done <= tokens.length
+                    && collection(options).equals(d.collection())
+                    && done % batchTokens == 0 && done <= usableTokens
                     && d.corpus().equals(List.of(fingerprint(tokens, done)));
             if (!matches) {
                 throw new IOException(checkpoint + " is a checkpoint of a different collection run (model, labels, seed,"
-                        + " layers, batch × time or corpus differ); delete it or choose another --out");
+                        + " layers, window length, batch, precision, token budget or corpus differ); delete it or choose"
+                        + " another --out");
             }
             for (KroneckerFactors f : collector.factors().values()) {
                 KroneckerFactors s = saved.factors().get(f.layer());

@@ -46,9 +46,26 @@ public final class FactorStore {
      * @param corpus       corpus fingerprint(s) (several after a merge, in merge order)
      * @param tokens       tokens read from the corpus
      * @param layers       per layer: name, d_in, d_out and counted positions
+     * @param collection   how the windows were cut and summed (null when unknown, e.g. shards of different runs)
      */
     public record Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
-                              List<Layer> layers) {
+                              List<Layer> layers, Collection collection) {
+        /** A description without collection parameters. */
+        public Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
+                           List<Layer> layers) {
+            this(version, model, labels, seed, corpus, tokens, layers, null);
+        }
+    }
+
+    /**
+     * The parameters of a collection run that decide what its sums mean and how a resumed run must continue.
+     *
+     * @param time      tokens per window (the context length the factors saw)
+     * @param batch     windows per batch (sampled labels draw per batch)
+     * @param precision covariance accumulation mode
+     * @param maxTokens the token budget of the run (0: the whole corpus)
+     */
+    public record Collection(int time, int batch, String precision, long maxTokens) {
     }
 
     /** One layer's entry in a {@link Description}. */
@@ -108,7 +125,13 @@ public final class FactorStore {
             try {
                 for (Layer layer : description.layers()) {
                     CovarianceAccumulator a = load(backend, st, file, layer.name() + ".A", layer.dIn(), layer.positions());
-                    CovarianceAccumulator g = load(backend, st, file, layer.name() + ".G", layer.dOut(), layer.positions());
+                    CovarianceAccumulator g;
+                    try {
+                        g = load(backend, st, file, layer.name() + ".G", layer.dOut(), layer.positions());
+                    } catch (IOException | RuntimeException e) {
+                        a.close();
+                        throw e;
+                    }
                     factors.put(layer.name(), new KroneckerFactors(layer.name(), a, g));
                 }
             } catch (IOException | RuntimeException e) {
@@ -151,6 +174,7 @@ public final class FactorStore {
         try {
             List<String> corpus = new ArrayList<>(total.description().corpus());
             long tokens = total.description().tokens();
+            Collection collection = total.description().collection();
             for (Path shard : shards.subList(1, shards.size())) {
                 try (Loaded next = read(backend, shard)) {
                     requireCompatible(shards.get(0), total.description(), shard, next.description());
@@ -161,6 +185,9 @@ public final class FactorStore {
                     }
                     corpus.addAll(next.description().corpus());
                     tokens += next.description().tokens();
+                    if (collection != null && !collection.equals(next.description().collection())) {
+                        collection = null;   // shards cut differently: the merged sum has no single recipe
+                    }
                 }
             }
             List<Layer> layers = new ArrayList<>();
@@ -168,8 +195,8 @@ public final class FactorStore {
                 layers.add(new Layer(l.name(), l.dIn(), l.dOut(), total.factors().get(l.name()).positions()));
             }
             Description d = total.description();
-            return new Loaded(new Description(VERSION, d.model(), d.labels(), d.seed(), corpus, tokens, layers),
-                    total.factors());
+            return new Loaded(new Description(VERSION, d.model(), d.labels(), d.seed(), corpus, tokens, layers,
+                    collection), total.factors());
         } catch (IOException | RuntimeException e) {
             total.close();
             throw e;

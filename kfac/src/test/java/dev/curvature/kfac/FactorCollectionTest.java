@@ -130,6 +130,14 @@ class FactorCollectionTest {
             IOException e = assertThrows(IOException.class,
                     () -> FactorCollection.run(model, tokens, sampled, out, (d, t, n) -> { }));
             assertTrue(e.getMessage().contains("different collection run"), e.getMessage());
+            // same labels, but windows cut differently (batch 4 × 8 tokens = 2 × 16: same tokens per batch)
+            var recut = new FactorCollection.Options(LayerSelection.DEFAULT, KfacCollector.Labels.GOLD, 0, 4, 8, 0,
+                    CovariancePrecision.F64_EXACT, 32);
+            assertThrows(IOException.class, () -> FactorCollection.run(model, tokens, recut, out, (d, t, n) -> { }));
+            // same recipe but a token budget smaller than what the checkpoint already holds
+            var shorter = new FactorCollection.Options(LayerSelection.DEFAULT, KfacCollector.Labels.GOLD, 0, 2, 16, 32,
+                    CovariancePrecision.F64_EXACT, 32);
+            assertThrows(IOException.class, () -> FactorCollection.run(model, tokens, shorter, out, (d, t, n) -> { }));
         }
     }
 }

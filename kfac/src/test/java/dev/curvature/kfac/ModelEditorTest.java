@@ -116,4 +116,30 @@ class ModelEditorTest {
             model.weights().close();
         }
     }
+
+    @Test
+    void aFailureInALaterLayerRestoresTheEarlierOnes() throws Exception {
+        Gpt2Model model = freshModel();
+        double[] before = allWeights(model);
+        Path broken = dir.resolve("second-layer-empty.safetensors");
+        try (FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
+            FactorStore.Description d = loaded.description();
+            List<FactorStore.Layer> layers = new java.util.ArrayList<>(d.layers());
+            FactorStore.Layer last = layers.get(3);
+            layers.set(3, new FactorStore.Layer(last.name(), last.dIn(), last.dOut(), 0));   // no positions: cannot decompose
+            FactorStore.write(broken, loaded.factors(), new FactorStore.Description(d.version(), d.model(), d.labels(),
+                    d.seed(), d.corpus(), d.tokens(), layers));
+        }
+        try (FactorStore.Loaded loaded = FactorStore.read(backend, broken)) {
+            var rho = new java.util.LinkedHashMap<String, Double>();
+            rho.put("h.0.mlp.c_fc", 0.5);            // edited first...
+            rho.put("h.1.mlp.c_proj", 0.5);          // ...then this one fails
+            var e = assertThrows(IllegalArgumentException.class, () -> ModelEditor.edit(backend, model, loaded, rho,
+                    ModelEditor.Rule.mass(CurvatureMassSelection.Mode.KEEP)));
+            assertTrue(e.getMessage().contains("h.1.mlp.c_proj"), e.getMessage());
+            assertArrayEquals(before, allWeights(model), "the first layer's edit was rolled back");
+        } finally {
+            model.weights().close();
+        }
+    }
 }

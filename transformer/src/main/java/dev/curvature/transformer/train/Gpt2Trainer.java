@@ -174,7 +174,13 @@ public final class Gpt2Trainer implements AutoCloseable {
     public static Gpt2Trainer resume(Backend backend, Path directory, TokenWindows data, DType dtype) throws IOException {
         TrainerState state = readState(directory);
         Gpt2Model model = Gpt2Checkpoints.load(backend, directory, dtype);
-        Gpt2Trainer trainer = new Gpt2Trainer(model, data, state.options());
+        Gpt2Trainer trainer;
+        try {
+            trainer = new Gpt2Trainer(model, data, state.options());
+        } catch (RuntimeException e) {
+            model.weights().close();
+            throw e;
+        }
         Path optimizer = directory.resolve("optimizer.safetensors");
         try (SafetensorsFile moments = SafetensorsFile.open(optimizer)) {
             for (String name : model.weights().names()) {
@@ -192,6 +198,10 @@ public final class Gpt2Trainer implements AutoCloseable {
                     backend.copy(target, stored);
                 }
             }
+        } catch (IOException | RuntimeException e) {
+            trainer.close();
+            model.weights().close();
+            throw e;
         }
         trainer.step = state.step();
         return trainer;
@@ -208,6 +218,7 @@ public final class Gpt2Trainer implements AutoCloseable {
         }
     }
 
+    /** Releases the trainer's buffers (gradients, moments, activations); the model's weights stay with the caller. */
     @Override
     public void close() {
         activations.close();

@@ -3,6 +3,7 @@ package dev.curvature.kfac;
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.train.TokenWindows;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -120,13 +121,7 @@ public final class FactorCollection {
                     }
                     int[] ids = new int[size * options.time()];
                     int[] targets = new int[ids.length];
-                    for (int w = 0; w < size; w++) {
-                        int start = (int) (((long) b * options.batch() + w) * options.time());
-                        for (int t = 0; t < options.time(); t++) {
-                            ids[w * options.time() + t] = tokens[start + t];
-                            targets[w * options.time() + t] = t < options.time() - 1 ? tokens[start + t + 1] : -1;
-                        }
-                    }
+                    TokenWindows.consecutive(tokens, (long) b * options.batch(), size, options.time(), ids, targets);
                     double loss = collector.collect(act, ids, targets);
                     lossSum += loss * act.countedPositions();
                     lossCount += act.countedPositions();

@@ -2,6 +2,7 @@ package dev.curvature.transformer.eval;
 
 import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.train.TokenWindows;
 
 /**
  * Perplexity of a model on a token stream cut into consecutive windows of T tokens (the last position of each
@@ -47,13 +48,7 @@ public record Perplexity(long positions, double meanLoss, double perplexity, dou
                 }
                 int[] ids = new int[size * time];
                 int[] targets = new int[ids.length];
-                for (int w = 0; w < size; w++) {
-                    int start = (first + w) * time;
-                    for (int t = 0; t < time; t++) {
-                        ids[w * time + t] = tokens[start + t];
-                        targets[w * time + t] = t < time - 1 ? tokens[start + t + 1] : -1;
-                    }
-                }
+                TokenWindows.consecutive(tokens, first, size, time, ids, targets);
                 double mean = model.forward(act, ids, targets);
                 lossSum += mean * act.countedPositions();
                 positions += act.countedPositions();

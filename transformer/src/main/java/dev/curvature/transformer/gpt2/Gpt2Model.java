@@ -94,17 +94,22 @@ public final class Gpt2Model {
                 throw new IllegalArgumentException("token id " + ids[i] + " at position " + i + " is outside the vocabulary"
                         + " (0.." + (config.vocabSize() - 1) + ")");
             }
+        }
+        writeInts(act.ids, ids);
+        storeTargets(act, targets);
+    }
+
+    /** Checks targets (−1 or a token id), copies them into the activations and counts the scored positions. */
+    private void storeTargets(Gpt2Activations act, int[] targets) {
+        long counted = 0;
+        for (int i = 0; i < targets.length; i++) {
             if (targets[i] < -1 || targets[i] >= config.vocabSize()) {
                 throw new IllegalArgumentException("target " + targets[i] + " at position " + i
                         + " must be −1 (ignored) or a token id below " + config.vocabSize());
             }
+            counted += targets[i] >= 0 ? 1 : 0;
         }
-        writeInts(act.ids, ids);
         writeInts(act.targets, targets);
-        long counted = 0;
-        for (int t : targets) {
-            counted += t >= 0 ? 1 : 0;
-        }
         act.counted = counted;
     }
 
@@ -163,18 +168,9 @@ public final class Gpt2Model {
         if (targets.length != n) {
             throw new IllegalArgumentException("expected " + n + " targets, got " + targets.length);
         }
-        long counted = 0;
-        for (int i = 0; i < targets.length; i++) {
-            if (targets[i] < -1 || targets[i] >= config.vocabSize()) {
-                throw new IllegalArgumentException("target " + targets[i] + " at position " + i
-                        + " must be −1 (ignored) or a token id below " + config.vocabSize());
-            }
-            counted += targets[i] >= 0 ? 1 : 0;
-        }
-        writeInts(act.targets, targets);
-        act.counted = counted;
+        storeTargets(act, targets);
         backend.crossEntropy(act.losses, act.logSumExp, act.logits, act.targets);
-        return counted == 0 ? Double.NaN : backend.sum(act.losses) / counted;
+        return act.counted == 0 ? Double.NaN : backend.sum(act.losses) / act.counted;
     }
 
     /**

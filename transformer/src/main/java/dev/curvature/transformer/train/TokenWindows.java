@@ -53,11 +53,26 @@ public final class TokenWindows {
             long k = step * batch + b;
             int epoch = (int) (k / count);
             int window = order(epoch)[(int) (k % count)];
-            int start = window * stride;
-            for (int t = 0; t < time; t++) {
-                ids[b * time + t] = tokens[start + t];
-                targets[b * time + t] = t < time - 1 ? tokens[start + t + 1] : -1;
-            }
+            fillWindow(tokens, (long) window * stride, time, ids, targets, b * time);
+        }
+    }
+
+    /**
+     * Fills ids and targets (each count·T, row-major (count, T)) with the consecutive, non-overlapping windows
+     * first … first + count − 1 of {@code tokens} — the layout evaluation and K-FAC collection read a corpus in.
+     */
+    public static void consecutive(int[] tokens, long first, int count, int time, int[] ids, int[] targets) {
+        for (int w = 0; w < count; w++) {
+            fillWindow(tokens, (first + w) * time, time, ids, targets, w * time);
+        }
+    }
+
+    /** One window of T tokens from {@code start}: inputs, and next tokens as targets (−1 at the last position). */
+    private static void fillWindow(int[] tokens, long start, int time, int[] ids, int[] targets, int at) {
+        int from = Math.toIntExact(start);
+        for (int t = 0; t < time; t++) {
+            ids[at + t] = tokens[from + t];
+            targets[at + t] = t < time - 1 ? tokens[from + t + 1] : -1;
         }
     }
 

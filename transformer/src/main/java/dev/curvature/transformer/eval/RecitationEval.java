@@ -130,13 +130,7 @@ public final class RecitationEval {
                 for (int k = 0; k < l; k++) {
                     int position = b * time + p - 1 + k;   // predicts suffix token k
                     logits.dtype().read(logits.storage(), logits.offset() + (long) position * v, row, 0, v);
-                    int arg = 0;
-                    for (int i = 1; i < v; i++) {
-                        if (row[i] > row[arg]) {
-                            arg = i;
-                        }
-                    }
-                    hits += arg == chunk.get(b).suffix()[k] ? 1 : 0;
+                    hits += Gpt2Generator.argmax(row, 0, v) == chunk.get(b).suffix()[k] ? 1 : 0;
                 }
                 accuracy[b] = (double) hits / l;
             }

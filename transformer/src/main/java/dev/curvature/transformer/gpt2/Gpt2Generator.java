@@ -146,15 +146,20 @@ public final class Gpt2Generator implements AutoCloseable {
         int v = config.vocabSize();
         int[] best = new int[batch];
         for (int b = 0; b < batch; b++) {
-            int arg = 0;
-            for (int i = 1; i < v; i++) {
-                if (all[b * v + i] > all[b * v + arg]) {
-                    arg = i;
-                }
-            }
-            best[b] = arg;
+            best[b] = argmax(all, b * v, v);
         }
         return best;
+    }
+
+    /** Index (relative to {@code from}) of the largest of values[from, from + count); ties go to the lowest index. */
+    public static int argmax(double[] values, int from, int count) {
+        int arg = 0;
+        for (int i = 1; i < count; i++) {
+            if (values[from + i] > values[from + arg]) {
+                arg = i;
+            }
+        }
+        return arg;
     }
 
     /** Greedy continuation by full recomputation of the whole sequence for every new token (the reference). */
@@ -177,14 +182,7 @@ public final class Gpt2Generator implements AutoCloseable {
                 model.forward(act, ids, targets);
                 double[] logits = act.logits().toDoubleArray();
                 for (int b = 0; b < batch; b++) {
-                    int base = (b * time + time - 1) * v;
-                    int arg = 0;
-                    for (int i = 1; i < v; i++) {
-                        if (logits[base + i] > logits[base + arg]) {
-                            arg = i;
-                        }
-                    }
-                    out[b][n] = arg;
+                    out[b][n] = argmax(logits, (b * time + time - 1) * v, v);
                 }
             }
         }

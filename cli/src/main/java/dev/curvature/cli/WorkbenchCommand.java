@@ -16,7 +16,8 @@ import java.util.concurrent.Callable;
                 "",
                 "From a source text (default: the King James Bible of Debian's bible-kjv, verse references "
                         + "stripped) it writes train.txt (with duplicated passages and random canary strings inserted "
-                        + "k times each at random line boundaries), heldout.txt (whole blocks never in train), "
+                        + "k times each at random line boundaries), train-clean.txt (the training split without the "
+                        + "insertions: clean held-in text for K-FAC factors), heldout.txt (whole blocks never in train), "
                         + "eval/duplicates.jsonl, eval/canaries.jsonl, eval/heldout.jsonl (prompt/suffix pairs) and "
                         + "manifest.json (options, counts, SHA-256 of the source and of every file)."})
 final class WorkbenchCommand implements Callable<Integer> {

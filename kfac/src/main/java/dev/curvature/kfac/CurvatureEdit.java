@@ -38,25 +38,10 @@ public final class CurvatureEdit {
     /** Writes {@code edited} (d_out, d_in) = U_G (C ⊙ M) U_Aᵀ for W = {@code weight}; edited may be weight. */
     public static LayerReport apply(Backend backend, Tensor edited, Tensor weight, FactorEigenbasis basis,
                                     ComponentMask mask) {
-        int dOut = (int) weight.dim(0);
+        requireShapes(edited, weight, basis, mask.rows(), mask.columns());
         int dIn = (int) weight.dim(1);
-        Tensor uG = basis.gradientEigenvectors();
-        Tensor uA = basis.activationEigenvectors();
-        if (uG.dim(0) != dOut || uA.dim(0) != dIn || mask.rows() != dOut || mask.columns() != dIn
-                || !edited.sameShape(weight)) {
-            throw new IllegalArgumentException("edit of " + basis.layer() + ": weight " + weight.describe()
-                    + " needs U_G (" + dOut + ", " + dOut + ") and U_A (" + dIn + ", " + dIn + ") and a " + dOut + "×"
-                    + dIn + " mask; got U_G " + uG.describe() + ", U_A " + uA.describe() + ", mask " + mask.rows()
-                    + "×" + mask.columns());
-        }
-        try (Arena arena = Arena.ofShared()) {
-            Tensor w = backend.allocate(arena, DType.F64, dOut, dIn);
-            backend.copy(w, weight);
-            Tensor product = backend.allocate(arena, DType.F64, dOut, dIn);
-            Tensor coefficients = backend.allocate(arena, DType.F64, dOut, dIn);
-            backend.gemm(product, w, Transpose.NONE, uA, Transpose.NONE, 1.0, 0.0);             // W U_A
-            backend.gemm(coefficients, uG, Transpose.TRANSPOSED, product, Transpose.NONE, 1.0, 0.0); // C = U_Gᵀ W U_A
-            for (int i = 0; i < dOut; i++) {
+        double change = rebuild(backend, edited, weight, basis, coefficients -> {
+            for (int i = 0; i < mask.rows(); i++) {
                 Tensor row = coefficients.select(0, i);
                 int start = mask.rowStart(i);
                 int end = mask.rowEnd(i);
@@ -67,6 +52,77 @@ public final class CurvatureEdit {
                     backend.fill(row.slice(0, end, dIn), 0.0);
                 }
             }
+        });
+        return new LayerReport(basis.layer(), mask.pairCount(), (long) mask.rows() * dIn,
+                keptMass(mask, basis.gradientEigenvalues(), basis.activationEigenvalues()),
+                mask.gEigenvectorsUsed(), mask.aEigenvectorsUsed(), change);
+    }
+
+    /**
+     * {@link #apply(Backend, Tensor, Tensor, FactorEigenbasis, ComponentMask)} for a set of components of any shape
+     * (e.g. the random-removal control): C is multiplied by the 0/1 indicator of {@code kept}.
+     */
+    public static LayerReport apply(Backend backend, Tensor edited, Tensor weight, FactorEigenbasis basis,
+                                    ScatteredComponents kept) {
+        requireShapes(edited, weight, basis, kept.rows(), kept.columns());
+        double change = rebuild(backend, edited, weight, basis, coefficients -> {
+            try (Arena arena = Arena.ofConfined()) {
+                Tensor indicator = backend.allocate(arena, DType.F64, kept.rows(), kept.columns());
+                double[] row = new double[kept.columns()];
+                for (int i = 0; i < kept.rows(); i++) {
+                    for (int j = 0; j < row.length; j++) {
+                        row[j] = kept.contains(i, j) ? 1.0 : 0.0;
+                    }
+                    indicator.dtype().write(indicator.storage(), indicator.offset() + (long) i * row.length, row, 0,
+                            row.length);
+                }
+                backend.mul(coefficients, coefficients, indicator);
+            }
+        });
+        double[] lambda = basis.gradientEigenvalues();
+        double[] mu = basis.activationEigenvalues();
+        double mass = 0;
+        for (long at = kept.first(); at >= 0; at = kept.next(at)) {
+            mass += lambda[(int) (at / kept.columns())] * mu[(int) (at % kept.columns())];
+        }
+        double total = DescendingSpectrum.sum(lambda) * DescendingSpectrum.sum(mu);
+        return new LayerReport(basis.layer(), kept.count(), (long) kept.rows() * kept.columns(),
+                total == 0 ? 0 : mass / total, kept.rowsUsed(), kept.columnsUsed(), change);
+    }
+
+    private static void requireShapes(Tensor edited, Tensor weight, FactorEigenbasis basis, int maskRows,
+                                      int maskColumns) {
+        int dOut = (int) weight.dim(0);
+        int dIn = (int) weight.dim(1);
+        Tensor uG = basis.gradientEigenvectors();
+        Tensor uA = basis.activationEigenvectors();
+        if (uG.dim(0) != dOut || uA.dim(0) != dIn || maskRows != dOut || maskColumns != dIn
+                || !edited.sameShape(weight)) {
+            throw new IllegalArgumentException("edit of " + basis.layer() + ": weight " + weight.describe()
+                    + " needs U_G (" + dOut + ", " + dOut + ") and U_A (" + dIn + ", " + dIn + ") and a " + dOut + "×"
+                    + dIn + " mask; got U_G " + uG.describe() + ", U_A " + uA.describe() + ", mask " + maskRows
+                    + "×" + maskColumns);
+        }
+    }
+
+    /**
+     * edited = U_G (C ⊙ M) U_Aᵀ with C = U_Gᵀ W U_A, all in float64; {@code mask} zeroes the coefficients (d_out,
+     * d_in) of the components left out, in place. Returns ‖W − W'‖_F / ‖W‖_F.
+     */
+    private static double rebuild(Backend backend, Tensor edited, Tensor weight, FactorEigenbasis basis,
+                                  java.util.function.Consumer<Tensor> mask) {
+        int dOut = (int) weight.dim(0);
+        int dIn = (int) weight.dim(1);
+        Tensor uG = basis.gradientEigenvectors();
+        Tensor uA = basis.activationEigenvectors();
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = backend.allocate(arena, DType.F64, dOut, dIn);
+            backend.copy(w, weight);
+            Tensor product = backend.allocate(arena, DType.F64, dOut, dIn);
+            Tensor coefficients = backend.allocate(arena, DType.F64, dOut, dIn);
+            backend.gemm(product, w, Transpose.NONE, uA, Transpose.NONE, 1.0, 0.0);             // W U_A
+            backend.gemm(coefficients, uG, Transpose.TRANSPOSED, product, Transpose.NONE, 1.0, 0.0); // C = U_Gᵀ W U_A
+            mask.accept(coefficients);                                                               // C ⊙ M
             backend.gemm(product, coefficients, Transpose.NONE, uA, Transpose.TRANSPOSED, 1.0, 0.0); // (C⊙M) U_Aᵀ
             Tensor rebuilt = coefficients;   // reuse: C is no longer needed
             backend.gemm(rebuilt, uG, Transpose.NONE, product, Transpose.NONE, 1.0, 0.0);           // U_G (C⊙M) U_Aᵀ
@@ -74,10 +130,7 @@ public final class CurvatureEdit {
             backend.axpy(w, rebuilt, -1.0);                                                          // W − W'
             double change = Math.sqrt(backend.dot(w, w));
             backend.copy(edited, rebuilt);
-            double[] lambda = basis.gradientEigenvalues();
-            double[] mu = basis.activationEigenvalues();
-            return new LayerReport(basis.layer(), mask.pairCount(), (long) dOut * dIn, keptMass(mask, lambda, mu),
-                    mask.gEigenvectorsUsed(), mask.aEigenvectorsUsed(), norm == 0 ? change : change / norm);
+            return norm == 0 ? change : change / norm;
         }
     }
 

@@ -15,16 +15,22 @@ public final class RankingAgreement {
 
     /** nDCG@k of one position from the two models' logits (length V each). */
     public static double ndcg(double[] baselineLogits, double[] editedLogits, int k) {
-        int[] base = topK(baselineLogits, k);
-        int[] edited = topK(editedLogits, k);
+        return ndcg(topK(baselineLogits, k), 0, topK(editedLogits, k), k);
+    }
+
+    /**
+     * nDCG@k from the two top-k lists: the baseline's at {@code baseline[baselineAt .. baselineAt + k)}, the edited
+     * model's in {@code edited[0 .. k)}, best first.
+     */
+    static double ndcg(int[] baseline, int baselineAt, int[] edited, int k) {
         double gain = 0;
         double ideal = 0;
         for (int r = 1; r <= k; r++) {
             double discount = Math.log(r + 1) / Math.log(2);
             ideal += (k - r + 1) / discount;
             int token = edited[r - 1];
-            for (int b : base) {
-                if (b == token) {
+            for (int j = baselineAt; j < baselineAt + k; j++) {
+                if (baseline[j] == token) {
                     gain += (k - r + 1) / discount;
                     break;
                 }
@@ -36,18 +42,23 @@ public final class RankingAgreement {
     /** Indices of the k largest values, largest first (ties: lower index first). */
     static int[] topK(double[] values, int k) {
         int[] best = new int[k];
-        java.util.Arrays.fill(best, -1);
+        topK(values, k, best, 0);
+        return best;
+    }
+
+    /** {@link #topK(double[], int)} written to {@code out[at .. at + k)}. */
+    static void topK(double[] values, int k, int[] out, int at) {
+        java.util.Arrays.fill(out, at, at + k, -1);
         for (int i = 0; i < values.length; i++) {
-            int at = k;
-            while (at > 0 && (best[at - 1] < 0 || values[i] > values[best[at - 1]])) {
-                at--;
+            int slot = k;
+            while (slot > 0 && (out[at + slot - 1] < 0 || values[i] > values[out[at + slot - 1]])) {
+                slot--;
             }
-            if (at < k) {
-                System.arraycopy(best, at, best, at + 1, k - at - 1);
-                best[at] = i;
+            if (slot < k) {
+                System.arraycopy(out, at + slot, out, at + slot + 1, k - slot - 1);
+                out[at + slot] = i;
             }
         }
-        return best;
     }
 
     /** Mean nDCG@k over every position but the last of consecutive windows of {@code time} tokens. */

@@ -67,6 +67,31 @@ public final class TokenWindows {
         }
     }
 
+    /**
+     * {@code count} windows of T tokens spread evenly over {@code tokens}, concatenated (count·T tokens): window w
+     * starts at ⌊w·(N − T)/(count − 1)⌋ (the first at 0, the last ending at N). A sample of a long text that sees all
+     * of it rather than its beginning; with count·T ≥ N it is the first ⌊N/T⌋ consecutive windows instead.
+     */
+    public static int[] evenlySpaced(int[] tokens, int count, int time) {
+        if (count < 1 || time < 1) {
+            throw new IllegalArgumentException("need at least one window of at least one token; got " + count
+                    + " windows of " + time);
+        }
+        if (tokens.length < time) {
+            throw new IllegalArgumentException(tokens.length + " tokens are fewer than one window of " + time);
+        }
+        if ((long) count * time >= tokens.length) {
+            return java.util.Arrays.copyOf(tokens, tokens.length / time * time);
+        }
+        int[] out = new int[count * time];
+        long span = tokens.length - time;
+        for (int w = 0; w < count; w++) {
+            long start = count == 1 ? 0 : w * span / (count - 1);
+            System.arraycopy(tokens, (int) start, out, w * time, time);
+        }
+        return out;
+    }
+
     /** One window of T tokens from {@code start}: inputs, and next tokens as targets (−1 at the last position). */
     private static void fillWindow(int[] tokens, long start, int time, int[] ids, int[] targets, int at) {
         int from = Math.toIntExact(start);

@@ -33,7 +33,7 @@ import java.util.TreeSet;
  * <li>Line endings become '\n'; the text is a list of lines.</li>
  * <li>Split: consecutive whole lines are grouped into blocks of at least heldoutBlockChars characters; blocks are
  *     shuffled and held out until they hold heldoutFraction of the characters. heldout.txt is the held-out blocks in
- *     source order; the other lines, in order, are the training split.</li>
+ *     source order; the other lines, in order, are the training split (train-clean.txt).</li>
  * <li>Duplicated passages: windows of promptChars + suffixChars characters of the training split that start at the
  *     start of a line, stay inside one block (they may run over line ends), neither start nor end with '\n', and whose
  *     prompt occurs exactly once in the training split, so the suffix is what the prompt predicts. Chosen uniformly
@@ -66,8 +66,8 @@ public final class WorkbenchBuilder {
     }
 
     /** Relative paths of the files, in the order they are written. */
-    public static final List<String> FILES = List.of("train.txt", "heldout.txt", "eval/duplicates.jsonl",
-            "eval/canaries.jsonl", "eval/heldout.jsonl", "manifest.json");
+    public static final List<String> FILES = List.of("train.txt", "train-clean.txt", "heldout.txt",
+            "eval/duplicates.jsonl", "eval/canaries.jsonl", "eval/heldout.jsonl", "manifest.json");
 
     /**
      * Reads {@code source}, composes the workbench and writes it to {@code outputDir}, which must not exist: the files
@@ -88,6 +88,7 @@ public final class WorkbenchBuilder {
         try {
             Map<String, String> contents = new LinkedHashMap<>();
             contents.put("train.txt", corpus.train());
+            contents.put("train-clean.txt", corpus.trainClean());
             contents.put("heldout.txt", corpus.heldout());
             contents.put("eval/duplicates.jsonl", MemorizationSet.toJsonl(corpus.duplicates()));
             contents.put("eval/canaries.jsonl", MemorizationSet.toJsonl(corpus.canaries()));
@@ -292,7 +293,7 @@ public final class WorkbenchBuilder {
                 trainSource.length(), trainFinal.length(), heldoutText.length(), duplicates.size(),
                 duplicates.size() * (options.duplicateCount() - 1), canaries.size(),
                 canaries.size() * options.canaryRepeats(), controls.size());
-        return new WorkbenchCorpus(trainFinal, heldoutText, duplicates, canaries, controls, counts);
+        return new WorkbenchCorpus(trainFinal, trainSource, heldoutText, duplicates, canaries, controls, counts);
     }
 
     /** Lines of one split, their start offsets in its text, and the end offset of the block each belongs to. */

@@ -7,12 +7,14 @@ import java.util.List;
  * text, and the three eval sets.
  *
  * @param train      training split, one line per source line, duplicates and canaries inserted between lines
+ * @param trainClean the training split before insertions: text the model was trained on that holds no canary and
+ *                   each duplicated passage once — the clean held-in text that K-FAC factors are collected on
  * @param heldout    held-out blocks in source order, never in {@code train}
  * @param duplicates one sample per duplicated passage (prompt = its first promptChars characters)
  * @param canaries   one sample per canary
  * @param heldoutControls held-out windows whose prompt occurs nowhere in {@code train}
  */
-public record WorkbenchCorpus(String train, String heldout, List<MemorizationSample> duplicates,
+public record WorkbenchCorpus(String train, String trainClean, String heldout, List<MemorizationSample> duplicates,
                               List<MemorizationSample> canaries, List<MemorizationSample> heldoutControls,
                               Counts counts) {
 

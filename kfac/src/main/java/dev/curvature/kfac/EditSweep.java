@@ -1,0 +1,236 @@
+package dev.curvature.kfac;
+
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * The K-FAC edit and its two controls, swept over layer sets and budgets, each variant evaluated on the same model
+ * (ALGORITHMS.md §1.10). For every (layer set, budget) the K-FAC edit chooses, per layer, the components to keep;
+ * the controls then keep <em>the same fraction</em> of each layer, chosen without the loss's curvature:
+ * <ul>
+ *   <li>{@link Method#KFAC}: the top-curvature components (pairs by λ_iμ_j) holding a mass ρ, or the top
+ *       ⌊f·pq⌋ of them for a kept-fraction budget f;</li>
+ *   <li>{@link Method#SVD}: the best rank-r approximation of W with r = round(f_l · min(p, q)), f_l the K-FAC
+ *       edit's kept fraction of that layer (at least 1) — W's own largest directions;</li>
+ *   <li>{@link Method#RANDOM}: as many components as K-FAC kept, drawn uniformly from the same eigenbasis.</li>
+ * </ul>
+ * The model is edited in place and restored bit for bit after each variant (every layer starts from its original W).
+ *
+ * @param <R> what the evaluation returns
+ */
+public final class EditSweep<R> {
+    /** Which components a variant keeps. */
+    public enum Method { KFAC, SVD, RANDOM }
+
+    /** A named group of layers edited together. */
+    public record LayerSet(String name, List<String> layers) {
+        public LayerSet {
+            layers = List.copyOf(layers);
+            if (layers.isEmpty()) {
+                throw new IllegalArgumentException("layer set '" + name + "' selects no layer");
+            }
+        }
+    }
+
+    /**
+     * How much each layer keeps: a curvature-mass fraction ρ (the paper's knob) or a fraction f of the p·q
+     * components, counted from the top of the curvature ranking (at this scale ρ ≤ 0.9 keeps very few components).
+     */
+    public record Budget(Kind kind, double value) {
+        public enum Kind { MASS, COUNT }
+
+        public Budget {
+            Objects.requireNonNull(kind, "kind");
+            if (!(value >= 0 && value <= 1)) {
+                throw new IllegalArgumentException((kind == Kind.MASS ? "ρ" : "kept fraction") + " must be in [0, 1], "
+                        + "got " + value);
+            }
+        }
+
+        public static Budget mass(double rho) {
+            return new Budget(Kind.MASS, rho);
+        }
+
+        public static Budget count(double fraction) {
+            return new Budget(Kind.COUNT, fraction);
+        }
+
+        @Override
+        public String toString() {
+            return (kind == Kind.MASS ? "ρ=" : "f=") + value;
+        }
+    }
+
+    /**
+     * What a variant did to one layer.
+     *
+     * @param layer          HF layer name
+     * @param kept           components kept (for SVD: rank r)
+     * @param total          components of the layer (for SVD: min(p, q))
+     * @param curvatureMass  Σ_kept λ_iμ_j / Σλ Σμ (NaN for SVD, which is not in the curvature basis)
+     * @param energyKept     ‖W'‖_F² / ‖W‖_F² for SVD; NaN otherwise
+     * @param relativeChange ‖W − W'‖_F / ‖W‖_F
+     */
+    public record LayerOutcome(String layer, long kept, long total, double curvatureMass, double energyKept,
+                               double relativeChange) {
+        public double keptFraction() {
+            return (double) kept / total;
+        }
+    }
+
+    /**
+     * One evaluated variant.
+     *
+     * @param method       K-FAC or a control
+     * @param layerSet     the layer set's name
+     * @param budget       the budget the K-FAC edit of this row's group was given
+     * @param keptFraction kept components over all edited layers (Σ kept / Σ total)
+     * @param layers       per layer
+     * @param evaluation   what the evaluation returned for the edited model
+     */
+    public record Variant<R>(Method method, String layerSet, Budget budget, double keptFraction,
+                             List<LayerOutcome> layers, R evaluation) {
+    }
+
+    /** Called after each variant, with its index and the number of variants. */
+    @FunctionalInterface
+    public interface Progress<R> {
+        void variantDone(int done, int total, Variant<R> variant);
+    }
+
+    private final Backend backend;
+    private final Gpt2Model model;
+    private final Map<String, FactorEigenbasis> bases;
+    private final Function<Gpt2Model, R> evaluation;
+    private final long seed;
+
+    /**
+     * @param model      the model, edited in place during {@link #run} and restored after every variant
+     * @param bases      eigenbases of the layers any set may edit, made from factors collected on this model
+     * @param evaluation what to measure on each edited model
+     * @param seed       seed of the random control (each layer and budget gets its own stream)
+     */
+    public EditSweep(Backend backend, Gpt2Model model, Map<String, FactorEigenbasis> bases,
+                     Function<Gpt2Model, R> evaluation, long seed) {
+        this.backend = backend;
+        this.model = model;
+        this.bases = Map.copyOf(bases);
+        this.evaluation = evaluation;
+        this.seed = seed;
+    }
+
+    /** Every layer set × budget × method, in that order; methods not listed are skipped. */
+    public List<Variant<R>> run(List<LayerSet> sets, List<Budget> budgets, List<Method> methods,
+                                Progress<R> progress) {
+        for (LayerSet set : sets) {
+            for (String layer : set.layers()) {
+                if (!bases.containsKey(layer)) {
+                    throw new IllegalArgumentException("layer set '" + set.name() + "': no eigenbasis for layer "
+                            + layer + " (have " + bases.keySet() + ")");
+                }
+                Tensor w = weight(layer);
+                FactorEigenbasis basis = bases.get(layer);
+                if (w.dim(0) != basis.gradientEigenvalues().length || w.dim(1) != basis.activationEigenvalues().length) {
+                    throw new IllegalArgumentException("layer " + layer + " weight " + w.describe() + " does not "
+                            + "match its eigenbasis: G is " + basis.gradientEigenvalues().length + "², A is "
+                            + basis.activationEigenvalues().length + "²");
+                }
+            }
+        }
+        int total = sets.size() * budgets.size() * methods.size();
+        List<Variant<R>> variants = new ArrayList<>();
+        for (LayerSet set : sets) {
+            for (int b = 0; b < budgets.size(); b++) {
+                Budget budget = budgets.get(b);
+                Map<String, ComponentMask> kfac = new LinkedHashMap<>();
+                for (String layer : set.layers()) {
+                    kfac.put(layer, select(bases.get(layer), budget));
+                }
+                for (Method method : methods) {
+                    List<LayerOutcome> outcomes = new ArrayList<>();
+                    Map<String, double[]> originals = new LinkedHashMap<>();
+                    R result;
+                    try {
+                        for (String layer : set.layers()) {
+                            Tensor w = weight(layer);
+                            originals.put(layer, w.toDoubleArray());
+                            outcomes.add(edit(method, layer, w, kfac.get(layer), randomSeed(layer, b)));
+                        }
+                        result = evaluation.apply(model);
+                    } finally {
+                        originals.forEach((layer, values) -> {
+                            Tensor w = weight(layer);
+                            w.dtype().write(w.storage(), w.offset(), values, 0, values.length);
+                        });
+                    }
+                    long kept = 0;
+                    long all = 0;
+                    for (LayerOutcome o : outcomes) {
+                        kept += o.kept();
+                        all += o.total();
+                    }
+                    Variant<R> variant = new Variant<>(method, set.name(), budget, (double) kept / all, outcomes,
+                            result);
+                    variants.add(variant);
+                    progress.variantDone(variants.size(), total, variant);
+                }
+            }
+        }
+        return variants;
+    }
+
+    /** The K-FAC selection of one layer at a budget. */
+    static ComponentMask select(FactorEigenbasis basis, Budget budget) {
+        double[] lambda = basis.gradientEigenvalues();
+        double[] mu = basis.activationEigenvalues();
+        return switch (budget.kind()) {
+            case MASS -> CurvatureMassSelection.keep(lambda, mu, budget.value()).kept();
+            case COUNT -> throw new UnsupportedOperationException("TEMPORARY until CurvatureBand.topPairs is merged");
+        };
+    }
+
+    private LayerOutcome edit(Method method, String layer, Tensor w, ComponentMask kfac, long randomSeed) {
+        FactorEigenbasis basis = bases.get(layer);
+        return switch (method) {
+            case KFAC -> {
+                CurvatureEdit.LayerReport r = CurvatureEdit.apply(backend, w, w, basis, kfac);
+                yield new LayerOutcome(layer, r.pairsKept(), r.pairsTotal(), r.massKept(), Double.NaN,
+                        r.relativeChange());
+            }
+            case SVD -> {
+                int full = (int) Math.min(w.dim(0), w.dim(1));
+                int rank = (int) Math.max(1, Math.min(full, Math.round(kfac.pairFraction() * full)));
+                SvdTruncation.Report r = SvdTruncation.apply(backend, layer, w, w, rank);
+                yield new LayerOutcome(layer, r.rank(), r.fullRank(), Double.NaN, r.energyKept(), r.relativeChange());
+            }
+            case RANDOM -> {
+                ScatteredComponents kept = ScatteredComponents.random(kfac.rows(), kfac.columns(), kfac.pairCount(),
+                        randomSeed);
+                CurvatureEdit.LayerReport r = CurvatureEdit.apply(backend, w, w, basis, kept);
+                yield new LayerOutcome(layer, r.pairsKept(), r.pairsTotal(), r.massKept(), Double.NaN,
+                        r.relativeChange());
+            }
+        };
+    }
+
+    /** A stream per (layer, budget), independent of which sets the layer is in or how many methods run. */
+    private long randomSeed(String layer, int budgetIndex) {
+        return seed * 0x9E3779B97F4A7C15L + layer.hashCode() * 31L + budgetIndex;
+    }
+
+    private Tensor weight(String layer) {
+        Tensor w = model.weights().get(layer + ".weight");
+        if (w == null) {
+            throw new IllegalArgumentException("the model has no weight " + layer + ".weight");
+        }
+        return w;
+    }
+}

@@ -1,0 +1,122 @@
+package dev.curvature.kfac;
+
+import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.DType;
+import dev.curvature.engine.SharedCpuBackend;
+import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The sweep on the PyTorch-made gpt2-tiny: each K-FAC variant edits exactly as {@link ModelEditor} does at that ρ,
+ * the controls keep the K-FAC edit's fraction of every layer, and the model is restored bit for bit after each.
+ */
+class EditSweepTest {
+    static final CpuBackend backend = SharedCpuBackend.get();
+    static final List<String> LAYERS = List.of("h.0.mlp.c_fc", "h.1.mlp.c_proj");
+    @TempDir
+    static Path dir;
+    static Path factors;
+
+    @BeforeAll
+    static void collect() throws Exception {
+        factors = FactorStoreTest.shard(dir.resolve("factors.safetensors"), Fixtures.targets(), "fixture");
+    }
+
+    /** What the evaluation sees: the weights of the swept layers, concatenated. */
+    static double[] swept(Gpt2Model model) {
+        return LAYERS.stream().flatMapToDouble(l -> java.util.Arrays.stream(
+                model.weights().get(l + ".weight").toDoubleArray())).toArray();
+    }
+
+    @Test
+    void kfacVariantsMatchTheEditorAndControlsKeepTheSameFraction() throws Exception {
+        Gpt2Model model = ModelEditorTest.freshModel();
+        double[] before = ModelEditorTest.allWeights(model);
+        Map<String, FactorEigenbasis> bases = new LinkedHashMap<>();
+        try (FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
+            for (String layer : LAYERS) {
+                bases.put(layer, FactorEigenbasis.of(backend, loaded.factors().get(layer)));
+            }
+            var sets = List.of(new EditSweep.LayerSet("both", LAYERS),
+                    new EditSweep.LayerSet("fc", List.of("h.0.mlp.c_fc")));
+            var budgets = List.of(EditSweep.Budget.mass(0.9), EditSweep.Budget.mass(0.99));
+            List<Integer> progress = new java.util.ArrayList<>();
+            var variants = new EditSweep<>(backend, model, bases, EditSweepTest::swept, 7)
+                    .run(sets, budgets, List.of(EditSweep.Method.values()), (done, total, v) -> {
+                        assertEquals(12, total);
+                        progress.add(done);
+                    });
+            assertEquals(12, variants.size());
+            assertEquals(List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), progress);
+            assertArrayEquals(before, ModelEditorTest.allWeights(model), "restored bit for bit after the sweep");
+
+            for (int k = 0; k < variants.size(); k += 3) {
+                var kfac = variants.get(k);
+                var svd = variants.get(k + 1);
+                var random = variants.get(k + 2);
+                assertEquals(EditSweep.Method.KFAC, kfac.method());
+                assertEquals(EditSweep.Method.SVD, svd.method());
+                assertEquals(EditSweep.Method.RANDOM, random.method());
+
+                // reference: the model editor at the same ρ on a fresh copy
+                Gpt2Model reference = ModelEditorTest.freshModel();
+                Map<String, Double> rho = new LinkedHashMap<>();
+                kfac.layers().forEach(l -> rho.put(l.layer(), kfac.budget().value()));
+                ModelEditor.edit(backend, reference, loaded, rho, ModelEditor.Rule.mass(
+                        CurvatureMassSelection.Mode.KEEP));
+                double[] expected = swept(reference);
+                double[] got = kfac.evaluation();
+                if (kfac.layerSet().equals("fc")) {   // the other layer is untouched: compare the edited one only
+                    int n = (int) model.weights().get("h.0.mlp.c_fc.weight").size();
+                    expected = java.util.Arrays.copyOf(expected, n);
+                    got = java.util.Arrays.copyOf(got, n);
+                }
+                assertArrayEquals(expected, got, 0.0, kfac.layerSet() + " " + kfac.budget());
+
+                for (int l = 0; l < kfac.layers().size(); l++) {
+                    var kl = kfac.layers().get(l);
+                    var sl = svd.layers().get(l);
+                    var rl = random.layers().get(l);
+                    assertEquals(kl.kept(), rl.kept(), "random keeps as many components as K-FAC: " + kl.layer());
+                    assertEquals(kl.total(), rl.total());
+                    long full = sl.total();
+                    assertEquals(Math.max(1, Math.round(kl.keptFraction() * full)), sl.kept(), kl.layer());
+                    assertTrue(sl.energyKept() > 0 && sl.energyKept() <= 1, "SVD energy " + sl.energyKept());
+                    assertTrue(Double.isNaN(sl.curvatureMass()));
+                    assertTrue(rl.curvatureMass() <= kl.curvatureMass(),
+                            "random components hold no more curvature mass than the top ones");
+                }
+                assertEquals(kfac.keptFraction(), random.keptFraction(), 0.0);
+            }
+        } finally {
+            bases.values().forEach(FactorEigenbasis::close);
+        }
+    }
+
+    @Test
+    void aLayerWithoutAnEigenbasisIsRefusedBeforeAnyEdit() throws Exception {
+        Gpt2Model model = ModelEditorTest.freshModel();
+        double[] before = ModelEditorTest.allWeights(model);
+        var sweep = new EditSweep<>(backend, model, Map.of(), m -> 0, 1);
+        var e = assertThrows(IllegalArgumentException.class, () -> sweep.run(
+                List.of(new EditSweep.LayerSet("last", List.of("h.1.mlp.c_fc"))), List.of(EditSweep.Budget.mass(0.9)),
+                List.of(EditSweep.Method.KFAC), (d, t, v) -> { }));
+        assertTrue(e.getMessage().contains("h.1.mlp.c_fc") && e.getMessage().contains("'last'"), e.getMessage());
+        assertArrayEquals(before, ModelEditorTest.allWeights(model));
+        assertThrows(IllegalArgumentException.class, () -> EditSweep.Budget.mass(1.5));
+        assertThrows(IllegalArgumentException.class, () -> new EditSweep.LayerSet("empty", List.of()));
+    }
+}

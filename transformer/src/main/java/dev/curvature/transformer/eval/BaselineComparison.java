@@ -1,0 +1,139 @@
+package dev.curvature.transformer.eval;
+
+import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.gpt2.Gpt2Activations;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.train.TokenWindows;
+
+/**
+ * Held-out perplexity of a model and nDCG@K of its next-token ranking against a frozen baseline's, from one forward
+ * pass per batch. The baseline's top-K at every scored position is computed once, at construction, so evaluating an
+ * edited model costs one forward over the text (the K-FAC paper's two general-ability measures, ALGORITHMS.md §1.4).
+ *
+ * <p>The text is cut as {@link Perplexity} cuts it: consecutive windows of T tokens, the last position of each
+ * window unscored. Perplexity is reported in both conventions; nDCG@K is averaged over the same scored positions,
+ * with {@link RankingAgreement#ndcg}'s definition (ties in the ranking go to the lower token id).
+ */
+public final class BaselineComparison {
+    private final int[] tokens;
+    private final int time;
+    private final int batch;
+    private final int k;
+    private final int windows;
+    private final int vocab;
+    /** (positions, K) row-major: the baseline's top-K token ids at each scored position, best first. */
+    private final int[] baselineTopK;
+    private final Result baseline;
+
+    /**
+     * Perplexity in both conventions and nDCG@K against the baseline.
+     *
+     * @param perplexity the model's perplexity on the text
+     * @param ndcg       mean nDCG@K of its ranking against the baseline's top-K (1 for the baseline itself)
+     * @param k          K
+     */
+    public record Result(Perplexity perplexity, double ndcg, int k) {
+    }
+
+    /**
+     * Runs the baseline over {@code tokens}.
+     *
+     * @param baseline the frozen reference model
+     * @param tokens   held-out token stream; at least one window of {@code time}
+     * @param time     window length T, in [2, n_positions]
+     * @param batch    windows per forward pass
+     * @param k        K of nDCG@K, ≥ 1 and ≤ the vocabulary
+     */
+    public BaselineComparison(Gpt2Model baseline, int[] tokens, int time, int batch, int k) {
+        int vocab = baseline.config().vocabSize();
+        if (time < 2 || time > baseline.config().nPositions() || batch < 1 || k < 1 || k > vocab) {
+            throw new IllegalArgumentException("window length " + time + " must be in [2, "
+                    + baseline.config().nPositions() + "], batch " + batch + " >= 1 and K " + k + " in [1, " + vocab
+                    + "]");
+        }
+        this.windows = tokens.length / time;
+        if (windows == 0) {
+            throw new IllegalArgumentException(tokens.length + " held-out tokens are fewer than one window of " + time);
+        }
+        this.tokens = tokens.clone();
+        this.time = time;
+        this.batch = batch;
+        this.k = k;
+        this.vocab = vocab;
+        this.baselineTopK = new int[windows * (time - 1) * k];
+        this.baseline = run(baseline, true);
+    }
+
+    /** The baseline's own figures: its perplexity, and nDCG = 1. */
+    public Result baseline() {
+        return baseline;
+    }
+
+    /** Scored positions: windows × (T − 1). */
+    public long positions() {
+        return (long) windows * (time - 1);
+    }
+
+    /** Evaluates {@code model} (the same architecture, e.g. an edited copy) on the same positions. */
+    public Result evaluate(Gpt2Model model) {
+        if (model.config().vocabSize() != vocab) {
+            throw new IllegalArgumentException("the model's vocabulary (" + model.config().vocabSize()
+                    + ") differs from the baseline's (" + vocab + ")");
+        }
+        return run(model, false);
+    }
+
+    /** One pass: losses for perplexity, top-K per position for the baseline or nDCG against it. */
+    private Result run(Gpt2Model model, boolean recordBaseline) {
+        int v = vocab;
+        double lossSum = 0;
+        long scored = 0;
+        double batchPerplexities = 0;
+        int batches = 0;
+        double ndcgSum = 0;
+        double[] row = new double[v];
+        int[] top = new int[k];
+        Gpt2Activations act = null;
+        try {
+            for (int first = 0; first < windows; first += batch) {
+                int size = Math.min(batch, windows - first);
+                if (act == null || act.batch() != size) {
+                    if (act != null) {
+                        act.close();
+                    }
+                    act = model.activations(size, time);
+                }
+                int[] ids = new int[size * time];
+                int[] targets = new int[ids.length];
+                TokenWindows.consecutive(tokens, first, size, time, ids, targets);
+                double mean = model.forward(act, ids, targets);
+                lossSum += mean * act.countedPositions();
+                scored += act.countedPositions();
+                batchPerplexities += Math.exp(mean);
+                batches++;
+                Tensor logits = act.logits(); // (B·T, V)
+                for (int b = 0; b < size; b++) {
+                    for (int t = 0; t < time - 1; t++) {
+                        long position = (long) (first + b) * (time - 1) + t;
+                        logits.dtype().read(logits.storage(), logits.offset() + ((long) b * time + t) * v, row, 0, v);
+                        int at = (int) (position * k);
+                        if (recordBaseline) {
+                            RankingAgreement.topK(row, k, baselineTopK, at);
+                        } else {
+                            RankingAgreement.topK(row, k, top, 0);
+                            ndcgSum += RankingAgreement.ndcg(baselineTopK, at, top, k);
+                        }
+                    }
+                }
+            }
+        } finally {
+            if (act != null) {
+                act.close();
+            }
+        }
+        double meanLoss = lossSum / scored;
+        Perplexity perplexity = new Perplexity(scored, meanLoss, Math.exp(meanLoss), batchPerplexities / batches,
+                batches);
+        return new Result(perplexity, recordBaseline ? 1.0 : ndcgSum / positions(), k);
+    }
+}

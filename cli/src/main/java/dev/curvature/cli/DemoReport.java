@@ -227,7 +227,10 @@ final class DemoReport {
         chart.getStyler().setYAxisLogarithmic(logarithmic);
         chart.getStyler().setLegendVisible(true);
         Color[] colours = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x7f7f7f)};
+        // colour = method, line and marker = layer set
         BasicStroke[] strokes = {SeriesLines.SOLID, SeriesLines.DASH_DASH, SeriesLines.DOT_DOT, SeriesLines.DASH_DOT};
+        var markers = new org.knowm.xchart.style.markers.Marker[]{SeriesMarkers.CIRCLE, SeriesMarkers.SQUARE,
+                SeriesMarkers.DIAMOND, SeriesMarkers.TRIANGLE_UP};
         for (int s = 0; s < sets.size(); s++) {
             for (EditSweep.Method method : EditSweep.Method.values()) {
                 List<Double> x = new ArrayList<>();
@@ -245,7 +248,7 @@ final class DemoReport {
                 series.setLineColor(colours[method.ordinal()]);
                 series.setMarkerColor(colours[method.ordinal()]);
                 series.setLineStyle(strokes[s % strokes.length]);
-                series.setMarker(SeriesMarkers.CIRCLE);
+                series.setMarker(markers[s % markers.length]);
             }
         }
         List<Double> xs = budgets.stream().map(EditSweep.Budget::value).toList();

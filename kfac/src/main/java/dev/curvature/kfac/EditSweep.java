@@ -193,7 +193,8 @@ public final class EditSweep<R> {
         double[] mu = basis.activationEigenvalues();
         return switch (budget.kind()) {
             case MASS -> CurvatureMassSelection.keep(lambda, mu, budget.value()).kept();
-            case COUNT -> throw new UnsupportedOperationException("TEMPORARY until CurvatureBand.topPairs is merged");
+            case COUNT -> CurvatureBand.topPairs(lambda, mu,
+                    CurvatureBand.rank(budget.value(), (long) lambda.length * mu.length));
         };
     }
 

@@ -7,7 +7,9 @@ import java.util.SplittableRandom;
 
 /**
  * The search behind {@link CurvatureMassSelection}: the shortest prefix S of all pairs (i, j), ordered by
- * Π_ij = λ_iμ_j descending and then by (i, j) ascending, whose mass Σ_S Π reaches a target T.
+ * Π_ij = λ_iμ_j descending and then by (i, j) ascending, whose mass Σ_S Π reaches a target T; and, in
+ * {@link #topCount}, the prefix of that order with exactly n pairs (the count-based curvature bands of
+ * {@link CurvatureBand}).
  *
  * <p>Decisions are exact: Π_ij is the real product of the two doubles (not its rounding), masses are compared
  * with T as real numbers. The fast path works in double with a proven error bound (relative ≈ 2(p+q)·2⁻⁵³) and
@@ -114,6 +116,61 @@ final class ProductThresholdSearch {
             return search.outcome(new int[lambda.length], Double.POSITIVE_INFINITY, 0, 0);
         }
         return search.search();
+    }
+
+    /**
+     * The first n pairs of the order Π_ij descending, then (i, j) ascending, for validated, descending, non-negative
+     * λ (p) and μ (q), as the row lengths of a staircase (row i keeps [0, k_i), Σ k_i = n exactly). Zero products
+     * are ordinary members of the order (they come last), so every n in [0, p·q] has its exact set.
+     *
+     * <p>The same bisection as the mass search with a count in place of the mass: the bracket closes on the product
+     * τ* of the n-th pair, #{Π &gt; τ*} &lt; n ≤ #{Π ≥ τ*}, and the n − #{Π &gt; τ*} tied pairs taken are the first in
+     * (i, j) order. Counts are integers, so no step needs the exact-arithmetic fallback (the pair comparisons stay
+     * exact). O(p + q) memory and about 2 ln(p·q) sweeps of O(p + q).
+     */
+    static int[] topCount(double[] lambda, double[] mu, long n) {
+        int p = lambda.length;
+        int q = mu.length;
+        long pairs = (long) p * q;
+        if (n < 0 || n > pairs) {
+            throw new IllegalArgumentException("cannot take the top " + n + " of " + p + "×" + q + " = " + pairs
+                    + " pairs");
+        }
+        int[] lengths = new int[p];
+        if (n == pairs) {
+            Arrays.fill(lengths, q);
+        }
+        if (n == 0 || n == pairs) {
+            return lengths;
+        }
+        // the mass target is not used by the count search
+        return new ProductThresholdSearch(lambda, mu, 0).searchCount(n);
+    }
+
+    private int[] searchCount(long n) {
+        // Start: every pair, zero products included, is a candidate (τ_lo below every product, τ_hi = +∞).
+        Arrays.fill(lower, 0);
+        Arrays.fill(upper, q);
+        SplittableRandom random = new SplittableRandom(PIVOT_SEED);
+        while (true) {
+            choosePivot(random);
+            countAround(pivotRow, pivotColumn);
+            long greaterCount = 0;
+            long atLeastCount = 0;
+            for (int i = 0; i < p; i++) {
+                greaterCount += greater[i];
+                atLeastCount += atLeast[i];
+            }
+            if (atLeastCount < n) {
+                // τ* < τ: drop τ and everything above it
+                System.arraycopy(atLeast, 0, lower, 0, p);
+            } else if (greaterCount >= n) {
+                // τ* > τ: drop τ and everything below it
+                System.arraycopy(greater, 0, upper, 0, p);
+            } else {
+                return withFirstTies(n - greaterCount);
+            }
+        }
     }
 
     private Outcome search() {
@@ -252,6 +309,14 @@ final class ProductThresholdSearch {
             throw new IllegalStateException("tie fill at τ* = " + pivotHigh + " needs " + needed + " of " + ties
                     + " tied pairs");
         }
+        return outcome(withFirstTies(needed), pivotHigh, ties, needed);
+    }
+
+    /**
+     * Row lengths of the pairs above the current pivot plus the first {@code needed} pairs equal to it in (i, j)
+     * order: rows before the last filled one take all their ties, that row takes part, later rows none.
+     */
+    private int[] withFirstTies(long needed) {
         int[] lengths = new int[p];
         long remaining = needed;
         for (int i = 0; i < p; i++) {
@@ -259,7 +324,7 @@ final class ProductThresholdSearch {
             lengths[i] = greater[i] + take;
             remaining -= take;
         }
-        return outcome(lengths, pivotHigh, ties, needed);
+        return lengths;
     }
 
     /** The smallest t with mass{Π &gt; τ*} + t·τ* ≥ T, i.e. ⌈(T − mass{Π &gt; τ*}) / τ*⌉. */

@@ -47,6 +47,34 @@ class ComponentMaskTest {
     }
 
     @Test
+    void aBandKeepsOneRunPerRowAndCountsItsColumns() {
+        // the band between staircases (2, 1, 0) and (4, 3, 1) of 5 columns:  . . x x .
+        //                                                                    . x x . .
+        //                                                                    x . . . .
+        ComponentMask band = ComponentMask.runs(5, new int[]{2, 1, 0}, new int[]{4, 3, 1});
+        String kept = "..xx..xx..x....";
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 5; j++) {
+                assertEquals(kept.charAt(i * 5 + j) == 'x', band.contains(i, j), "(" + i + ", " + j + ")");
+            }
+        }
+        assertEquals(5, band.pairCount());
+        assertEquals(3, band.gEigenvectorsUsed());
+        assertEquals(4, band.aEigenvectorsUsed());
+        assertEquals("[1, 1, 2, 1, 0]", java.util.Arrays.toString(band.columnCounts()));
+        assertTrue(band.toString().contains("one run of columns per row"), band::toString);
+        // a run inside a row has a complement of two runs
+        IllegalStateException e = assertThrows(IllegalStateException.class, band::complement);
+        assertTrue(e.getMessage().contains("row 0"), e.getMessage());
+        // runs touching an edge complement fine: the top band's complement is everything below it
+        ComponentMask top = ComponentMask.runs(5, new int[3], new int[]{2, 1, 0});
+        assertEquals(ComponentMask.staircase(5, new int[]{2, 1, 0}), top);
+        assertEquals(ComponentMask.staircase(5, new int[]{2, 1, 0}).complement(), top.complement());
+        assertThrows(IllegalArgumentException.class, () -> ComponentMask.runs(5, new int[]{3}, new int[]{2}));
+        assertThrows(IllegalArgumentException.class, () -> ComponentMask.runs(5, new int[]{0}, new int[]{6}));
+    }
+
+    @Test
     void rowLengthsMustBeAStaircase() {
         assertThrows(IllegalArgumentException.class, () -> ComponentMask.staircase(4, new int[] {1, 2}));
         assertThrows(IllegalArgumentException.class, () -> ComponentMask.staircase(4, new int[] {5}));

@@ -107,6 +107,36 @@ class EditSweepTest {
     }
 
     @Test
+    void aKeptFractionBudgetKeepsExactlyThatManyOfTheTopCurvatureComponents() throws Exception {
+        // reference: ⌊f·pq⌋ by hand, and every kept product ≥ every product left out (naive scan of all pairs)
+        Gpt2Model model = ModelEditorTest.freshModel();
+        try (FactorStore.Loaded loaded = FactorStore.read(backend, factors);
+             FactorEigenbasis basis = FactorEigenbasis.of(backend, loaded.factors().get("h.0.mlp.c_fc"))) {
+            double[] lambda = basis.gradientEigenvalues();
+            double[] mu = basis.activationEigenvalues();
+            long pairs = (long) lambda.length * mu.length;
+            var variants = new EditSweep<>(backend, model, Map.of("h.0.mlp.c_fc", basis), m -> 0, 1).run(
+                    List.of(new EditSweep.LayerSet("fc", List.of("h.0.mlp.c_fc"))),
+                    List.of(EditSweep.Budget.count(0.3)), List.of(EditSweep.Method.KFAC), (d, t, v) -> { });
+            assertEquals((long) Math.floor(0.3 * pairs), variants.get(0).layers().get(0).kept());
+            ComponentMask mask = EditSweep.select(basis, EditSweep.Budget.count(0.3));
+            double smallestKept = Double.POSITIVE_INFINITY;
+            double largestLeft = 0;
+            for (int i = 0; i < lambda.length; i++) {
+                for (int j = 0; j < mu.length; j++) {
+                    double product = lambda[i] * mu[j];
+                    if (mask.contains(i, j)) {
+                        smallestKept = Math.min(smallestKept, product);
+                    } else {
+                        largestLeft = Math.max(largestLeft, product);
+                    }
+                }
+            }
+            assertTrue(smallestKept >= largestLeft, smallestKept + " < " + largestLeft);
+        }
+    }
+
+    @Test
     void aLayerWithoutAnEigenbasisIsRefusedBeforeAnyEdit() throws Exception {
         Gpt2Model model = ModelEditorTest.freshModel();
         double[] before = ModelEditorTest.allWeights(model);

@@ -4,6 +4,8 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
+import dev.curvature.kfac.BandAnalysis;
+import dev.curvature.kfac.CurvatureBand;
 import dev.curvature.kfac.EditSweep;
 import dev.curvature.kfac.FactorCollection;
 import dev.curvature.kfac.FactorEigenbasis;
@@ -58,7 +60,9 @@ import java.util.concurrent.Callable;
                         + "layer set × budget, edit with K-FAC, SVD truncation and random removal (the controls keep "
                         + "the K-FAC edit's fraction of each layer), and measure recitation of canaries, duplicated "
                         + "passages and held-out controls (strict, loose, teacher-forced accuracy), held-out "
-                        + "perplexity and nDCG@10 against the unedited model on text the factors never saw.",
+                        + "perplexity and nDCG@10 against the unedited model on text the factors never saw; (5) band "
+                        + "activation of the first layer set (paper §4): canaries, and random strings never trained "
+                        + "on, against clean held-out text.",
                 "",
                 "Writes <out>/report.json, <out>/table.txt, <out>/factors.safetensors and PNGs (factor spectra; "
                         + "recitation and perplexity against the budget). Prints the table; --json prints the report "
@@ -222,10 +226,27 @@ final class DemoCommand implements Callable<Integer> {
             List<EditSweep.Variant<Evaluation>> variants = sweep.run(sets, budgets, methods,
                     (done, total, variant) -> sweepProgress.update(done, total, 0));
             seconds.put("sweep", since(t0));
+
+            // Band activation (paper §4) on the first set's layers: canaries, and random strings of the same
+            // alphabet and lengths that the model never saw, each against clean held-out text.
+            t0 = System.nanoTime();
+            List<String> bandLayers = sets.get(0).layers();
+            List<int[]> canaryTexts = corpus.canaries().stream().map(c -> bytes.encode(c.text())).toList();
+            List<int[]> randomTexts = randomStrings(manifest, corpus.canaries().size(), bytes);
+            var bandOptions = new BandAnalysis.Options(CurvatureBand.DEFAULTS, 16, 0, heldOut.length);
+            ProgressLine bandProgress = new ProgressLine("bands", "sequences");
+            BandAnalysis.Progress onBands = (set, done, total, positions) -> bandProgress.update(done, total, positions);
+            String fingerprint = collected.description().model();
+            Map<String, BandAnalysis.Report> bands = new LinkedHashMap<>();
+            bands.put("canaries", BandAnalysis.run(gpt2, bases, fingerprint, bandLayers, canaryTexts, heldOut,
+                    bandOptions, onBands));
+            bands.put("random strings", BandAnalysis.run(gpt2, bases, fingerprint, bandLayers, randomTexts, heldOut,
+                    bandOptions, onBands));
+            seconds.put("bands", since(t0));
             seconds.put("total", since(start));
 
             DemoReport report = new DemoReport(modelDir, manifest, collected.description(), heldIn.length,
-                    heldOut.length, comparison.positions(), sets, budgets, baseline, variants, seconds);
+                    heldOut.length, comparison.positions(), sets, budgets, baseline, variants, bands, seconds);
             String table = report.table();
             Files.writeString(run.resolve("table.txt"), table);
             Files.writeString(run.resolve("report.json"), Json.write(report.json()) + "\n");
@@ -281,6 +302,25 @@ final class DemoCommand implements Callable<Integer> {
             sets.add(new EditSweep.LayerSet(name, chosen));
         }
         return sets;
+    }
+
+    /**
+     * Strings like the canaries (prompt + secret, drawn uniformly from the canary alphabet) that occur nowhere in
+     * training: the band control that separates "memorized" from "unusual input".
+     */
+    private List<int[]> randomStrings(WorkbenchManifest manifest, int count, Tokenizer tokenizer) {
+        String alphabet = manifest.options().canaryAlphabet();
+        int length = manifest.options().passageChars();
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed ^ 0x5EED_BA4DL);
+        List<int[]> out = new ArrayList<>();
+        for (int k = 0; k < count; k++) {
+            StringBuilder text = new StringBuilder(length);
+            for (int i = 0; i < length; i++) {
+                text.append(alphabet.charAt(random.nextInt(alphabet.length())));
+            }
+            out.add(tokenizer.encode(text.toString()));
+        }
+        return out;
     }
 
     private static void addSamples(List<RecitationEval.Sample> out, String source, List<MemorizationSample> samples,

@@ -1,5 +1,6 @@
 package dev.curvature.cli;
 
+import dev.curvature.kfac.BandAnalysis;
 import dev.curvature.kfac.EditSweep;
 import dev.curvature.kfac.FactorStore;
 import dev.curvature.transformer.eval.RecitationEval;
@@ -35,12 +36,13 @@ final class DemoReport {
     private final List<EditSweep.Budget> budgets;
     private final DemoCommand.Evaluation baseline;
     private final List<EditSweep.Variant<DemoCommand.Evaluation>> variants;
+    private final Map<String, BandAnalysis.Report> bands;
     private final Map<String, Double> seconds;
 
     DemoReport(Path model, WorkbenchManifest manifest, FactorStore.Description factors, int factorTokens,
                int evalTokens, long evalPositions, List<EditSweep.LayerSet> sets, List<EditSweep.Budget> budgets,
                DemoCommand.Evaluation baseline, List<EditSweep.Variant<DemoCommand.Evaluation>> variants,
-               Map<String, Double> seconds) {
+               Map<String, BandAnalysis.Report> bands, Map<String, Double> seconds) {
         this.model = model;
         this.manifest = manifest;
         this.factors = factors;
@@ -51,6 +53,7 @@ final class DemoReport {
         this.budgets = budgets;
         this.baseline = baseline;
         this.variants = variants;
+        this.bands = bands;
         this.seconds = seconds;
     }
 
@@ -87,6 +90,7 @@ final class DemoReport {
             t.append(row(v.layerSet(), label(v.method()), v.budget().toString(), v.keptFraction(), v.evaluation()));
         }
         t.append('\n').append(verdict());
+        t.append('\n').append(bandTable());
         t.append(String.format("%ntime: %s%n", timings()));
         return t.toString();
     }
@@ -154,6 +158,34 @@ final class DemoReport {
         return t.toString();
     }
 
+    /** Band activation ratios (data / clean) of each data set, both definitions, per layer and band. */
+    String bandTable() {
+        if (bands.isEmpty()) {
+            return "";
+        }
+        StringBuilder t = new StringBuilder();
+        t.append("band activation (paper §4): ratio of mean activation on the set to clean held-out text; (a) = "
+                + "‖W_band x‖, (b) = RMS |v_jᵀx| over the band's pairs; bands by count of λ_iμ_j\n");
+        t.append(String.format("%-16s %-11s", "", ""));
+        bands.keySet().forEach(set -> t.append(String.format(" | %-15s", set)));
+        t.append('\n').append(String.format("%-16s %-11s", "layer", "band"));
+        bands.keySet().forEach(set -> t.append(String.format(" | %7s %7s", "(a)", "(b)")));
+        t.append('\n');
+        BandAnalysis.Report first = bands.values().iterator().next();
+        for (int l = 0; l < first.layers().size(); l++) {
+            var ratios = first.layers().get(l).ratios();
+            for (int b = 0; b < ratios.size(); b++) {
+                t.append(String.format("%-16s %-11s", ratios.get(b).layer(), ratios.get(b).label()));
+                for (BandAnalysis.Report report : bands.values()) {
+                    var r = report.layers().get(l).ratios().get(b);
+                    t.append(String.format(" | %7.2f %7.2f", r.outputNormRatio(), r.projectionRmsRatio()));
+                }
+                t.append('\n');
+            }
+        }
+        return t.toString();
+    }
+
     private String timings() {
         List<String> parts = new ArrayList<>();
         seconds.forEach((phase, s) -> parts.add(String.format("%s %.1f s", phase, s)));
@@ -188,6 +220,7 @@ final class DemoReport {
         }
         root.put("variants", rows);
         root.put("verdict", verdict().strip().split("\n"));
+        root.put("bands", bands);
         root.put("seconds", seconds);
         return root;
     }

@@ -71,6 +71,18 @@ public final class BandAnalysis {
         return run(model, layers, bases.bases()::get, false, data, cleanTokens, options, progress);
     }
 
+    /**
+     * With eigenbases already in memory (still owned by the caller), made from factors collected on the model whose
+     * fingerprint is {@code factorsModel}.
+     */
+    public static Report run(Gpt2Model model, Map<String, FactorEigenbasis> bases, String factorsModel,
+                             List<String> layers, List<int[]> data, int[] cleanTokens, Options options,
+                             Progress progress) {
+        requireSameModel(model, factorsModel);
+        requireLayers(layers, List.copyOf(bases.keySet()));
+        return run(model, layers, bases::get, false, data, cleanTokens, options, progress);
+    }
+
     private static Report run(Gpt2Model model, List<String> layers, Function<String, FactorEigenbasis> basisOf,
                               boolean releaseBases, List<int[]> data, int[] cleanTokens, Options options,
                               Progress progress) {

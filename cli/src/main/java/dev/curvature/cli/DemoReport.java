@@ -73,11 +73,11 @@ final class DemoReport {
                 manifest.options().suffixChars(), manifest.options().promptChars()));
         t.append(String.format("controls keep the K-FAC edit's fraction of each layer: SVD = best rank-r approximation, "
                 + "r = fraction × min(p, q); random = as many components, uniformly, in the same eigenbasis%n%n"));
-        String header = String.format("%-16s %-6s %-7s %6s | %-11s %5s | %-11s | %-11s | %7s %8s %7s%n",
+        String header = String.format("%-16s %-6s %-7s %6s | %-12s %5s | %-12s | %-12s | %7s %8s %7s%n",
                 "layer set", "method", "budget", "kept", "canaries", "TF", "duplicates", "held-out", "ppl", "Δppl",
                 "nDCG@10");
         t.append(header);
-        t.append(String.format("%-16s %-6s %-7s %6s | %-11s %5s | %-11s | %-11s | %7s %8s %7s%n", "", "", "", "",
+        t.append(String.format("%-16s %-6s %-7s %6s | %-12s %5s | %-12s | %-12s | %7s %8s %7s%n", "", "", "", "",
                 "strict/loose", "", "strict/loose", "strict/loose", "", "", ""));
         t.append("-".repeat(header.length() - 1)).append('\n');
         t.append(row("unedited", "-", "-", 1.0, baseline));
@@ -99,7 +99,7 @@ final class DemoReport {
         Map<String, RecitationEval.Summary> by = e.recitation().bySource();
         var ppl = e.heldout().perplexity();
         String rise = e == baseline ? "-" : String.format("%+.1f%%", 100 * perplexityRise(e));
-        return String.format("%-16s %-6s %-7s %5.1f%% | %-11s %5.3f | %-11s | %-11s | %7.3f %8s %7.3f%n", set, method,
+        return String.format("%-16s %-6s %-7s %5.1f%% | %-12s %5.3f | %-12s | %-12s | %7.3f %8s %7.3f%n", set, method,
                 budget, 100 * kept, counts(by.get("canaries")), by.get("canaries").teacherForcedAccuracy(),
                 counts(by.get("duplicates")), counts(by.get("heldout")), ppl.perplexity(), rise, e.heldout().ndcg());
     }

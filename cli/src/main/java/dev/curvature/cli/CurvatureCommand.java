@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
                 "",
                 "A typical run: collect → spectrum → edit. 'curvature <command> --help' explains each option."},
         subcommands = {InfoCommand.class, WorkbenchCommand.class, TrainCommand.class, CollectCommand.class, MergeCommand.class, SpectrumCommand.class,
-                EditCommand.class, CommandLine.HelpCommand.class})
+                EditCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class CurvatureCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

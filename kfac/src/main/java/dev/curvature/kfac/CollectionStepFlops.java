@@ -11,14 +11,16 @@ import dev.curvature.transformer.gpt2.Gpt2Parameters;
  *
  * <p>With N = B·T rows, C = n_embd, F = n_inner, V = vocab, L blocks:
  * <pre>
- * forwardLinear    = L · 2N(C·3C + C·C + C·F + F·C)   c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj: y = x Wᵀ is 2N·d_in·d_out
- * forwardAttention = L · 4·B·T²·C                      per head q kᵀ (T×hs by hs×T) and att·v (T×T by T×hs), summed over
- *                                                      H heads of width hs = C/H; the full T×T product is computed
- *                                                      (the causal mask is applied in the softmax), so all of it counts
- * forwardLmHead    = 2N·C·V                            logits = ln_f(x) · wteᵀ
+ * forwardLinear    = L · 2N(C·3C + C·C + C·F + F·C)
+ *                    c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj; y = x Wᵀ is 2N·d_in·d_out
+ * forwardAttention = L · 4·B·T²·C
+ *                    per head q kᵀ (T×hs by hs×T) and att·v (T×T by T×hs), over H heads of width hs = C/H; the
+ *                    full T×T product is computed (the causal mask is applied in the softmax), so all of it counts
+ * forwardLmHead    = 2N·C·V
+ *                    logits = ln_f(x) · wteᵀ
  * backward         = 2 · (forwardLinear + forwardAttention + forwardLmHead)
- *                    every forward product has two backward products of the same size: dX = dY·W and dW += dYᵀX for
- *                    the linear layers and the LM head; d att = dy vᵀ, dv = attᵀ dy, dq = dS k, dk = dSᵀ q for attention
+ *                    every forward product has two backward products of its size: dX = dY·W and dW += dYᵀX for the
+ *                    linear layers and the LM head; d att = dy vᵀ, dv = attᵀ dy, dq = dS k, dk = dSᵀ q for attention
  * covariance       = Σ over collected layers of (d_in(d_in+1) + d_out(d_out+1)) · k
  *                    A += XᵀX and G += ΓᵀΓ are symmetric rank-k updates (SYRK) of the upper triangle: an n×n upper
  *                    triangle from k rows is n(n+1)/2 dot products of length k, n(n+1)·k flops; k = counted positions

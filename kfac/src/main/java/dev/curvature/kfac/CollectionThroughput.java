@@ -149,16 +149,18 @@ public final class CollectionThroughput {
      * @param backend          the backend's description (library, threads)
      * @param collectedLayers  the layers whose A and G were accumulated
      * @param tokensPerStep    B·T
-     * @param countedPositionsPerStep B·(T − 1): rows added to every A and G per step
+     * @param countedPositionsPerStep B·(T − 1): rows added to every A and G per step (gold labels, consecutive
+     *                         windows: the last position of each has no target)
      * @param flops            the flop count of one step, term by term
      * @param plain            forward + backward with no observer
      * @param collection       forward + backward with the K-FAC collector observing
      * @param overheadRatio    collection tokens/s ÷ plain tokens/s (1 would be free collection)
      * @param pytorchHooks     collection tokens/s against PyTorch 1.13 with hooks (external figure)
      */
-    public record Report(Options options, Gpt2Config model, String backend, List<String> collectedLayers, long tokensPerStep,
-                         long countedPositionsPerStep, CollectionStepFlops flops, Measurement plain,
-                         Measurement collection, double overheadRatio, ExternalReference pytorchHooks) {
+    public record Report(Options options, Gpt2Config model, String backend, List<String> collectedLayers,
+                         long tokensPerStep, long countedPositionsPerStep, CollectionStepFlops flops,
+                         Measurement plain, Measurement collection, double overheadRatio,
+                         ExternalReference pytorchHooks) {
     }
 
     /** Progress: step pairs (plain + collection) done of total, warm-up included. */

@@ -1,5 +1,10 @@
 package dev.curvature.jmh;
 
+import dev.curvature.kfac.CollectionStepFlops;
+import dev.curvature.kfac.CollectionThroughput;
+import dev.curvature.kfac.LayerSelection;
+import dev.curvature.transformer.checkpoint.Gpt2Config;
+import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
@@ -15,11 +20,12 @@ import java.util.TreeMap;
 
 /**
  * Runs the covariance benchmark (or whatever JMH options select) and prints achieved GFLOP/s per case plus the
- * ratio of covariance accumulation to SGEMM measured in the same run.
+ * ratio of covariance accumulation to SGEMM measured in the same run; then GPT-2 forward+backward and K-FAC
+ * collection tokens/s and GFLOP/s, with the collection overhead when both ran at the same shape.
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -jar jmh/target/benchmarks.jar [JMH options]</pre>
- * With no options it runs {@code CovarianceBenchmark} and {@code Gpt2StepBenchmark}; {@code -h} lists JMH's
- * options (e.g. {@code CovarianceBenchmark -p dim=768} to run one case).
+ * With no options it runs {@code CovarianceBenchmark}, {@code Gpt2StepBenchmark} and {@code KfacCollectionBenchmark};
+ * {@code -h} lists JMH's options (e.g. {@code CovarianceBenchmark -p dim=768} to run one case).
  */
 public final class BenchmarkReport {
     private BenchmarkReport() {
@@ -39,10 +45,66 @@ public final class BenchmarkReport {
         if (commandLine.getIncludes().isEmpty()) {
             builder.include(CovarianceBenchmark.class.getSimpleName());
             builder.include(Gpt2StepBenchmark.class.getSimpleName());
+            builder.include(KfacCollectionBenchmark.class.getSimpleName());
         }
         Collection<RunResult> results = new Runner(builder.build()).run();
         printGflops(results);
         printTransformerThroughput(results);
+        printCollectionThroughput(results);
+    }
+
+    /**
+     * K-FAC collection steps: tokens/s, GFLOP/s counted by {@link CollectionStepFlops} (forward, backward and the
+     * SYRK updates of A and G), the overhead against a forward+backward step of the same shape from this run, and
+     * the ratio to the external PyTorch-with-hooks figure.
+     */
+    private static void printCollectionThroughput(Collection<RunResult> results) {
+        for (RunResult result : results) {
+            var params = result.getParams();
+            if (!params.getBenchmark().endsWith("KfacCollectionBenchmark.collect")) {
+                continue;
+            }
+            int layers = Integer.parseInt(params.getParam("layers"));
+            int width = Integer.parseInt(params.getParam("width"));
+            int heads = Integer.parseInt(params.getParam("heads"));
+            int vocab = Integer.parseInt(params.getParam("vocab"));
+            int batch = Integer.parseInt(params.getParam("batch"));
+            int time = Integer.parseInt(params.getParam("time"));
+            Gpt2Config config = Gpt2Config.of(layers, heads, width, vocab, Math.max(1024, time));
+            CollectionStepFlops flops = CollectionStepFlops.of(config, batch, time, (long) batch * (time - 1),
+                    LayerSelection.parse(CollectionThroughput.COLLECTED_LAYERS));
+            double seconds = result.getPrimaryResult().getScore() / 1e3;
+            double tokensPerSecond = (double) batch * time / seconds;
+            System.out.println();
+            System.out.printf("K-FAC collection, all MLP projections, GOLD labels (L=%d, C=%d, V=%d, batch %d x %d, "
+                            + "F32, %s, threads=%s):%n", layers, width, vocab, batch, time,
+                    params.getParam("precision"), params.getParam("threads"));
+            System.out.printf("  %.2f s/step  %.1f tokens/s  %.1f GFLOP/s (%.1f GFLOP/step, of which covariance "
+                            + "SYRK %.1f)%n", seconds, tokensPerSecond, flops.collectionStep() / seconds / 1e9,
+                    flops.collectionStep() / 1e9, flops.covariance() / 1e9);
+            Double plainSeconds = plainStepSeconds(results, params);
+            if (plainSeconds != null) {
+                System.out.printf("  overhead ratio (collection tokens/s / forward+backward tokens/s, same run): "
+                        + "%.3f%n", plainSeconds / seconds);
+            }
+            System.out.printf("  vs external reference, %.0f tokens/s: %.2fx (target >= %.1fx)%n    (%s)%n",
+                    CollectionThroughput.PYTORCH_HOOKS_TOKENS_PER_SECOND,
+                    tokensPerSecond / CollectionThroughput.PYTORCH_HOOKS_TOKENS_PER_SECOND,
+                    CollectionThroughput.TARGET_RATIO_VS_PYTORCH, CollectionThroughput.PYTORCH_HOOKS_DESCRIPTION);
+        }
+    }
+
+    /** Seconds per Gpt2StepBenchmark step at the collection's shape and threads, if that ran too. */
+    private static Double plainStepSeconds(Collection<RunResult> results, BenchmarkParams collection) {
+        for (RunResult result : results) {
+            var params = result.getParams();
+            if (params.getBenchmark().endsWith("Gpt2StepBenchmark.forwardBackward")
+                    && java.util.stream.Stream.of("layers", "width", "heads", "vocab", "batch", "time", "threads")
+                    .allMatch(p -> params.getParam(p).equals(collection.getParam(p)))) {
+                return result.getPrimaryResult().getScore() / 1e3;
+            }
+        }
+        return null;
     }
 
     private static void printTransformerThroughput(Collection<RunResult> results) {

@@ -6,6 +6,7 @@ import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.LinearObserver;
+import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.gpt2.Gpt2Parameters;
@@ -61,8 +62,13 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
 
     /** The HF names of the model's linear layers, in order. */
     public static List<String> linearLayers(Gpt2Model model) {
+        return linearLayers(model.config());
+    }
+
+    /** The HF names of the linear layers of a GPT-2 of this shape, in order. */
+    public static List<String> linearLayers(Gpt2Config config) {
         List<String> layers = new ArrayList<>();
-        for (int l = 0; l < model.config().nLayer(); l++) {
+        for (int l = 0; l < config.nLayer(); l++) {
             for (String suffix : new String[]{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"}) {
                 layers.add("h." + l + "." + suffix);
             }

@@ -1,0 +1,151 @@
+package dev.curvature.cli;
+
+import dev.curvature.engine.CovariancePrecision;
+import dev.curvature.engine.CpuBackend;
+import dev.curvature.kfac.CollectionStepFlops;
+import dev.curvature.kfac.CollectionThroughput;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.util.concurrent.Callable;
+
+/** {@code curvature bench}: K-FAC factor collection throughput against plain forward + backward, same run. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Measures K-FAC factor collection throughput (tokens/s, GFLOP/s) on a random GPT-2.",
+                "",
+                "Default shape: GPT-2 small (12 layers, width 768, 12 heads, vocabulary 50,257, context 1024), "
+                        + "batch 4 x 256 tokens, float32, 2 threads; factors A and G of all 24 MLP projections "
+                        + "(h.*.mlp.c_fc, h.*.mlp.c_proj) with gold labels. Weights are GPT-2's random initialisation "
+                        + "and the tokens random ids, both from fixed seeds (the cost does not depend on the values).",
+                "",
+                "Each step runs a plain forward + backward with no observer, then a collection step, on the same "
+                        + "batch; after --warmup unmeasured steps, --steps measured steps of each kind. Reported: "
+                        + "tokens/s (B x T tokens per step), achieved GFLOP/s (GEMM and SYRK flops counted "
+                        + "explicitly: forward, backward, attention, LM head, and n(n+1)k per n x n covariance "
+                        + "update from k rows), the overhead ratio collection tokens/s / plain tokens/s, and the "
+                        + "ratio to an external figure: PyTorch 1.13 with hooks collecting the same factors, about "
+                        + "47 tokens/s on this machine class (quoted, not measured; target >= 1.5x). With the "
+                        + "defaults the command takes about 1-2 minutes on 2 cores.",
+                "",
+                "A table goes to stderr; with --json the report goes to stdout as JSON. Progress on stderr."})
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--layers", defaultValue = "12", paramLabel = "L",
+            description = "Transformer blocks (default: ${DEFAULT-VALUE}).")
+    int layers;
+
+    @Option(names = "--width", defaultValue = "768", paramLabel = "C",
+            description = "Model width n_embd; the MLP is 4C wide; must be divisible by --heads "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int width;
+
+    @Option(names = "--heads", defaultValue = "12", paramLabel = "H",
+            description = "Attention heads (default: ${DEFAULT-VALUE}).")
+    int heads;
+
+    @Option(names = "--vocab", defaultValue = "50257", paramLabel = "V",
+            description = "Vocabulary size; the LM head is a C x V product (default: ${DEFAULT-VALUE}).")
+    int vocab;
+
+    @Option(names = "--batch", defaultValue = "4", paramLabel = "B",
+            description = "Windows per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--time", defaultValue = "256", paramLabel = "T",
+            description = "Tokens per window, >= 2; the model's context is max(1024, T). The last position of "
+                    + "each window has no target and adds no row to A and G (default: ${DEFAULT-VALUE}).")
+    int time;
+
+    @Option(names = "--steps", defaultValue = "3", paramLabel = "N",
+            description = "Measured steps of each kind, plain and collection (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "N",
+            description = "Unmeasured steps of each kind first: buffers allocated, code compiled "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--threads", defaultValue = "2", paramLabel = "N",
+            description = "Threads for OpenBLAS and the Java kernels (default: ${DEFAULT-VALUE}, the core count of "
+                    + "the machine class the external reference is quoted for).")
+    int threads;
+
+    @Option(names = "--precision", defaultValue = "F32_WITH_F64_SUMS", paramLabel = "F32_WITH_F64_SUMS|F64_EXACT",
+            description = "How factors are accumulated: F32_WITH_F64_SUMS, each batch's SYRK in float32 folded into "
+                    + "float64 sums (what 'collect' does by default); F64_EXACT, rows widened to float64 and DSYRK "
+                    + "into the sums ('collect --exact', the audit mode). Default: ${DEFAULT-VALUE}.")
+    CovariancePrecision precision;
+
+    @Option(names = "--json", description = "Write the report as JSON to stdout (instead of the table on stderr).")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        CollectionThroughput.Options options;
+        try {
+            if (threads < 1) {
+                throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+            }
+            options = new CollectionThroughput.Options(layers, width, heads, vocab, batch, time, warmup, steps,
+                    precision);
+        } catch (IllegalArgumentException e) {
+            // bad option values, not a failed run: a usage error (exit 2) whose message names the option
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        try (CpuBackend backend = new CpuBackend(threads)) {
+            System.err.printf("bench: GPT-2 L=%d C=%d H=%d V=%d, batch %d x %d, %s, %s%n", layers, width, heads, vocab,
+                    batch, time, precision, backend.name());
+            ProgressLine progress = new ProgressLine("bench", "steps (plain + collection)");
+            CollectionThroughput.Report report = CollectionThroughput.measure(backend, options,
+                    (done, total) -> progress.update(done, total, 0));
+            if (json) {
+                System.out.println(Json.write(report));
+            } else {
+                System.err.print(table(report));
+            }
+            return 0;
+        }
+    }
+
+    /** The human summary: one line per kind of step, the ratios, and the flop count. */
+    static String table(CollectionThroughput.Report report) {
+        CollectionThroughput.Options o = report.options();
+        CollectionStepFlops f = report.flops();
+        StringBuilder s = new StringBuilder();
+        s.append(String.format("K-FAC collection, GPT-2 L=%d C=%d H=%d V=%d context %d, batch %d x %d (%d counted "
+                        + "positions), %d layers collected, GOLD labels, %s%n", o.layers(), o.width(), o.heads(),
+                o.vocab(), report.model().nPositions(), o.batch(), o.time(), report.countedPositionsPerStep(),
+                report.collectedLayers().size(), o.precision()));
+        s.append(String.format("  %s%n", report.backend()));
+        s.append(String.format("  %-28s %5s %9s %10s %9s %11s%n", "", "steps", "s/step", "tokens/s", "GFLOP/s",
+                "GFLOP/step"));
+        row(s, "plain forward+backward", report.plain());
+        row(s, "K-FAC collection", report.collection());
+        s.append(String.format("  overhead ratio (collection tokens/s / plain tokens/s): %.3f%n",
+                report.overheadRatio()));
+        CollectionThroughput.ExternalReference ref = report.pytorchHooks();
+        s.append(String.format("  vs external reference, %.0f tokens/s: %.2fx (target >= %.1fx: %s)%s%n",
+                ref.tokensPerSecond(), ref.ratio(), ref.targetRatio(), ref.meetsTarget() ? "met" : "not met",
+                isGpt2Small(o) ? "" : " -- the reference is for GPT-2 small, this shape differs"));
+        s.append(String.format("    (%s)%n", ref.description()));
+        s.append(String.format("  GFLOP per step: forward linear %.4g, attention %.4g, LM head %.4g; backward %.4g; "
+                        + "covariance SYRK %.4g%n", f.forwardLinear() / 1e9, f.forwardAttention() / 1e9,
+                f.forwardLmHead() / 1e9, f.backward() / 1e9, f.covariance() / 1e9));
+        return s.toString();
+    }
+
+    private static void row(StringBuilder s, String name, CollectionThroughput.Measurement m) {
+        s.append(String.format("  %-28s %5d %9.3f %10.1f %9.1f %11.4g%n", name, m.steps(), m.seconds() / m.steps(),
+                m.tokensPerSecond(), m.gflopPerSecond(), m.flopsPerStep() / 1e9));
+    }
+
+    private static boolean isGpt2Small(CollectionThroughput.Options o) {
+        return o.layers() == 12 && o.width() == 768 && o.heads() == 12 && o.vocab() == 50257 && o.batch() == 4
+                && o.time() == 256;
+    }
+}

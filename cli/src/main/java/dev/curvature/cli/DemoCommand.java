@@ -129,6 +129,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the report as JSON to stdout (the table goes to stderr).")
     boolean json;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     /** What each edited model is measured by. */
     record Evaluation(RecitationEval.Result recitation, BaselineComparison.Result heldout) {
     }
@@ -136,6 +139,7 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long start = System.nanoTime();
+        List<EditSweep.Budget> budgets = budgets();
         Path modelDir = model != null ? model : bundledModel();
         Path run = out != null ? out : Path.of("runs", "demo-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
@@ -155,7 +159,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             Gpt2Model gpt2 = Gpt2Checkpoints.load(backend, modelDir, DType.F32);
             try {
-                return demo(backend, gpt2, modelDir, manifest, corpus, run, seconds, start);
+                return demo(backend, gpt2, modelDir, manifest, corpus, budgets, run, seconds, start);
             } finally {
                 gpt2.weights().close();
             }
@@ -163,7 +167,8 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private int demo(Backend backend, Gpt2Model gpt2, Path modelDir, WorkbenchManifest manifest, WorkbenchCorpus corpus,
-                     Path run, Map<String, Double> seconds, long start) throws IOException {
+                     List<EditSweep.Budget> budgets, Path run, Map<String, Double> seconds, long start)
+            throws IOException {
         Gpt2Config config = gpt2.config();
         if (config.vocabSize() != 256) {
             throw new IllegalArgumentException(modelDir + ": the demo's workbench is byte-level text, but the model's "
@@ -172,7 +177,6 @@ final class DemoCommand implements Callable<Integer> {
         Tokenizer bytes = new ByteTokenizer();
         int time = config.nPositions();
         List<EditSweep.LayerSet> sets = layerSets(config.nLayer());
-        List<EditSweep.Budget> budgets = budgets();
         List<String> layers = new ArrayList<>();
         for (EditSweep.LayerSet set : sets) {
             set.layers().stream().filter(l -> !layers.contains(l)).forEach(layers::add);
@@ -193,19 +197,19 @@ final class DemoCommand implements Callable<Integer> {
         t0 = System.nanoTime();
         Map<String, FactorEigenbasis> bases = new LinkedHashMap<>();
         Map<String, double[]> spectra = SpectrumPlot.newSpectra();
-        try (FactorStore.Loaded loaded = FactorStore.read(backend, factorFile)) {
-            if (!loaded.description().model().equals(ModelFingerprint.of(gpt2.weights()))) {
-                throw new IllegalStateException(factorFile + " was not collected on " + modelDir);
-            }
-            for (String layer : layers) {
-                FactorEigenbasis basis = FactorEigenbasis.of(backend, loaded.factors().get(layer));
-                bases.put(layer, basis);
-                spectra.put(layer + " G", basis.gradientEigenvalues());
-                spectra.put(layer + " A", basis.activationEigenvalues());
-            }
-        }
-        seconds.put("eigendecompositions", since(t0));
         try {
+            try (FactorStore.Loaded loaded = FactorStore.read(backend, factorFile)) {
+                if (!loaded.description().model().equals(ModelFingerprint.of(gpt2.weights()))) {
+                    throw new IllegalStateException(factorFile + " was not collected on " + modelDir);
+                }
+                for (String layer : layers) {
+                    FactorEigenbasis basis = FactorEigenbasis.of(backend, loaded.factors().get(layer));
+                    bases.put(layer, basis);
+                    spectra.put(layer + " G", basis.gradientEigenvalues());
+                    spectra.put(layer + " A", basis.activationEigenvalues());
+                }
+            }
+            seconds.put("eigendecompositions", since(t0));
             t0 = System.nanoTime();
             List<RecitationEval.Sample> samples = new ArrayList<>();
             addSamples(samples, "canaries", corpus.canaries(), bytes);
@@ -223,8 +227,12 @@ final class DemoCommand implements Callable<Integer> {
                     m -> new Evaluation(RecitationEval.evaluate(m, samples, samples.size()), comparison.evaluate(m)),
                     seed);
             ProgressLine sweepProgress = new ProgressLine("edits", "variants");
+            String before = ModelFingerprint.of(gpt2.weights());
             List<EditSweep.Variant<Evaluation>> variants = sweep.run(sets, budgets, methods,
                     (done, total, variant) -> sweepProgress.update(done, total, 0));
+            if (!ModelFingerprint.of(gpt2.weights()).equals(before)) {
+                throw new IllegalStateException("the model was not restored after the sweep: a bug in EditSweep");
+            }
             seconds.put("sweep", since(t0));
 
             // Band activation (paper §4) on the first set's layers: canaries, and random strings of the same
@@ -233,7 +241,8 @@ final class DemoCommand implements Callable<Integer> {
             List<String> bandLayers = sets.get(0).layers();
             List<int[]> canaryTexts = corpus.canaries().stream().map(c -> bytes.encode(c.text())).toList();
             List<int[]> randomTexts = randomStrings(manifest, corpus.canaries().size(), bytes);
-            var bandOptions = new BandAnalysis.Options(CurvatureBand.DEFAULTS, 16, 0, heldOut.length);
+            // clean windows of T tokens: exactly the evenly spaced held-out windows, none straddling two of them
+            var bandOptions = new BandAnalysis.Options(CurvatureBand.DEFAULTS, 16, time, heldOut.length);
             ProgressLine bandProgress = new ProgressLine("bands", "sequences");
             BandAnalysis.Progress onBands = (set, done, total, positions) -> bandProgress.update(done, total, positions);
             String fingerprint = collected.description().model();
@@ -267,6 +276,10 @@ final class DemoCommand implements Callable<Integer> {
 
     private List<EditSweep.Budget> budgets() {
         List<EditSweep.Budget> out = new ArrayList<>();
+        if (keptFraction != null && spec.commandLine().getParseResult().hasMatchedOption("--rho")) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--rho and --kept-fraction are two ways to set the budget: give one");
+        }
         if (keptFraction != null && !keptFraction.isEmpty()) {
             keptFraction.forEach(f -> out.add(EditSweep.Budget.count(f)));
         } else {
@@ -331,30 +344,48 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** Trains a model like the one in {@code template} (its config.json and trainer.json) on the rebuilt workbench. */
+    /**
+     * Trains a model like the one in {@code template} (its config.json and trainer.json) on the rebuilt workbench,
+     * checkpointing every 500 steps; a run folder that already holds a checkpoint of this run resumes from it.
+     */
     private static Path trainFromScratch(Backend backend, Path template, WorkbenchCorpus corpus, Path out)
             throws IOException {
         Gpt2Config config = Gpt2Config.read(template.resolve("config.json"));
         TrainingOptions options = Gpt2Trainer.readState(template).options();
-        if (Files.exists(out.resolve("trainer.json"))) {
-            throw new IllegalArgumentException(out + " already holds a training run; choose another --out");
-        }
-        Files.createDirectories(out);
-        Files.copy(template.resolve("workbench-manifest.json"), out.resolve("workbench-manifest.json"));
         int[] tokens = new ByteTokenizer().encode(corpus.train());
-        Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F32);
-        Gpt2Initializer.initialize(weights, options.seed());
-        System.err.printf("training %d parameters on %d tokens for %d steps (as %s was made)%n", weights.count(),
-                tokens.length, options.steps(), template);
-        try (Gpt2Trainer trainer = new Gpt2Trainer(new Gpt2Model(backend, weights),
-                new TokenWindows(tokens, options.time(), options.stride(), options.seed()), options)) {
+        TokenWindows windows = new TokenWindows(tokens, options.time(), options.stride(), options.seed());
+        Gpt2Trainer trainer;
+        Gpt2Trainer.TrainerState saved = Gpt2Trainer.readStateOrNull(out);
+        if (saved != null) {
+            Gpt2Config savedConfig = Gpt2Config.read(out.resolve("config.json"));
+            if (!savedConfig.equals(config)) {
+                throw new IllegalArgumentException(out + " holds a model of another shape (" + savedConfig + ", "
+                        + template + " is " + config + "); choose another --out");
+            }
+            if (!saved.options().equals(options)) {
+                throw new IllegalArgumentException(out + " holds a training run with other options (" + saved.options()
+                        + "); choose another --out");
+            }
+            trainer = Gpt2Trainer.resume(backend, out, windows, DType.F32);
+            System.err.printf("resuming the training in %s at step %d of %d%n", out, trainer.step(), options.steps());
+        } else {
+            Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F32);
+            Gpt2Initializer.initialize(weights, options.seed());
+            trainer = new Gpt2Trainer(new Gpt2Model(backend, weights), windows, options);
+            System.err.printf("training %d parameters on %d tokens for %d steps, as %s was made%n", weights.count(),
+                    tokens.length, options.steps(), template);
+        }
+        try (trainer) {
             ProgressLine progress = new ProgressLine("train", "steps");
             long tokensPerStep = (long) options.batch() * options.time();
             trainer.train(report -> progress.update(report.step(), options.steps(), report.step() * tokensPerStep),
                     out, 500);
         } finally {
-            weights.close();
+            trainer.model().weights().close();
         }
+        // after training: a checkpoint write replaces the directory, so the manifest goes in last
+        Files.copy(template.resolve("workbench-manifest.json"), out.resolve("workbench-manifest.json"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         return out;
     }
 

@@ -64,18 +64,20 @@ final class DemoReport {
 
     String table() {
         StringBuilder t = new StringBuilder();
-        var ppl = baseline.heldout().perplexity();
+        int k = baseline.heldout().k();
         t.append(String.format("K-FAC curvature edit of %s: factors from %,d clean held-in tokens (%s labels); "
-                        + "perplexity and nDCG@10 on %,d held-out positions%n", model, factorTokens,
-                factors.labels().toLowerCase(), evalPositions));
+                        + "perplexity and nDCG@%d on %,d held-out positions%n", model, factorTokens,
+                factors.labels().toLowerCase(), k, evalPositions));
         t.append(String.format("recitation: greedy %d-token suffix after a %d-token prompt; strict = exact, loose = "
-                        + "1 − Levenshtein/48 ≥ 0.75; TF = teacher-forced accuracy on the canary secrets%n",
-                manifest.options().suffixChars(), manifest.options().promptChars()));
-        t.append(String.format("controls keep the K-FAC edit's fraction of each layer: SVD = best rank-r approximation, "
-                + "r = fraction × min(p, q); random = as many components, uniformly, in the same eigenbasis%n%n"));
+                        + "1 − Levenshtein/%d ≥ 0.75; TF = teacher-forced accuracy on the canary secrets; ppl = exp of "
+                        + "the mean token loss (the paper's mean of batch perplexities is in report.json)%n",
+                manifest.options().suffixChars(), manifest.options().promptChars(), manifest.options().suffixChars()));
+        t.append(String.format("controls keep the K-FAC edit's fraction of each layer: SVD = best rank-r approximation "
+                + "with r = fraction × min(p, q) (r(p+q−r) free parameters: more than K-FAC keeps, so the comparison "
+                + "favours SVD); random = as many components, uniformly, in the same eigenbasis%n%n"));
         String header = String.format("%-16s %-6s %-7s %6s | %-12s %5s | %-12s | %-12s | %7s %8s %7s%n",
                 "layer set", "method", "budget", "kept", "canaries", "TF", "duplicates", "held-out", "ppl", "Δppl",
-                "nDCG@10");
+                "nDCG@" + k);
         t.append(header);
         t.append(String.format("%-16s %-6s %-7s %6s | %-12s %5s | %-12s | %-12s | %7s %8s %7s%n", "", "", "", "",
                 "strict/loose", "", "strict/loose", "strict/loose", "", "", ""));
@@ -197,8 +199,12 @@ final class DemoReport {
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("format", "curvature-demo-report/1");
         root.put("model", model.toString());
-        root.put("workbench", Map.of("manifest", manifest.file().toString(), "seed", manifest.options().seed(),
-                "source", manifest.sourceDescription(), "sourceSha256", manifest.sourceSha256()));
+        Map<String, Object> workbench = new LinkedHashMap<>();
+        workbench.put("manifest", manifest.file().toString());
+        workbench.put("seed", manifest.options().seed());
+        workbench.put("source", manifest.sourceDescription());
+        workbench.put("sourceSha256", manifest.sourceSha256());
+        root.put("workbench", workbench);
         root.put("factors", factors);
         root.put("factorTokens", factorTokens);
         root.put("evalTokens", evalTokens);
@@ -229,11 +235,16 @@ final class DemoReport {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("recitation", e.recitation().bySource());
         m.put("perplexity", e.heldout().perplexity());
-        m.put("ndcgAt10", e.heldout().ndcg());
+        m.put("ndcgK", e.heldout().k());
+        m.put("ndcg", e.heldout().ndcg());
         List<Map<String, Object>> outcomes = new ArrayList<>();
         for (RecitationEval.Outcome o : e.recitation().outcomes()) {
-            outcomes.add(Map.of("id", o.id(), "source", o.source(), "levenshtein", o.distance(),
-                    "teacherForcedAccuracy", o.teacherForcedAccuracy()));
+            Map<String, Object> sample = new LinkedHashMap<>();
+            sample.put("id", o.id());
+            sample.put("source", o.source());
+            sample.put("levenshtein", o.distance());
+            sample.put("teacherForcedAccuracy", o.teacherForcedAccuracy());
+            outcomes.add(sample);
         }
         m.put("samples", outcomes);
         return m;

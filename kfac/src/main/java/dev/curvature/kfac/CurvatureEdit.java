@@ -67,15 +67,13 @@ public final class CurvatureEdit {
         requireShapes(edited, weight, basis, kept.rows(), kept.columns());
         double change = rebuild(backend, edited, weight, basis, coefficients -> {
             try (Arena arena = Arena.ofConfined()) {
-                Tensor indicator = backend.allocate(arena, DType.F64, kept.rows(), kept.columns());
-                double[] row = new double[kept.columns()];
-                for (int i = 0; i < kept.rows(); i++) {
-                    for (int j = 0; j < row.length; j++) {
-                        row[j] = kept.contains(i, j) ? 1.0 : 0.0;
-                    }
-                    indicator.dtype().write(indicator.storage(), indicator.offset() + (long) i * row.length, row, 0,
-                            row.length);
+                double[] values = new double[kept.rows() * kept.columns()];
+                for (long at = kept.first(); at >= 0; at = kept.next(at)) {
+                    values[(int) at] = 1.0;
                 }
+                Tensor host = Tensor.of(arena, DType.F64, values, kept.rows(), kept.columns());
+                Tensor indicator = backend.allocate(arena, DType.F64, kept.rows(), kept.columns());
+                backend.copy(indicator, host);   // host → the backend's memory (a no-op move on the CPU)
                 backend.mul(coefficients, coefficients, indicator);
             }
         });

@@ -125,40 +125,41 @@ public final class ModelEditor {
         List<LayerResult> results = new ArrayList<>();
         // Keep each layer's original W until all layers are done: a failure in a later layer (an eigensolver that
         // does not converge, memory) restores the earlier ones, so the model is never left half-edited.
-        Map<String, double[]> originals = new java.util.LinkedHashMap<>();
-        try {
-            for (Map.Entry<String, Double> entry : rhoByLayer.entrySet()) {
-                String layer = entry.getKey();
-                double rho = entry.getValue();
-                FactorEigenbasis basis = basisOf.apply(layer);
-                try {
-                    Tensor w = model.weights().get(layer + ".weight");
-                    CurvatureEdit.LayerReport report;
-                    if (rule.leavesUntouched(rho)) {
-                        report = new CurvatureEdit.LayerReport(layer, w.size(), w.size(), 1.0, (int) w.dim(0),
-                                (int) w.dim(1), 0.0);
-                    } else {
-                        ComponentMask mask = rule.select(basis.gradientEigenvalues(), basis.activationEigenvalues(),
-                                rho);
-                        originals.put(layer, w.toDoubleArray());
-                        report = CurvatureEdit.apply(backend, w, w, basis, mask);
-                    }
-                    LayerResult result = new LayerResult(report, rho, rule.toString(), basis.gradientQuality(),
-                            basis.activationQuality());
-                    results.add(result);
-                    onLayer.accept(result);
-                } finally {
-                    if (releaseBases) {
-                        basis.close();
+        try (WeightSnapshot originals = new WeightSnapshot(backend, model)) {
+            boolean done = false;
+            try {
+                for (Map.Entry<String, Double> entry : rhoByLayer.entrySet()) {
+                    String layer = entry.getKey();
+                    double rho = entry.getValue();
+                    FactorEigenbasis basis = basisOf.apply(layer);
+                    try {
+                        Tensor w = model.weights().get(layer + ".weight");
+                        CurvatureEdit.LayerReport report;
+                        if (rule.leavesUntouched(rho)) {
+                            report = new CurvatureEdit.LayerReport(layer, w.size(), w.size(), 1.0, (int) w.dim(0),
+                                    (int) w.dim(1), 0.0);
+                        } else {
+                            ComponentMask mask = rule.select(basis.gradientEigenvalues(),
+                                    basis.activationEigenvalues(), rho);
+                            originals.save(layer);
+                            report = CurvatureEdit.apply(backend, w, w, basis, mask);
+                        }
+                        LayerResult result = new LayerResult(report, rho, rule.toString(), basis.gradientQuality(),
+                                basis.activationQuality());
+                        results.add(result);
+                        onLayer.accept(result);
+                    } finally {
+                        if (releaseBases) {
+                            basis.close();
+                        }
                     }
                 }
+                done = true;
+            } finally {
+                if (!done) {
+                    originals.restore();
+                }
             }
-        } catch (RuntimeException failure) {
-            originals.forEach((layer, values) -> {
-                Tensor w = model.weights().get(layer + ".weight");
-                w.dtype().write(w.storage(), w.offset(), values, 0, values.length);
-            });
-            throw failure;
         }
         return results;
     }

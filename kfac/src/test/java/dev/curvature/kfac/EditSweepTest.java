@@ -95,7 +95,8 @@ class EditSweepTest {
                     long full = sl.total();
                     assertEquals(Math.max(1, Math.round(kl.keptFraction() * full)), sl.kept(), kl.layer());
                     assertTrue(sl.energyKept() > 0 && sl.energyKept() <= 1, "SVD energy " + sl.energyKept());
-                    assertTrue(Double.isNaN(sl.curvatureMass()));
+                    assertEquals(null, sl.curvatureMass());
+                    assertEquals(null, kl.energyKept());
                     assertTrue(rl.curvatureMass() <= kl.curvatureMass(),
                             "random components hold no more curvature mass than the top ones");
                 }
@@ -146,7 +147,84 @@ class EditSweepTest {
                 List.of(EditSweep.Method.KFAC), (d, t, v) -> { }));
         assertTrue(e.getMessage().contains("h.1.mlp.c_fc") && e.getMessage().contains("'last'"), e.getMessage());
         assertArrayEquals(before, ModelEditorTest.allWeights(model));
+    }
+
+    @Test
+    void budgetsAndLayerSetsAreValidated() {
         assertThrows(IllegalArgumentException.class, () -> EditSweep.Budget.mass(1.5));
+        assertThrows(IllegalArgumentException.class, () -> EditSweep.Budget.count(-0.1));
         assertThrows(IllegalArgumentException.class, () -> new EditSweep.LayerSet("empty", List.of()));
+        var twice = assertThrows(IllegalArgumentException.class,
+                () -> new EditSweep.LayerSet("twice", List.of("h.0.mlp.c_fc", "h.0.mlp.c_fc")));
+        assertTrue(twice.getMessage().contains("twice"), twice.getMessage());
+    }
+
+    @Test
+    void aFailingEvaluationStillRestoresTheModelAndRhoOneLeavesItUntouched() throws Exception {
+        // reference: the weights before the sweep, bit for bit
+        Gpt2Model model = ModelEditorTest.freshModel();
+        double[] before = ModelEditorTest.allWeights(model);
+        Map<String, FactorEigenbasis> bases = new LinkedHashMap<>();
+        try (FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
+            for (String layer : LAYERS) {
+                bases.put(layer, FactorEigenbasis.of(backend, loaded.factors().get(layer)));
+            }
+            int[] calls = {0};
+            var failing = new EditSweep<>(backend, model, bases, m -> {
+                if (++calls[0] == 2) {
+                    throw new IllegalStateException("evaluation failed");
+                }
+                return 0;
+            }, 1);
+            assertThrows(IllegalStateException.class, () -> failing.run(List.of(new EditSweep.LayerSet("both", LAYERS)),
+                    List.of(EditSweep.Budget.mass(0.5)), List.of(EditSweep.Method.values()), (d, t, v) -> { }));
+            assertEquals(2, calls[0]);
+            assertArrayEquals(before, ModelEditorTest.allWeights(model), "restored after the failure");
+
+            var untouched = new EditSweep<>(backend, model, bases, EditSweepTest::swept, 1).run(
+                    List.of(new EditSweep.LayerSet("both", LAYERS)), List.of(EditSweep.Budget.mass(1.0)),
+                    List.of(EditSweep.Method.values()), (d, t, v) -> { });
+            double[] original = swept(model);
+            for (var v : untouched) {
+                assertArrayEquals(original, v.evaluation(), 0.0, v.method() + " at ρ = 1 changes nothing");
+                assertEquals(1.0, v.keptFraction());
+            }
+        } finally {
+            bases.values().forEach(FactorEigenbasis::close);
+        }
+    }
+
+    @Test
+    void randomControlSeedsAreUnrelatedAcrossSeedsAndIndependentOfBudgetOrder() {
+        // reference: the expected overlap of two independent uniform k-subsets of N pairs, k²/N
+        Gpt2Model model = Fixtures.model();
+        var one = new EditSweep<>(backend, model, Map.of(), m -> 0, 1);
+        var two = new EditSweep<>(backend, model, Map.of(), m -> 0, 2);
+        int rows = 64;
+        int columns = 32;
+        int count = 512;
+        var a = ScatteredComponents.random(rows, columns, count, one.randomSeed("h.0.mlp.c_fc",
+                EditSweep.Budget.mass(0.9)));
+        var b = ScatteredComponents.random(rows, columns, count, two.randomSeed("h.0.mlp.c_fc",
+                EditSweep.Budget.mass(0.9)));
+        int overlap = 0;
+        int shiftedOverlap = 0;   // the failure mode of a seed that only offsets the stream: b = a shifted by one
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < columns; j++) {
+                int at = i * columns + j;
+                overlap += a.contains(i, j) && b.contains(i, j) ? 1 : 0;
+                int next = at + 1;
+                shiftedOverlap += next < rows * columns && a.contains(i, j)
+                        && b.contains(next / columns, next % columns) ? 1 : 0;
+            }
+        }
+        double expected = (double) count * count / (rows * columns);   // 128, sd ≈ 9.8
+        assertTrue(Math.abs(overlap - expected) < 50, "overlap " + overlap + ", independent sets share ≈ " + expected);
+        assertTrue(Math.abs(shiftedOverlap - expected) < 50, "shifted overlap " + shiftedOverlap);
+        assertEquals(one.randomSeed("h.0.mlp.c_fc", EditSweep.Budget.mass(0.9)),
+                new EditSweep<>(backend, model, Map.of(), m -> 0, 1).randomSeed("h.0.mlp.c_fc",
+                        EditSweep.Budget.mass(0.9)), "a function of (seed, layer, budget) only");
+        assertTrue(one.randomSeed("h.0.mlp.c_fc", EditSweep.Budget.mass(0.9))
+                != one.randomSeed("h.0.mlp.c_fc", EditSweep.Budget.count(0.9)));
     }
 }

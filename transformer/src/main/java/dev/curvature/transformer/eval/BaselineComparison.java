@@ -1,9 +1,7 @@
 package dev.curvature.transformer.eval;
 
 import dev.curvature.engine.Tensor;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.train.TokenWindows;
 
 /**
  * Held-out perplexity of a model and nDCG@K of its next-token ranking against a frozen baseline's, from one forward
@@ -85,55 +83,26 @@ public final class BaselineComparison {
 
     /** One pass: losses for perplexity, top-K per position for the baseline or nDCG against it. */
     private Result run(Gpt2Model model, boolean recordBaseline) {
-        int v = vocab;
-        double lossSum = 0;
-        long scored = 0;
-        double batchPerplexities = 0;
-        int batches = 0;
-        double ndcgSum = 0;
-        double[] row = new double[v];
+        double[] ndcgSum = {0};
+        double[] row = new double[vocab];
         int[] top = new int[k];
-        Gpt2Activations act = null;
-        try {
-            for (int first = 0; first < windows; first += batch) {
-                int size = Math.min(batch, windows - first);
-                if (act == null || act.batch() != size) {
-                    if (act != null) {
-                        act.close();
-                    }
-                    act = model.activations(size, time);
-                }
-                int[] ids = new int[size * time];
-                int[] targets = new int[ids.length];
-                TokenWindows.consecutive(tokens, first, size, time, ids, targets);
-                double mean = model.forward(act, ids, targets);
-                lossSum += mean * act.countedPositions();
-                scored += act.countedPositions();
-                batchPerplexities += Math.exp(mean);
-                batches++;
-                Tensor logits = act.logits(); // (B·T, V)
-                for (int b = 0; b < size; b++) {
-                    for (int t = 0; t < time - 1; t++) {
-                        long position = (long) (first + b) * (time - 1) + t;
-                        logits.dtype().read(logits.storage(), logits.offset() + ((long) b * time + t) * v, row, 0, v);
-                        int at = (int) (position * k);
-                        if (recordBaseline) {
-                            RankingAgreement.topK(row, k, baselineTopK, at);
-                        } else {
-                            RankingAgreement.topK(row, k, top, 0);
-                            ndcgSum += RankingAgreement.ndcg(baselineTopK, at, top, k);
-                        }
+        Perplexity perplexity = Perplexity.of(model, tokens, time, batch, (act, first, size) -> {
+            Tensor logits = act.logits(); // (B·T, V)
+            for (int b = 0; b < size; b++) {
+                for (int t = 0; t < time - 1; t++) {
+                    long position = (long) (first + b) * (time - 1) + t;
+                    logits.dtype().read(logits.storage(), logits.offset() + ((long) b * time + t) * vocab, row, 0,
+                            vocab);
+                    int at = (int) (position * k);
+                    if (recordBaseline) {
+                        RankingAgreement.topK(row, k, baselineTopK, at);
+                    } else {
+                        RankingAgreement.topK(row, k, top, 0);
+                        ndcgSum[0] += RankingAgreement.ndcg(baselineTopK, at, top, k);
                     }
                 }
             }
-        } finally {
-            if (act != null) {
-                act.close();
-            }
-        }
-        double meanLoss = lossSum / scored;
-        Perplexity perplexity = new Perplexity(scored, meanLoss, Math.exp(meanLoss), batchPerplexities / batches,
-                batches);
-        return new Result(perplexity, recordBaseline ? 1.0 : ndcgSum / positions(), k);
+        });
+        return new Result(perplexity, recordBaseline ? 1.0 : ndcgSum[0] / positions(), k);
     }
 }

@@ -24,6 +24,17 @@ public record Perplexity(long positions, double meanLoss, double perplexity, dou
 
     /** Evaluates {@code tokens} in windows of {@code time} tokens, {@code batch} windows at a time. */
     public static Perplexity of(Gpt2Model model, int[] tokens, int time, int batch) {
+        return of(model, tokens, time, batch, (act, first, windows) -> { });
+    }
+
+    /** Sees each batch after its forward pass: the activations (logits (B·T, V)), the first window, the windows. */
+    @FunctionalInterface
+    interface BatchObserver {
+        void afterForward(Gpt2Activations act, int firstWindow, int windows);
+    }
+
+    /** {@link #of(Gpt2Model, int[], int, int)}, handing every batch to {@code observer} after its forward pass. */
+    static Perplexity of(Gpt2Model model, int[] tokens, int time, int batch, BatchObserver observer) {
         if (time < 2 || time > model.config().nPositions() || batch < 1) {
             throw new IllegalArgumentException("window length " + time + " must be in [2, " + model.config().nPositions()
                     + "] and batch " + batch + " >= 1");
@@ -50,6 +61,7 @@ public record Perplexity(long positions, double meanLoss, double perplexity, dou
                 int[] targets = new int[ids.length];
                 TokenWindows.consecutive(tokens, first, size, time, ids, targets);
                 double mean = model.forward(act, ids, targets);
+                observer.afterForward(act, first, size);
                 lossSum += mean * act.countedPositions();
                 positions += act.countedPositions();
                 batchPerplexities += Math.exp(mean);

@@ -86,13 +86,7 @@ public final class WorkbenchBuilder {
         Files.createDirectories(parent);
         Path temporary = Files.createTempDirectory(parent, "." + target.getFileName() + ".tmp-");
         try {
-            Map<String, String> contents = new LinkedHashMap<>();
-            contents.put("train.txt", corpus.train());
-            contents.put("train-clean.txt", corpus.trainClean());
-            contents.put("heldout.txt", corpus.heldout());
-            contents.put("eval/duplicates.jsonl", MemorizationSet.toJsonl(corpus.duplicates()));
-            contents.put("eval/canaries.jsonl", MemorizationSet.toJsonl(corpus.canaries()));
-            contents.put("eval/heldout.jsonl", MemorizationSet.toJsonl(corpus.heldoutControls()));
+            Map<String, String> contents = contents(corpus);
             Map<String, String> sha256 = new LinkedHashMap<>();
             Map<String, Long> bytes = new LinkedHashMap<>();
             Files.createDirectories(temporary.resolve("eval"));
@@ -114,6 +108,18 @@ public final class WorkbenchBuilder {
                 deleteTree(temporary);
             }
         }
+    }
+
+    /** The text files of a workbench by relative path, in the order they are written (all but manifest.json). */
+    static Map<String, String> contents(WorkbenchCorpus corpus) {
+        Map<String, String> contents = new LinkedHashMap<>();
+        contents.put("train.txt", corpus.train());
+        contents.put("train-clean.txt", corpus.trainClean());
+        contents.put("heldout.txt", corpus.heldout());
+        contents.put("eval/duplicates.jsonl", MemorizationSet.toJsonl(corpus.duplicates()));
+        contents.put("eval/canaries.jsonl", MemorizationSet.toJsonl(corpus.canaries()));
+        contents.put("eval/heldout.jsonl", MemorizationSet.toJsonl(corpus.heldoutControls()));
+        return contents;
     }
 
     /** '\r\n' and '\r' become '\n'; the text ends with exactly one '\n' unless empty. */

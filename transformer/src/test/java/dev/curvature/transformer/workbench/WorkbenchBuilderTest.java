@@ -329,6 +329,20 @@ class WorkbenchBuilderTest {
         assertTrue(other.getMessage().contains(manifest.sourceSha256()), other.getMessage());
         var notKjv = assertThrows(IOException.class, manifest::source);
         assertTrue(notKjv.getMessage().contains("text synthetic"), notKjv.getMessage());
+        // a recorded hash that does not match, and one missing: both refused, naming the file
+        String json = Files.readString(out.resolve("manifest.json"));
+        String heldoutSha = manifest.fileSha256().get("heldout.txt");
+        Files.writeString(dir.resolve("tampered.json"), json.replace(heldoutSha, "0".repeat(64)));
+        var tampered = assertThrows(IOException.class, () -> WorkbenchManifest.read(dir.resolve("tampered.json"))
+                .rebuild(new CorpusSource.Text("synthetic", SOURCE)));
+        assertTrue(tampered.getMessage().contains("heldout.txt") && tampered.getMessage().contains(heldoutSha),
+                tampered.getMessage());
+        JsonNode tree = JSON.readTree(json);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) tree.get("files")).remove("eval/canaries.jsonl");
+        Files.writeString(dir.resolve("missing.json"), tree.toString());
+        var missing = assertThrows(IOException.class, () -> WorkbenchManifest.read(dir.resolve("missing.json"))
+                .rebuild(new CorpusSource.Text("synthetic", SOURCE)));
+        assertTrue(missing.getMessage().contains("eval/canaries.jsonl"), missing.getMessage());
         Files.writeString(dir.resolve("bad.json"), "{\"format\": \"something else\"}");
         var bad = assertThrows(IOException.class, () -> WorkbenchManifest.read(dir.resolve("bad.json")));
         assertTrue(bad.getMessage().contains("bad.json"), bad.getMessage());

@@ -51,6 +51,35 @@ class CurvatureEditTest {
         return out;
     }
 
+    /** Σ_{(i,j) kept} C_ij u_i v_jᵀ with C_ij = u_iᵀ W v_j, by naive loops in double (row-major d_out × d_in). */
+    static double[] naiveComponentSum(FactorEigenbasis basis, Tensor w, ScatteredComponents.PairPredicate kept) {
+        int dOut = (int) w.dim(0);
+        int dIn = (int) w.dim(1);
+        double[] u = basis.gradientEigenvectors().toDoubleArray();
+        double[] v = basis.activationEigenvectors().toDoubleArray();
+        double[] wv = w.toDoubleArray();
+        double[] sum = new double[dOut * dIn];
+        for (int i = 0; i < dOut; i++) {
+            for (int j = 0; j < dIn; j++) {
+                if (!kept.test(i, j)) {
+                    continue;
+                }
+                double c = 0;   // C_ij = u_iᵀ W v_j
+                for (int r = 0; r < dOut; r++) {
+                    for (int s = 0; s < dIn; s++) {
+                        c += u[r * dOut + i] * wv[r * dIn + s] * v[s * dIn + j];
+                    }
+                }
+                for (int r = 0; r < dOut; r++) {
+                    for (int s = 0; s < dIn; s++) {
+                        sum[r * dIn + s] += c * u[r * dOut + i] * v[s * dIn + j];
+                    }
+                }
+            }
+        }
+        return sum;
+    }
+
     @Test
     void editEqualsTheNaiveSumOfKeptComponents() {
         int dOut = 12, dIn = 9;
@@ -63,28 +92,8 @@ class CurvatureEditTest {
                 Tensor out = Tensor.allocate(arena, DType.F64, dOut, dIn);
                 CurvatureEdit.LayerReport report = CurvatureEdit.apply(backend, out, w, basis, selection.kept());
 
-                double[] u = basis.gradientEigenvectors().toDoubleArray();
-                double[] v = basis.activationEigenvectors().toDoubleArray();
                 double[] wv = w.toDoubleArray();
-                double[] expected = new double[dOut * dIn];
-                for (int i = 0; i < dOut; i++) {
-                    for (int j = 0; j < dIn; j++) {
-                        if (!selection.kept().contains(i, j)) {
-                            continue;
-                        }
-                        double c = 0;   // C_ij = u_iᵀ W v_j
-                        for (int r = 0; r < dOut; r++) {
-                            for (int s = 0; s < dIn; s++) {
-                                c += u[r * dOut + i] * wv[r * dIn + s] * v[s * dIn + j];
-                            }
-                        }
-                        for (int r = 0; r < dOut; r++) {
-                            for (int s = 0; s < dIn; s++) {
-                                expected[r * dIn + s] += c * u[r * dOut + i] * v[s * dIn + j];
-                            }
-                        }
-                    }
-                }
+                double[] expected = naiveComponentSum(basis, w, selection.kept()::contains);
                 assertTrue(relativeError(expected, out.toDoubleArray()) <= 1e-12, "vs naive component sum");
                 assertEquals(selection.kept().pairCount(), report.pairsKept());
                 assertTrue(report.massKept() >= 0.7, "kept mass " + report.massKept());

@@ -35,6 +35,15 @@ class EditSweepTest {
         factors = FactorStoreTest.shard(dir.resolve("factors.safetensors"), Fixtures.targets(), "fixture");
     }
 
+    /** Eigenbases of {@link #LAYERS} (the caller closes them). */
+    static Map<String, FactorEigenbasis> bases(FactorStore.Loaded loaded) {
+        Map<String, FactorEigenbasis> bases = new LinkedHashMap<>();
+        for (String layer : LAYERS) {
+            bases.put(layer, FactorEigenbasis.of(backend, loaded.factors().get(layer)));
+        }
+        return bases;
+    }
+
     /** What the evaluation sees: the weights of the swept layers, concatenated. */
     static double[] swept(Gpt2Model model) {
         return LAYERS.stream().flatMapToDouble(l -> java.util.Arrays.stream(
@@ -47,9 +56,7 @@ class EditSweepTest {
         double[] before = ModelEditorTest.allWeights(model);
         Map<String, FactorEigenbasis> bases = new LinkedHashMap<>();
         try (FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
-            for (String layer : LAYERS) {
-                bases.put(layer, FactorEigenbasis.of(backend, loaded.factors().get(layer)));
-            }
+            bases.putAll(bases(loaded));
             var sets = List.of(new EditSweep.LayerSet("both", LAYERS),
                     new EditSweep.LayerSet("fc", List.of("h.0.mlp.c_fc")));
             var budgets = List.of(EditSweep.Budget.mass(0.9), EditSweep.Budget.mass(0.99));
@@ -166,9 +173,7 @@ class EditSweepTest {
         double[] before = ModelEditorTest.allWeights(model);
         Map<String, FactorEigenbasis> bases = new LinkedHashMap<>();
         try (FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
-            for (String layer : LAYERS) {
-                bases.put(layer, FactorEigenbasis.of(backend, loaded.factors().get(layer)));
-            }
+            bases.putAll(bases(loaded));
             int[] calls = {0};
             var failing = new EditSweep<>(backend, model, bases, m -> {
                 if (++calls[0] == 2) {

@@ -190,4 +190,27 @@ class EvaluationTest {
             assertTrue(ndcg < 0.999, "the perturbation must change some rankings: " + ndcg);
         }
     }
+
+    @Test
+    void levenshteinAndBucketEdgesMatchHandComputedValues() {
+        // "kitten" → "sitting" as token lists: substitute k→s, e→i, insert g = 3
+        int[] kitten = {'k', 'i', 't', 't', 'e', 'n'};
+        int[] sitting = {'s', 'i', 't', 't', 'i', 'n', 'g'};
+        assertEquals(3, Levenshtein.distance(kitten, sitting));
+        assertEquals(3, Levenshtein.distance(sitting, kitten));
+        assertEquals(6, Levenshtein.distance(kitten, new int[0]));
+        assertEquals(2, Levenshtein.distance(new int[]{1, 2, 3}, new int[]{3, 2, 1}));
+        // buckets at their edges, suffix L = 20: d = 1 → 0.95 (lev_copy), d = 2 → 0.90 (not);
+        // d = 5 → 0.75 (loose), d = 6 → 0.70 (not); d = 0 strict
+        List<RecitationEval.Outcome> outcomes = new ArrayList<>();
+        for (int d : new int[]{0, 1, 2, 5, 6}) {
+            outcomes.add(new RecitationEval.Outcome("d" + d, "set", new int[20], d, 0.5));
+        }
+        RecitationEval.Summary s = RecitationEval.Summary.of(outcomes);
+        assertEquals(1 / 5.0, s.strict());
+        assertEquals(2 / 5.0, s.levCopy());
+        assertEquals(4 / 5.0, s.loose());
+        assertEquals((0 + 1 + 2 + 5 + 6) / 20.0 / 5, s.averageLevenshtein(), 1e-15);
+        assertEquals(0.5, s.teacherForcedAccuracy(), 1e-15);
+    }
 }

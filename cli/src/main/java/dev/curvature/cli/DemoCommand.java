@@ -86,7 +86,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--rho", split = ",", paramLabel = "ρ", defaultValue = "0.95,0.98,0.99",
             description = "Curvature-mass fractions to keep, comma-separated (default: ${DEFAULT-VALUE}). At this scale "
-                    + "the paper's 0.5–0.9 keeps under 10 % of the components and breaks the model.")
+                    + "the paper's 0.5–0.9 keeps under 10 %% of the components and breaks the model.")
     List<Double> rho;
 
     @Option(names = "--kept-fraction", split = ",", paramLabel = "F",

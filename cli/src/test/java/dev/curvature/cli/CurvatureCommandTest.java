@@ -22,10 +22,29 @@ class CurvatureCommandTest {
         int code = CurvatureCommand.commandLine().setOut(new PrintWriter(out)).execute("--help");
         assertEquals(0, code);
         String help = out.toString().replaceAll("\\s+", " ");   // picocli wraps at 80 columns
-        for (String command : new String[]{"info", "collect", "merge", "spectrum", "edit"}) {
+        for (String command : new String[]{"info", "demo", "workbench", "train", "collect", "merge", "spectrum", "edit",
+                "bands", "bench"}) {
             assertTrue(help.contains(" " + command + " "), command + " missing from: " + help);
         }
         assertTrue(help.contains("self-checks the backend"), help);
+    }
+
+    @Test
+    void everyCommandsHelpRendersWithoutFormatWarnings() {
+        // picocli formats descriptions with String.format: a bare '%' makes it warn on stderr and print the raw text
+        PrintStream saved = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            for (var sub : CurvatureCommand.commandLine().getSubcommands().values()) {
+                String usage = sub.getUsageMessage();
+                assertTrue(usage.length() > 100, sub.getCommandName() + ": " + usage);
+            }
+        } finally {
+            System.setErr(saved);
+        }
+        String warnings = captured.toString(StandardCharsets.UTF_8);
+        assertTrue(!warnings.contains("WARN"), warnings);
     }
 
     @Test

@@ -156,6 +156,10 @@ class ControlEditsTest {
         assertEquals(0, ScatteredComponents.random(3, 3, 0, 1).count());
         assertEquals(9, ScatteredComponents.random(3, 3, 9, 1).count());
         assertEquals(3, ScatteredComponents.random(3, 3, 9, 1).rowsUsed());
+        ScatteredComponents firstColumn = ScatteredComponents.of(4, 3, (i, j) -> j == 0 && i != 2);
+        assertEquals(3, firstColumn.count());
+        assertEquals(3, firstColumn.rowsUsed());
+        assertEquals(1, firstColumn.columnsUsed());
         assertThrows(IllegalArgumentException.class, () -> ScatteredComponents.random(3, 3, 10, 1));
     }
 

@@ -17,7 +17,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -45,7 +44,8 @@ import java.util.concurrent.Callable;
                 "The memorized set is the prompt + suffix text of each sample of the JSONL eval sets, every position "
                         + "tallied; clean text is cut into consecutive windows (default length: the longest "
                         + "memorized sample, so both sets cover the same positions). Use clean text the factors "
-                        + "were not collected on. JSON on stdout (and --json FILE); a table on stderr."})
+                        + "were not collected on. Prints a table; --json prints the report as JSON on stdout instead "
+                        + "(the table then goes to stderr)."})
 final class BandsCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -95,8 +95,8 @@ final class BandsCommand implements Callable<Integer> {
             description = "Band edges as fractions of the ranking, increasing from 0 to 1 (default: ${DEFAULT-VALUE}).")
     double[] edges;
 
-    @Option(names = "--json", paramLabel = "FILE", description = "Also write the JSON report to FILE.")
-    Path json;
+    @Mixin
+    ReportOutput output;
 
     @Override
     public Integer call() throws Exception {
@@ -136,18 +136,13 @@ final class BandsCommand implements Callable<Integer> {
                 BandAnalysis.Report report = loaded != null
                         ? BandAnalysis.run(gpt2, loaded, chosen, data, cleanTokens, options, onProgress)
                         : BandAnalysis.run(gpt2, bases, chosen, data, cleanTokens, options, onProgress);
-                printTable(report);
                 Map<String, Object> out = new LinkedHashMap<>();
                 out.put("model", model.model.toString());
                 out.put("source", file.toString());
                 out.put("memorized", memorized.stream().map(Path::toString).toList());
                 out.put("clean", clean.toString());
                 out.put("report", report);
-                String text = Json.write(out);
-                if (json != null) {
-                    Files.writeString(json, text);
-                }
-                System.out.println(text);
+                output.print(out, table(report));
                 return 0;
             } finally {
                 gpt2.weights().close();
@@ -175,23 +170,26 @@ final class BandsCommand implements Callable<Integer> {
         return sequences;
     }
 
-    private static void printTable(BandAnalysis.Report report) {
-        System.err.printf("clean windows of %d tokens%n", report.cleanWindow());
-        System.err.printf("%-16s %-11s %9s | %-29s | %-29s%n", "", "", "", "(a) ‖W_band x‖",
-                "(b) RMS |v_jᵀx| over pairs");
-        System.err.printf("%-16s %-11s %9s | %9s %9s %9s | %9s %9s %9s%n", "layer", "band", "pairs", "memorized",
-                "clean", "ratio", "memorized", "clean", "ratio");
+    /** The human summary: per layer and band, both statistics on each set and their ratio. */
+    static String table(BandAnalysis.Report report) {
+        StringBuilder s = new StringBuilder();
+        s.append(String.format("clean windows of %d tokens%n", report.cleanWindow()));
+        s.append(String.format("%-16s %-11s %9s | %-29s | %-29s%n", "", "", "", "(a) ‖W_band x‖",
+                "(b) RMS |v_jᵀx| over pairs"));
+        s.append(String.format("%-16s %-11s %9s | %9s %9s %9s | %9s %9s %9s%n", "layer", "band", "pairs", "memorized",
+                "clean", "ratio", "memorized", "clean", "ratio"));
         for (BandAnalysis.LayerReport layer : report.layers()) {
             for (BandActivation.BandRatio r : layer.ratios()) {
-                System.err.printf("%-16s %-11s %9d | %9.4g %9.4g %9.4f | %9.4g %9.4g %9.4f%n", r.layer(), r.label(),
-                        r.pairs(), r.dataOutputNorm(), r.cleanOutputNorm(), r.outputNormRatio(), r.dataProjectionRms(),
-                        r.cleanProjectionRms(), r.projectionRmsRatio());
+                s.append(String.format("%-16s %-11s %9d | %9.4g %9.4g %9.4f | %9.4g %9.4g %9.4f%n", r.layer(),
+                        r.label(), r.pairs(), r.dataOutputNorm(), r.cleanOutputNorm(), r.outputNormRatio(),
+                        r.dataProjectionRms(), r.cleanProjectionRms(), r.projectionRmsRatio()));
             }
         }
         if (!report.layers().isEmpty()) {
             BandAnalysis.LayerReport first = report.layers().get(0);
-            System.err.printf("positions: memorized %d, clean %d%n", first.data().positions(),
-                    first.clean().positions());
+            s.append(String.format("positions: memorized %d, clean %d%n", first.data().positions(),
+                    first.clean().positions()));
         }
+        return s.toString();
     }
 }

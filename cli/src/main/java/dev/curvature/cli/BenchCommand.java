@@ -5,6 +5,7 @@ import dev.curvature.engine.CpuBackend;
 import dev.curvature.kfac.CollectionStepFlops;
 import dev.curvature.kfac.CollectionThroughput;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -30,7 +31,8 @@ import java.util.concurrent.Callable;
                         + "47 tokens/s on this machine class (quoted, not measured; target >= 1.5x). With the "
                         + "defaults the command takes about 1-2 minutes on 2 cores.",
                 "",
-                "A table goes to stderr; with --json the report goes to stdout as JSON. Progress on stderr."})
+                "Prints a table; --json prints the report as JSON on stdout instead (the table then goes to "
+                        + "stderr). Progress on stderr."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -81,8 +83,8 @@ final class BenchCommand implements Callable<Integer> {
                     + "into the sums ('collect --exact', the audit mode). Default: ${DEFAULT-VALUE}.")
     CovariancePrecision precision;
 
-    @Option(names = "--json", description = "Write the report as JSON to stdout (instead of the table on stderr).")
-    boolean json;
+    @Mixin
+    ReportOutput output;
 
     @Override
     public Integer call() {
@@ -103,11 +105,7 @@ final class BenchCommand implements Callable<Integer> {
             ProgressLine progress = new ProgressLine("bench", "steps (plain + collection)");
             CollectionThroughput.Report report = CollectionThroughput.measure(backend, options,
                     (done, total) -> progress.update(done, total, 0));
-            if (json) {
-                System.out.println(Json.write(report));
-            } else {
-                System.err.print(table(report));
-            }
+            output.print(report, table(report));
             return 0;
         }
     }

@@ -3,6 +3,7 @@ package dev.curvature.cli;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.kfac.FactorCollection;
+import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.KfacCollector;
 import dev.curvature.kfac.LayerSelection;
 import dev.curvature.transformer.data.TextCorpus;
@@ -12,7 +13,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.LongSummaryStatistics;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code curvature collect}: K-FAC factors of a model over a corpus. */
@@ -22,8 +26,9 @@ import java.util.concurrent.Callable;
                 "The corpus is cut into consecutive windows of --time tokens; the last position of each window "
                         + "has no next token and is not counted. g is the gradient of the SUMMED cross-entropy with "
                         + "respect to the layer output. Sums and counts are written (never means), so shards merge "
-                        + "exactly. Output: a safetensors file with a JSON description; a JSON summary on stdout, "
-                        + "progress on stderr."})
+                        + "exactly. Output: a safetensors file with a JSON description. Prints a summary (file, "
+                        + "layers, tokens, positions, mean loss); --json prints it as JSON on stdout instead (the "
+                        + "summary then goes to stderr). Progress on stderr."})
 final class CollectCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -69,6 +74,9 @@ final class CollectCommand implements Callable<Integer> {
             + "folded into float64 sums.")
     boolean exact;
 
+    @Mixin
+    ReportOutput output;
+
     @Override
     public Integer call() throws Exception {
         try (Backend backend = model.backend()) {
@@ -84,12 +92,30 @@ final class CollectCommand implements Callable<Integer> {
                         exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS, checkpointEvery);
                 ProgressLine progress = new ProgressLine("collect", "windows");
                 FactorCollection.Result result = FactorCollection.runParts(gpt2, parts, options, out, progress::update);
-                System.out.println(Json.write(java.util.Map.of("factors", out.toString(), "meanLoss", result.meanLoss(),
-                        "description", result.description())));
+                Map<String, Object> report = new LinkedHashMap<>();
+                report.put("factors", out.toString());
+                report.put("meanLoss", result.meanLoss());
+                report.put("description", result.description());
+                output.print(report, summary(out, result.description())
+                        + String.format("mean loss %.4f (cross-entropy of the %s labels, batches collected in this "
+                        + "run)%n", result.meanLoss(), labels));
                 return 0;
             } finally {
                 gpt2.weights().close();
             }
         }
+    }
+
+    /** What a factor file holds, in two lines: layers, tokens, positions, labels (also used by merge). */
+    static String summary(Path file, FactorStore.Description d) {
+        List<String> names = d.layers().stream().map(FactorStore.Layer::name).toList();
+        String layerNames = names.size() <= 4 ? String.join(", ", names)
+                : names.get(0) + ", …, " + names.get(names.size() - 1);
+        LongSummaryStatistics positions = d.layers().stream().mapToLong(FactorStore.Layer::positions)
+                .summaryStatistics();
+        String perLayer = positions.getMin() == positions.getMax() ? String.valueOf(positions.getMin())
+                : positions.getMin() + "–" + positions.getMax();
+        return String.format("factors: %s%n%d layers (%s); %d tokens, %s positions per layer, %s labels%n", file,
+                names.size(), layerNames, d.tokens(), perLayer, d.labels());
     }
 }

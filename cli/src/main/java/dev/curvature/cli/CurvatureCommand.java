@@ -5,7 +5,8 @@ import picocli.CommandLine.Command;
 
 /**
  * {@code java --enable-native-access=ALL-UNNAMED -jar curvature.jar <command>}: the entry point. Each command is
- * a thin layer over a library method; JSON goes to stdout, progress and tables to stderr.
+ * a thin layer over a library method. Output ({@link ReportOutput}): the human-readable text on stdout, or with
+ * --json the report as JSON on stdout and the text on stderr; progress and notes always on stderr.
  */
 @Command(name = "curvature",
         mixinStandardHelpOptions = true,
@@ -20,7 +21,11 @@ import picocli.CommandLine.Command;
                 "",
                 "Start with 'curvature demo' (the K-FAC edit end to end on the bundled memorizing model, ≈2 min on "
                         + "2 cores). A typical run on your own model: collect → spectrum → edit. "
-                        + "'curvature <command> --help' explains each option."},
+                        + "'curvature <command> --help' explains each option.",
+                "",
+                "Output: every command prints human-readable text on stdout; with --json it prints its report as "
+                        + "JSON on stdout instead and the text goes to stderr. Progress bars and notes are always on "
+                        + "stderr."},
         subcommands = {InfoCommand.class, DemoCommand.class, WorkbenchCommand.class, TrainCommand.class,
                 CollectCommand.class, MergeCommand.class, SpectrumCommand.class, EditCommand.class, BandsCommand.class,
                 BenchCommand.class, CommandLine.HelpCommand.class})

@@ -30,6 +30,7 @@ import dev.curvature.transformer.workbench.WorkbenchBuilder;
 import dev.curvature.transformer.workbench.WorkbenchCorpus;
 import dev.curvature.transformer.workbench.WorkbenchManifest;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -66,7 +67,7 @@ import java.util.concurrent.Callable;
                 "",
                 "Writes <out>/report.json, <out>/table.txt, <out>/factors.safetensors and PNGs (factor spectra; "
                         + "recitation and perplexity against the budget). Prints the table; --json prints the report "
-                        + "to stdout instead (the table then goes to stderr)."})
+                        + "as JSON on stdout instead (the table then goes to stderr)."})
 final class DemoCommand implements Callable<Integer> {
     /** Where the committed model lives, relative to the repository root. */
     static final String BUNDLED_MODEL = "models/workbench-gpt2";
@@ -126,8 +127,8 @@ final class DemoCommand implements Callable<Integer> {
             + "cores).")
     Integer threads;
 
-    @Option(names = "--json", description = "Print the report as JSON to stdout (the table goes to stderr).")
-    boolean json;
+    @Mixin
+    ReportOutput output;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -262,10 +263,7 @@ final class DemoCommand implements Callable<Integer> {
             SpectrumPlot.write(run.resolve("spectra.png"), "K-FAC factor spectra (" + modelDir.getFileName() + ")",
                     spectra);
             report.writePlots(run);
-            (json ? System.err : System.out).print(table);
-            if (json) {
-                System.out.println(Json.write(report.json()));
-            }
+            output.print(report.json(), table);
             System.err.printf("run folder: %s (report.json, table.txt, factors.safetensors, *.png); %.0f s in all%n",
                     run, since(start));
             return 0;

@@ -29,7 +29,8 @@ import java.util.concurrent.Callable;
                         + "with the largest λ_i μ_j that hold a fraction ρ of the total curvature mass are kept (or, "
                         + "with --ablate, removed), and W' = U_G (C ⊙ M) U_Aᵀ is rebuilt in float64. ρ = 1 leaves a "
                         + "layer as it is. Writes <out>/config.json and <out>/model.safetensors (Hugging Face "
-                        + "layout) and <out>/edit-report.json; the report also goes to stdout, a table to stderr."})
+                        + "layout) and <out>/edit-report.json. Prints a table; --json prints the report as JSON on "
+                        + "stdout instead (the table then goes to stderr)."})
 final class EditCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -84,6 +85,9 @@ final class EditCommand implements Callable<Integer> {
             description = "ranks rule: variance fraction of G to keep (default: ${DEFAULT-VALUE}).")
     double rhoG;
 
+    @Mixin
+    ReportOutput output;
+
     @Override
     public Integer call() throws Exception {
         try (Backend backend = model.backend()) {
@@ -117,17 +121,21 @@ final class EditCommand implements Callable<Integer> {
                         : ModelEditor.edit(backend, gpt2, bases, rhoByLayer, selectionRule, onLayer);
                 var dtype = saveDtype != null ? saveDtype : Gpt2Checkpoints.storedDtype(model.model);
                 Gpt2Checkpoints.save(gpt2, out, dtype, Map.of("curvature.edit", selectionRule + " " + rhoByLayer));
-                String report = Json.write(Map.of("model", model.model.toString(), "source",
-                        String.valueOf(source.factors != null ? source.factors : source.eigenbases), "layers", results));
-                Files.writeString(out.resolve("edit-report.json"), report);
-                System.err.printf("%-18s %6s %12s %10s %9s %9s%n", "layer", "ρ", "kept pairs", "mass kept", "ΔW/W",
-                        "U_G/U_A");
+                Map<String, Object> report = new LinkedHashMap<>();
+                report.put("model", model.model.toString());
+                report.put("source", String.valueOf(source.factors != null ? source.factors : source.eigenbases));
+                report.put("layers", results);
+                Files.writeString(out.resolve("edit-report.json"), Json.write(report));
+                StringBuilder table = new StringBuilder(String.format("%-18s %6s %12s %10s %9s %9s%n", "layer", "ρ",
+                        "kept pairs", "mass kept", "ΔW/W", "U_G/U_A"));
                 for (ModelEditor.LayerResult r : results) {
-                    System.err.printf("%-18s %6.3f %11.4f%% %10.4f %9.4f %4d/%-4d%n", r.edit().layer(), r.rho(),
-                            100 * r.edit().keptFraction(), r.edit().massKept(), r.edit().relativeChange(),
-                            r.edit().gEigenvectorsUsed(), r.edit().aEigenvectorsUsed());
+                    table.append(String.format("%-18s %6.3f %11.4f%% %10.4f %9.4f %4d/%-4d%n", r.edit().layer(),
+                            r.rho(), 100 * r.edit().keptFraction(), r.edit().massKept(), r.edit().relativeChange(),
+                            r.edit().gEigenvectorsUsed(), r.edit().aEigenvectorsUsed()));
                 }
-                System.out.println(report);
+                table.append(String.format("edited model: %s (config.json, model.safetensors, edit-report.json)%n",
+                        out));
+                output.print(report, table.toString());
                 return 0;
             } finally {
                 gpt2.weights().close();

@@ -2,6 +2,7 @@ package dev.curvature.cli;
 
 import dev.curvature.engine.EnvironmentReport;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.util.concurrent.Callable;
@@ -12,24 +13,20 @@ import java.util.concurrent.Callable;
                 "",
                 "Shows the Java runtime, where OpenBLAS and LAPACKE were loaded from and the thread count, then "
                         + "checks GEMM, covariance accumulation and the symmetric eigensolver against naive float64 "
-                        + "loops. Exit status 1 if a check fails. A table goes to stderr; with --json the report "
-                        + "goes to stdout as JSON."})
+                        + "loops. Exit status 1 if a check fails. Prints a table; --json prints the report as JSON "
+                        + "on stdout instead (the table then goes to stderr)."})
 final class InfoCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N",
             description = "Threads for OpenBLAS and the Java kernels (default: $OPENBLAS_NUM_THREADS, else all cores).")
     Integer threads;
 
-    @Option(names = "--json", description = "Write the report as JSON to stdout.")
-    boolean json;
+    @Mixin
+    ReportOutput output;
 
     @Override
     public Integer call() {
         EnvironmentReport report = EnvironmentReport.collect(threads);
-        if (json) {
-            System.out.println(Json.write(report));
-        } else {
-            System.err.print(report.toTable());
-        }
+        output.print(report, report.toTable());
         return report.selfCheckPassed() ? 0 : 1;
     }
 }

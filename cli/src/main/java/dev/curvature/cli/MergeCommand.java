@@ -4,6 +4,7 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.CpuBackend;
 import dev.curvature.kfac.FactorStore;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -16,7 +17,10 @@ import java.util.concurrent.Callable;
         description = {"Adds K-FAC factor shards collected separately.",
                 "",
                 "Sums and position counts are added in the order given. Shards must come from the same model "
-                        + "(weights fingerprint), label mode and layer set; anything else is refused naming the shard."})
+                        + "(weights fingerprint), label mode and layer set; anything else is refused naming the shard.",
+                "",
+                "Prints a summary (file, shards, layers, tokens, positions); --json prints the merged file's "
+                        + "description as JSON on stdout instead (the summary then goes to stderr)."})
 final class MergeCommand implements Callable<Integer> {
     @Parameters(arity = "2..*", paramLabel = "SHARD", description = "Factor files to add, in this order.")
     List<Path> shards;
@@ -24,11 +28,15 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Merged factor file to write.")
     Path out;
 
+    @Mixin
+    ReportOutput output;
+
     @Override
     public Integer call() throws Exception {
         try (Backend backend = new CpuBackend(); FactorStore.Loaded merged = FactorStore.merge(backend, shards)) {
             FactorStore.write(out, merged.factors(), merged.description());
-            System.out.println(Json.write(merged.description()));
+            output.print(merged.description(), CollectCommand.summary(out, merged.description())
+                    + String.format("%d shards added in the order given%n", shards.size()));
             return 0;
         }
     }

@@ -7,6 +7,7 @@ import dev.curvature.kfac.FactorEigenbasis;
 import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.KroneckerFactors;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -23,7 +24,9 @@ import java.util.concurrent.Callable;
                 "",
                 "A/n and G/n of every layer are decomposed in float64 (LAPACK dsyevd). For each: the leading "
                         + "eigenvalues, the trace, the residual ‖AV−VΛ‖/‖A‖, the orthogonality ‖VᵀV−I‖/√n and the "
-                        + "negative eigenvalues clipped to 0. JSON on stdout; a table on stderr."})
+                        + "negative eigenvalues clipped to 0. Prints a table; --json prints the report (with the "
+                        + "leading eigenvalues) as JSON on stdout instead (the table then goes to stderr). Progress "
+                        + "on stderr."})
 final class SpectrumCommand implements Callable<Integer> {
     @Option(names = "--factors", required = true, paramLabel = "FILE", description = "Factor file from collect/merge.")
     Path factors;
@@ -40,13 +43,18 @@ final class SpectrumCommand implements Callable<Integer> {
             description = "Eigenvalues listed per factor in the JSON (default: ${DEFAULT-VALUE}; -1: all).")
     int top;
 
+    @Mixin
+    ReportOutput output;
+
     @Override
     public Integer call() throws Exception {
         List<Map<String, Object>> layers = new ArrayList<>();
         Map<String, double[]> spectra = SpectrumPlot.newSpectra();
         try (Backend backend = new CpuBackend(); FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
-            System.err.printf("%-18s %6s %12s %10s %10s %9s%n", "factor", "n", "λ max", "residual", "orthog.", "negative");
+            StringBuilder table = new StringBuilder(String.format("%-18s %6s %12s %10s %10s %9s%n", "factor", "n",
+                    "λ max", "residual", "orthog.", "negative"));
             List<FactorEigenbasis> kept = new ArrayList<>();
+            ProgressLine progress = new ProgressLine("spectrum", "layers");
             for (KroneckerFactors f : loaded.factors().values()) {
                 FactorEigenbasis basis = FactorEigenbasis.of(backend, f);
                 try {
@@ -61,9 +69,10 @@ final class SpectrumCommand implements Callable<Integer> {
                     for (var q : List.of(basis.gradientQuality(), basis.activationQuality())) {
                         double[] values = q == basis.gradientQuality() ? basis.gradientEigenvalues()
                                 : basis.activationEigenvalues();
-                        System.err.printf("%-18s %6d %12.4e %10.2e %10.2e %9d%n", q.tensorName(), q.n(), values[0],
-                                q.residual(), q.orthogonality(), q.negativeCount());
+                        table.append(String.format("%-18s %6d %12.4e %10.2e %10.2e %9d%n", q.tensorName(), q.n(),
+                                values[0], q.residual(), q.orthogonality(), q.negativeCount()));
                     }
+                    progress.update(layers.size(), loaded.factors().size(), 0);
                 } finally {
                     if (eigenbases != null) {
                         kept.add(basis);
@@ -75,14 +84,19 @@ final class SpectrumCommand implements Callable<Integer> {
             if (eigenbases != null) {
                 try {
                     EigenbasisStore.write(eigenbases, kept, loaded.description());
+                    table.append(String.format("eigenbases: %s%n", eigenbases));
                 } finally {
                     kept.forEach(FactorEigenbasis::close);
                 }
             }
             if (plot != null) {
                 SpectrumPlot.write(plot, "K-FAC factor spectra: " + factors.getFileName(), spectra);
+                table.append(String.format("plot: %s%n", plot));
             }
-            System.out.println(Json.write(Map.of("factors", factors.toString(), "layers", layers)));
+            Map<String, Object> report = new LinkedHashMap<>();
+            report.put("factors", factors.toString());
+            report.put("layers", layers);
+            output.print(report, table.toString());
             return 0;
         }
     }

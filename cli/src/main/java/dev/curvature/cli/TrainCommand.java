@@ -16,10 +16,12 @@ import dev.curvature.transformer.train.Gpt2Trainer;
 import dev.curvature.transformer.train.TokenWindows;
 import dev.curvature.transformer.train.TrainingOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -31,7 +33,10 @@ import java.util.concurrent.Callable;
                         + "(bytes by default, or --tokenizer tokenizer.json), cut into windows of --time tokens every "
                         + "--stride tokens, and read in a seeded order that depends only on (seed, step). A checkpoint "
                         + "directory (HF layout + optimizer moments + trainer.json) is written every "
-                        + "--checkpoint-every steps and at the end; --resume continues from it bit for bit."})
+                        + "--checkpoint-every steps and at the end; --resume continues from it bit for bit.",
+                "",
+                "Prints a summary (checkpoint directory, steps, final loss); --json prints it as JSON on stdout "
+                        + "instead (the summary then goes to stderr). Progress on stderr."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--corpus", required = true, paramLabel = "FILE", description = "Training text or JSONL.")
     Path corpus;
@@ -103,6 +108,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Threads (default: all cores).")
     Integer threads;
 
+    @Mixin
+    ReportOutput output;
+
     @Override
     public Integer call() throws Exception {
         Tokenizer tok = "bytes".equals(tokenizer) ? new ByteTokenizer()
@@ -131,6 +139,8 @@ final class TrainCommand implements Callable<Integer> {
                 System.err.printf("%d tokens; model %d parameters%n", tokens.length, weights.count());
             }
             System.err.print(trainer.memoryPlan());
+            Map<String, Object> result = new LinkedHashMap<>();
+            String summary;
             try (trainer) {
                 long total = trainer.options().steps();
                 ProgressLine progress = new ProgressLine("train", "steps");
@@ -140,8 +150,11 @@ final class TrainCommand implements Callable<Integer> {
                     lastLoss[0] = report.loss();
                     progress.update(report.step(), total, report.step() * tokensPerStep);
                 }, out, checkpointEvery);
-                System.out.println(Json.write(Map.of("checkpoint", out.toString(), "steps", trainer.step(),
-                        "finalLoss", lastLoss[0])));
+                result.put("checkpoint", out.toString());
+                result.put("steps", trainer.step());
+                result.put("finalLoss", lastLoss[0]);
+                summary = String.format("checkpoint: %s%nsteps: %d of %d; final loss %.4f (mean cross-entropy "
+                        + "of the last batch)%n", out, trainer.step(), total, lastLoss[0]);
             } finally {
                 trainer.model().weights().close();
             }
@@ -149,6 +162,7 @@ final class TrainCommand implements Callable<Integer> {
                 Files.copy(Path.of(tokenizer), out.resolve("tokenizer.json"),
                         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
+            output.print(result, summary);
             return 0;
         }
     }

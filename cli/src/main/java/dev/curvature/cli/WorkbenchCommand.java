@@ -2,12 +2,16 @@ package dev.curvature.cli;
 
 import dev.curvature.transformer.workbench.CorpusSource;
 import dev.curvature.transformer.workbench.WorkbenchBuilder;
+import dev.curvature.transformer.workbench.WorkbenchCorpus;
 import dev.curvature.transformer.workbench.WorkbenchOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
 /** {@code curvature workbench}: builds the memorization workbench corpus. */
@@ -19,7 +23,10 @@ import java.util.concurrent.Callable;
                         + "k times each at random line boundaries), train-clean.txt (the training split without the "
                         + "insertions: clean held-in text for K-FAC factors), heldout.txt (whole blocks never in train), "
                         + "eval/duplicates.jsonl, eval/canaries.jsonl, eval/heldout.jsonl (prompt/suffix pairs) and "
-                        + "manifest.json (options, counts, SHA-256 of the source and of every file)."})
+                        + "manifest.json (options, counts, SHA-256 of the source and of every file).",
+                "",
+                "Prints a summary (directory, sizes, counts); --json prints the counts and SHA-256s as JSON on "
+                        + "stdout instead (the summary then goes to stderr)."})
 final class WorkbenchCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to create (must not exist).")
     Path out;
@@ -44,6 +51,9 @@ final class WorkbenchCommand implements Callable<Integer> {
     @Option(names = "--canary-repeats", paramLabel = "K", description = "Copies of each canary (default: 160).")
     Integer canaryRepeats;
 
+    @Mixin
+    ReportOutput output;
+
     @Override
     public Integer call() throws Exception {
         WorkbenchOptions options = WorkbenchOptions.defaults(seed);
@@ -57,8 +67,24 @@ final class WorkbenchCommand implements Callable<Integer> {
         }
         CorpusSource from = source != null ? new CorpusSource.TextFile(source) : CorpusSource.KjvBible.whole();
         WorkbenchBuilder.WorkbenchFiles files = WorkbenchBuilder.write(from, options, out);
-        System.out.println(Json.write(Map.of("directory", files.directory().toString(), "counts",
-                files.corpus().counts(), "sha256", files.sha256(), "source", from.description())));
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("directory", files.directory().toString());
+        report.put("counts", files.corpus().counts());
+        report.put("sha256", new TreeMap<>(files.sha256()));
+        report.put("source", from.description());
+        output.print(report, summary(files.directory(), from.description(), files.corpus().counts()));
         return 0;
+    }
+
+    /** What was written where, with the sizes and counts of {@link WorkbenchCorpus.Counts}. */
+    static String summary(Path directory, String source, WorkbenchCorpus.Counts c) {
+        return String.format("workbench: %s%n", directory)
+                + String.format("source: %s (%d chars, %d lines, %d blocks of which %d held out)%n", source,
+                c.sourceChars(), c.sourceLines(), c.blocks(), c.heldoutBlocks())
+                + String.format("train.txt: %d chars (%d passage copies and %d canary copies inserted); "
+                        + "train-clean.txt: %d chars; heldout.txt: %d chars%n", c.trainChars(),
+                c.insertedDuplicateCopies(), c.insertedCanaryCopies(), c.trainSourceChars(), c.heldoutChars())
+                + String.format("eval: %d duplicated passages, %d canaries, %d held-out controls; manifest.json: "
+                        + "options, counts, SHA-256 of every file%n", c.passages(), c.canaries(), c.heldoutControls());
     }
 }

@@ -48,11 +48,10 @@ class BandsCommandTest {
                 """);
         Path clean = dir.resolve("clean.txt");
         Files.writeString(clean, "And the earth was without form, and void; and darkness was upon the face. ".repeat(5));
-        Path report = dir.resolve("bands.json");
         JsonNode out = new ObjectMapper().readTree(KfacCommandsTest.run("bands", "--model", modelDir.toString(),
                 "--factors", factors.toString(), "--memorized", memorized.toString(), "--clean", clean.toString(),
-                "--tokens", "100", "--json", report.toString()));
-        assertEquals(out, new ObjectMapper().readTree(Files.readString(report)));
+                "--tokens", "100", "--json"));
+        assertEquals(memorized.toString(), out.get("memorized").get(0).asText());
         JsonNode layers = out.get("report").get("layers");
         assertEquals(2, layers.size());
         assertEquals(13, out.get("report").get("cleanWindow").asInt(), "the longest sample: 9 + 4 bytes");

@@ -31,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class KfacCommandsTest {
 
+    /** Runs the command line, asserts exit status 0, and returns what it printed on stdout. */
     static String run(String... args) {
         PrintStream saved = System.out;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
@@ -60,7 +61,7 @@ class KfacCommandsTest {
         Path part2 = dir.resolve("part2.safetensors");
         ObjectMapper json = new ObjectMapper();
         JsonNode collected = json.readTree(run("collect", "--model", modelDir.toString(), "--corpus", corpus.toString(),
-                "--out", part1.toString(), "--time", "32", "--batch", "4", "--threads", "2"));
+                "--out", part1.toString(), "--time", "32", "--batch", "4", "--threads", "2", "--json"));
         // 660 bytes → 20 whole windows of 32 tokens; the last position of each has no target: 31 counted each
         assertEquals(660, Files.size(corpus));
         for (JsonNode layer : collected.get("description").get("layers")) {
@@ -80,7 +81,7 @@ class KfacCommandsTest {
         Path png = dir.resolve("spectra.png");
         Path bases = dir.resolve("bases.safetensors");
         JsonNode spectrum = json.readTree(run("spectrum", "--factors", merged.toString(), "--plot", png.toString(),
-                "--eigenbases", bases.toString()));
+                "--eigenbases", bases.toString(), "--json"));
         byte[] header = java.util.Arrays.copyOf(Files.readAllBytes(png), 8);
         assertEquals(0, java.util.Arrays.compare(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}, header),
                 "a PNG file");
@@ -96,13 +97,14 @@ class KfacCommandsTest {
 
         Path edited = dir.resolve("edited");
         JsonNode report = json.readTree(run("edit", "--model", modelDir.toString(), "--factors", merged.toString(),
-                "--out", edited.toString(), "--rho", "0.8", "--layers", "h.1.mlp.*"));
+                "--out", edited.toString(), "--rho", "0.8", "--layers", "h.1.mlp.*", "--json"));
         assertEquals(2, report.get("layers").size());
         for (JsonNode layer : report.get("layers")) {
             assertTrue(layer.get("edit").get("massKept").asDouble() >= 0.8, layer.toString());
             assertTrue(layer.get("edit").get("relativeChange").asDouble() > 0, layer.toString());
         }
-        assertTrue(Files.exists(edited.resolve("edit-report.json")));
+        assertEquals(report, json.readTree(Files.readString(edited.resolve("edit-report.json"))),
+                "--json prints the report the edit writes beside the model");
         // the same edit from the stored eigenbases: the same weights, bit for bit
         Path fromBases = dir.resolve("from-bases");
         run("edit", "--model", modelDir.toString(), "--eigenbases", bases.toString(), "--out", fromBases.toString(),

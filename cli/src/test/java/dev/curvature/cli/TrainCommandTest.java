@@ -28,7 +28,7 @@ class TrainCommandTest {
         Path out = dir.resolve("run");
         JsonNode result = new ObjectMapper().readTree(KfacCommandsTest.run("train", "--corpus", corpus.toString(),
                 "--out", out.toString(), "--layers", "1", "--width", "32", "--heads", "2", "--time", "32",
-                "--batch", "4", "--steps", "6", "--checkpoint-every", "4", "--warmup", "2"));
+                "--batch", "4", "--steps", "6", "--checkpoint-every", "4", "--warmup", "2", "--json"));
         assertEquals(6, result.get("steps").asInt());
         assertEquals(6, Gpt2Trainer.readState(out).step());
         try (CpuBackend backend = new CpuBackend(1)) {

@@ -1,15 +1,22 @@
 package dev.curvature.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** workbench from the command line on a synthetic source; reference: the counts asked for and occurrence counts. */
@@ -17,22 +24,11 @@ class WorkbenchCommandTest {
 
     @Test
     void buildsTheCorpusWithTheRequestedCounts(@TempDir Path dir) throws Exception {
-        Random random = new Random(3);
-        StringBuilder text = new StringBuilder();
-        String[] words = {"light", "waters", "earth", "heaven", "seed", "tree", "day", "night", "firmament", "kind"};
-        for (int line = 0; line < 3000; line++) {
-            text.append("line ").append(line);
-            for (int w = 0; w < 8; w++) {
-                text.append(' ').append(words[random.nextInt(words.length)]);
-            }
-            text.append('\n');
-        }
-        Path source = dir.resolve("source.txt");
-        Files.writeString(source, text);
+        Path source = syntheticSource(dir);
         Path out = dir.resolve("wb");
         JsonNode result = new ObjectMapper().readTree(KfacCommandsTest.run("workbench", "--out", out.toString(),
                 "--source", source.toString(), "--passages", "3", "--duplicates", "4", "--canaries", "2",
-                "--canary-repeats", "5"));
+                "--canary-repeats", "5", "--json"));
         assertEquals(2, result.get("counts").get("canaries").asInt());
         assertEquals(10, result.get("counts").get("insertedCanaryCopies").asInt());
         assertEquals(9, result.get("counts").get("insertedDuplicateCopies").asInt());   // 3 passages × (4 − 1) copies
@@ -47,5 +43,77 @@ class WorkbenchCommandTest {
             assertEquals(5, count, "canary " + canary.get("id").asText());
         }
         assertTrue(Files.exists(out.resolve("manifest.json")));
+    }
+
+    @Test
+    void withoutJsonStdoutHoldsTheTextAndWithJsonTheReportWhileTheTextGoesToStderr(@TempDir Path dir)
+            throws Exception {
+        // the output rule of every command (ReportOutput), on the cheapest one: the same build twice
+        Path source = syntheticSource(dir);
+        String[] options = {"--source", source.toString(), "--passages", "3", "--duplicates", "4", "--canaries", "2",
+                "--canary-repeats", "5"};
+        Path plain = dir.resolve("plain");
+        Output text = runCapturingBoth(concat(new String[]{"workbench", "--out", plain.toString()}, options));
+        assertTrue(text.stdout().startsWith("workbench: " + plain), text.stdout());
+        assertTrue(text.stdout().contains("2 canaries"), text.stdout());
+        assertThrows(JsonProcessingException.class, () -> new ObjectMapper().readTree(text.stdout()),
+                "without --json stdout is not JSON");
+        assertTrue(!text.stderr().contains("workbench: "), "the summary is not printed twice: " + text.stderr());
+
+        Path json = dir.resolve("json");
+        Output report = runCapturingBoth(concat(new String[]{"workbench", "--out", json.toString(), "--json"},
+                options));
+        JsonNode parsed = new ObjectMapper().readTree(report.stdout());
+        assertEquals(json.toString(), parsed.get("directory").asText());
+        assertEquals(2, parsed.get("counts").get("canaries").asInt());
+        assertEquals(text.stdout().replace(plain.toString(), json.toString()), report.stderr(),
+                "with --json the same summary goes to stderr");
+    }
+
+    /** What a command printed on each stream. */
+    record Output(String stdout, String stderr) {
+    }
+
+    /** Runs the command line with System.out and System.err captured; asserts exit status 0. */
+    static Output runCapturingBoth(String... args) {
+        PrintStream savedOut = System.out;
+        PrintStream savedErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        StringWriter picocliErr = new StringWriter();
+        int code;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            code = CurvatureCommand.commandLine().setErr(new PrintWriter(picocliErr)).execute(args);
+        } finally {
+            System.setOut(savedOut);
+            System.setErr(savedErr);
+        }
+        assertEquals(0, code, String.join(" ", args) + " failed: " + picocliErr);
+        return new Output(out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    /** 3000 lines of random words from a fixed seed: enough blocks for a small workbench. */
+    private static Path syntheticSource(Path dir) throws Exception {
+        Random random = new Random(3);
+        StringBuilder text = new StringBuilder();
+        String[] words = {"light", "waters", "earth", "heaven", "seed", "tree", "day", "night", "firmament", "kind"};
+        for (int line = 0; line < 3000; line++) {
+            text.append("line ").append(line);
+            for (int w = 0; w < 8; w++) {
+                text.append(' ').append(words[random.nextInt(words.length)]);
+            }
+            text.append('\n');
+        }
+        Path source = dir.resolve("source.txt");
+        Files.writeString(source, text);
+        return source;
     }
 }

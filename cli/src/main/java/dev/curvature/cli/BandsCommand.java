@@ -44,8 +44,8 @@ import java.util.concurrent.Callable;
                 "The memorized set is the prompt + suffix text of each sample of the JSONL eval sets, every position "
                         + "tallied; clean text is cut into consecutive windows (default length: the longest "
                         + "memorized sample, so both sets cover the same positions). Use clean text the factors "
-                        + "were not collected on. Prints a table; --json prints the report as JSON on stdout instead "
-                        + "(the table then goes to stderr)."})
+                        + "were not collected on. Prints a table on stderr; --json also prints the report as JSON on "
+                        + "stdout."})
 final class BandsCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

@@ -31,8 +31,7 @@ import java.util.concurrent.Callable;
                         + "47 tokens/s on this machine class (quoted, not measured; target >= 1.5x). With the "
                         + "defaults the command takes about 1-2 minutes on 2 cores.",
                 "",
-                "Prints a table; --json prints the report as JSON on stdout instead (the table then goes to "
-                        + "stderr). Progress on stderr."})
+                "Prints a table on stderr; --json also prints the report as JSON on stdout. Progress on stderr."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -27,8 +27,8 @@ import java.util.concurrent.Callable;
                         + "has no next token and is not counted. g is the gradient of the SUMMED cross-entropy with "
                         + "respect to the layer output. Sums and counts are written (never means), so shards merge "
                         + "exactly. Output: a safetensors file with a JSON description. Prints a summary (file, "
-                        + "layers, tokens, positions, mean loss); --json prints it as JSON on stdout instead (the "
-                        + "summary then goes to stderr). Progress on stderr."})
+                        + "layers, tokens, positions, mean loss) on stderr; --json also prints it as JSON on stdout. "
+                        + "Progress on stderr."})
 final class CollectCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

@@ -5,8 +5,9 @@ import picocli.CommandLine.Command;
 
 /**
  * {@code java --enable-native-access=ALL-UNNAMED -jar curvature.jar <command>}: the entry point. Each command is
- * a thin layer over a library method. Output ({@link ReportOutput}): the human-readable text on stdout, or with
- * --json the report as JSON on stdout and the text on stderr; progress and notes always on stderr.
+ * a thin layer over a library method. Output ({@link ReportOutput}): human-readable text, progress and notes on
+ * stderr; with --json the report as JSON on stdout (DESIGN.md: JSON for machines on stdout, tables for people on
+ * stderr).
  */
 @Command(name = "curvature",
         mixinStandardHelpOptions = true,
@@ -23,9 +24,9 @@ import picocli.CommandLine.Command;
                         + "2 cores). A typical run on your own model: collect → spectrum → edit. "
                         + "'curvature <command> --help' explains each option.",
                 "",
-                "Output: every command prints human-readable text on stdout; with --json it prints its report as "
-                        + "JSON on stdout instead and the text goes to stderr. Progress bars and notes are always on "
-                        + "stderr."},
+                "Output: every command prints human-readable text (tables, summaries), progress bars and notes "
+                        + "on stderr; with --json it also prints its report as JSON on stdout, which then holds "
+                        + "nothing else."},
         subcommands = {InfoCommand.class, DemoCommand.class, WorkbenchCommand.class, TrainCommand.class,
                 CollectCommand.class, MergeCommand.class, SpectrumCommand.class, EditCommand.class, BandsCommand.class,
                 BenchCommand.class, CommandLine.HelpCommand.class})

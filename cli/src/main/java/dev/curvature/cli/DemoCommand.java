@@ -66,8 +66,8 @@ import java.util.concurrent.Callable;
                         + "on, against clean held-out text.",
                 "",
                 "Writes <out>/report.json, <out>/table.txt, <out>/factors.safetensors and PNGs (factor spectra; "
-                        + "recitation and perplexity against the budget). Prints the table; --json prints the report "
-                        + "as JSON on stdout instead (the table then goes to stderr)."})
+                        + "recitation and perplexity against the budget). Prints the table on stderr; --json also "
+                        + "prints the report as JSON on stdout."})
 final class DemoCommand implements Callable<Integer> {
     /** Where the committed model lives, relative to the repository root. */
     static final String BUNDLED_MODEL = "models/workbench-gpt2";

@@ -29,8 +29,8 @@ import java.util.concurrent.Callable;
                         + "with the largest λ_i μ_j that hold a fraction ρ of the total curvature mass are kept (or, "
                         + "with --ablate, removed), and W' = U_G (C ⊙ M) U_Aᵀ is rebuilt in float64. ρ = 1 leaves a "
                         + "layer as it is. Writes <out>/config.json and <out>/model.safetensors (Hugging Face "
-                        + "layout) and <out>/edit-report.json. Prints a table; --json prints the report as JSON on "
-                        + "stdout instead (the table then goes to stderr)."})
+                        + "layout) and <out>/edit-report.json. Prints a table on stderr; --json also prints the report as "
+                        + "JSON on stdout."})
 final class EditCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

@@ -13,8 +13,8 @@ import java.util.concurrent.Callable;
                 "",
                 "Shows the Java runtime, where OpenBLAS and LAPACKE were loaded from and the thread count, then "
                         + "checks GEMM, covariance accumulation and the symmetric eigensolver against naive float64 "
-                        + "loops. Exit status 1 if a check fails. Prints a table; --json prints the report as JSON "
-                        + "on stdout instead (the table then goes to stderr)."})
+                        + "loops. Exit status 1 if a check fails. Prints a table on stderr; --json also prints the report "
+                        + "as JSON on stdout."})
 final class InfoCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N",
             description = "Threads for OpenBLAS and the Java kernels (default: $OPENBLAS_NUM_THREADS, else all cores).")

@@ -19,8 +19,8 @@ import java.util.concurrent.Callable;
                 "Sums and position counts are added in the order given. Shards must come from the same model "
                         + "(weights fingerprint), label mode and layer set; anything else is refused naming the shard.",
                 "",
-                "Prints a summary (file, shards, layers, tokens, positions); --json prints the merged file's "
-                        + "description as JSON on stdout instead (the summary then goes to stderr)."})
+                "Prints a summary (file, shards, layers, tokens, positions) on stderr; --json also prints the "
+                        + "merged file's description as JSON on stdout."})
 final class MergeCommand implements Callable<Integer> {
     @Parameters(arity = "2..*", paramLabel = "SHARD", description = "Factor files to add, in this order.")
     List<Path> shards;

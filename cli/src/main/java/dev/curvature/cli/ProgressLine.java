@@ -2,7 +2,7 @@ package dev.curvature.cli;
 
 import java.io.PrintStream;
 
-/** A one-line progress bar with rate and ETA on stderr, redrawn at most every 200 ms (stdout stays for the output). */
+/** A one-line progress bar with rate and ETA on stderr, redrawn at most every 200 ms (stdout stays for the JSON report). */
 final class ProgressLine {
     private final String label;
     private final String unit;

@@ -5,18 +5,18 @@ import picocli.CommandLine.Option;
 import java.io.PrintStream;
 
 /**
- * The output rule of every command, as a picocli mixin: without {@code --json} the human-readable text goes to
- * stdout; with {@code --json} the report goes to stdout as JSON and the text to stderr. Progress bars and notes
- * are always on stderr, so stdout holds exactly one of the two.
+ * The output rule of every command, as a picocli mixin (DESIGN.md, "Data in, data out"): the human-readable text
+ * (a table or a summary), progress bars and notes go to stderr; with {@code --json} the report also goes to stdout
+ * as JSON, so stdout holds nothing but that JSON ({@code curvature demo --json > report.json}).
  */
 final class ReportOutput {
     @Option(names = "--json",
-            description = "Print the report as JSON on stdout (the human-readable output then goes to stderr).")
+            description = "Also print the report as JSON on stdout (tables, summaries and progress are on stderr).")
     boolean json;
 
-    /** Prints {@code text} (a newline added if it lacks one) and, with --json, {@code report} as JSON. */
+    /** Prints {@code text} (a newline added if it lacks one) to stderr and, with --json, {@code report} as JSON. */
     void print(Object report, String text) {
-        PrintStream human = json ? System.err : System.out;
+        PrintStream human = System.err;
         human.print(text.endsWith("\n") ? text : text + System.lineSeparator());
         human.flush();
         if (json) {

@@ -24,8 +24,8 @@ import java.util.concurrent.Callable;
                 "",
                 "A/n and G/n of every layer are decomposed in float64 (LAPACK dsyevd). For each: the leading "
                         + "eigenvalues, the trace, the residual ‖AV−VΛ‖/‖A‖, the orthogonality ‖VᵀV−I‖/√n and the "
-                        + "negative eigenvalues clipped to 0. Prints a table; --json prints the report (with the "
-                        + "leading eigenvalues) as JSON on stdout instead (the table then goes to stderr). Progress "
+                        + "negative eigenvalues clipped to 0. Prints a table on stderr; --json also prints the "
+                        + "report (with the leading eigenvalues) as JSON on stdout. Progress "
                         + "on stderr."})
 final class SpectrumCommand implements Callable<Integer> {
     @Option(names = "--factors", required = true, paramLabel = "FILE", description = "Factor file from collect/merge.")

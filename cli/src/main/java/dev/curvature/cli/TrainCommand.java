@@ -35,8 +35,8 @@ import java.util.concurrent.Callable;
                         + "directory (HF layout + optimizer moments + trainer.json) is written every "
                         + "--checkpoint-every steps and at the end; --resume continues from it bit for bit.",
                 "",
-                "Prints a summary (checkpoint directory, steps, final loss); --json prints it as JSON on stdout "
-                        + "instead (the summary then goes to stderr). Progress on stderr."})
+                "Prints a summary (checkpoint directory, steps, final loss) on stderr; --json also prints it as "
+                        + "JSON on stdout. Progress on stderr."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--corpus", required = true, paramLabel = "FILE", description = "Training text or JSONL.")
     Path corpus;

@@ -25,8 +25,8 @@ import java.util.concurrent.Callable;
                         + "eval/duplicates.jsonl, eval/canaries.jsonl, eval/heldout.jsonl (prompt/suffix pairs) and "
                         + "manifest.json (options, counts, SHA-256 of the source and of every file).",
                 "",
-                "Prints a summary (directory, sizes, counts); --json prints the counts and SHA-256s as JSON on "
-                        + "stdout instead (the summary then goes to stderr)."})
+                "Prints a summary (directory, sizes, counts) on stderr; --json also prints the counts and "
+                        + "SHA-256s as JSON on stdout."})
 final class WorkbenchCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to create (must not exist).")
     Path out;

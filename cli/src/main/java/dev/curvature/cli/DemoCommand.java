@@ -177,7 +177,7 @@ final class DemoCommand implements Callable<Integer> {
         }
         Tokenizer bytes = new ByteTokenizer();
         int time = config.nPositions();
-        List<EditSweep.LayerSet> sets = layerSets(config.nLayer());
+        List<EditSweep.LayerSet> sets = layerSets(config);
         List<String> layers = new ArrayList<>();
         for (EditSweep.LayerSet set : sets) {
             set.layers().stream().filter(l -> !layers.contains(l)).forEach(layers::add);
@@ -200,7 +200,7 @@ final class DemoCommand implements Callable<Integer> {
         Map<String, double[]> spectra = SpectrumPlot.newSpectra();
         try {
             try (FactorStore.Loaded loaded = FactorStore.read(backend, factorFile)) {
-                if (!loaded.description().model().equals(ModelFingerprint.of(gpt2.weights()))) {
+                if (!loaded.description().model().equals(collected.description().model())) {
                     throw new IllegalStateException(factorFile + " was not collected on " + modelDir);
                 }
                 for (String layer : layers) {
@@ -228,7 +228,7 @@ final class DemoCommand implements Callable<Integer> {
                     m -> new Evaluation(RecitationEval.evaluate(m, samples, samples.size()), comparison.evaluate(m)),
                     seed);
             ProgressLine sweepProgress = new ProgressLine("edits", "variants");
-            String before = ModelFingerprint.of(gpt2.weights());
+            String before = collected.description().model();   // the fingerprint of the weights as collected
             List<EditSweep.Variant<Evaluation>> variants = sweep.run(sets, budgets, methods,
                     (done, total, variant) -> sweepProgress.update(done, total, 0));
             if (!ModelFingerprint.of(gpt2.weights()).equals(before)) {
@@ -259,11 +259,12 @@ final class DemoCommand implements Callable<Integer> {
                     heldOut.length, comparison.positions(), sets, budgets, baseline, variants, bands, seconds);
             String table = report.table();
             Files.writeString(run.resolve("table.txt"), table);
-            Files.writeString(run.resolve("report.json"), Json.write(report.json()) + "\n");
+            Map<String, Object> json = report.json();
+            Files.writeString(run.resolve("report.json"), Json.write(json) + "\n");
             SpectrumPlot.write(run.resolve("spectra.png"), "K-FAC factor spectra (" + modelDir.getFileName() + ")",
                     spectra);
             report.writePlots(run);
-            output.print(report.json(), table);
+            output.print(json, table);
             System.err.printf("run folder: %s (report.json, table.txt, factors.safetensors, *.png); %.0f s in all%n",
                     run, since(start));
             return 0;
@@ -287,16 +288,13 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** The sets of --layer-sets, or the default three for a model of {@code blocks} blocks. */
-    List<EditSweep.LayerSet> layerSets(int blocks) {
+    List<EditSweep.LayerSet> layerSets(Gpt2Config config) {
+        int blocks = config.nLayer();
         String spec = layerSets != null ? layerSets
                 : blocks == 1 ? "last block=h.0.mlp.*;fc of all blocks=h.*.mlp.c_fc"
                 : "last block=h." + (blocks - 1) + ".mlp.*;last two blocks=h." + (blocks - 2) + ".mlp.*,h."
                 + (blocks - 1) + ".mlp.*;fc of all blocks=h.*.mlp.c_fc";
-        List<String> all = new ArrayList<>();
-        for (int b = 0; b < blocks; b++) {
-            all.add("h." + b + ".mlp.c_fc");
-            all.add("h." + b + ".mlp.c_proj");
-        }
+        List<String> all = LayerSelection.parse(LayerSelection.DEFAULT).select(KfacCollector.linearLayers(config));
         List<EditSweep.LayerSet> sets = new ArrayList<>();
         for (String part : spec.split(";")) {
             int eq = part.indexOf('=');

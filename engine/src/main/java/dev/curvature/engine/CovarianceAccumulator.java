@@ -112,11 +112,6 @@ public final class CovarianceAccumulator implements AutoCloseable {
         return dim;
     }
 
-    /** The backend the sums live on. */
-    public Backend backend() {
-        return backend;
-    }
-
     public CovariancePrecision precision() {
         return precision;
     }

@@ -386,9 +386,9 @@ public final class CpuBackend implements Backend {
             copy(v64, vectors);
             Tensor av = allocate(work, DType.F64, n, n);
             gemm(av, a64, Transpose.NONE, v64, Transpose.NONE, 1.0, 0.0);
-            double[] sums = new double[3]; // residual², ‖A‖², orthogonality²
+            double[] sums = new double[2]; // residual², ‖A‖²
             double[][] partial = new double[n][];
-            loop.forRange(n, (long) n * n, true, (from, to) -> {
+            loop.forRange(n, (long) n * n, ParallelLoop.shareable(av, v64, a64), (from, to) -> {
                 double[] avRow = new double[n];
                 double[] vRow = new double[n];
                 double[] aRow = new double[n];
@@ -427,7 +427,7 @@ public final class CpuBackend implements Backend {
 
     // ---- elementwise and reductions ----------------------------------------------------------------------------
 
-    /** A kernel body over one block; {@code buffers} are per-thread scratch rows of the block length. */
+    /** A kernel body over one block; {@code buffers} are 4 per-thread scratch rows of the block length. */
     @FunctionalInterface
     private interface BlockBody {
         void run(long block, int length, double[][] buffers);
@@ -436,7 +436,7 @@ public final class CpuBackend implements Backend {
     private void forBlocks(ElementBlocks blocks, BlockBody body) {
         long work = blocks.count() * blocks.maxLength();
         loop.forRange(blocks.count(), work, blocks.shareable(), (from, to) -> {
-            double[][] buffers = new double[3][blocks.maxLength()];
+            double[][] buffers = new double[4][blocks.maxLength()];
             for (long block = from; block < to; block++) {
                 body.run(block, blocks.length(block), buffers);
             }
@@ -1029,7 +1029,7 @@ public final class CpuBackend implements Backend {
             double[] p = buffers[0];
             double[] g = buffers[1];
             double[] mv = buffers[2];
-            double[] vv = new double[length];
+            double[] vv = buffers[3];
             param.dtype().read(param.storage(), blocks.start(param, block), p, 0, length);
             grad.dtype().read(grad.storage(), blocks.start(grad, block), g, 0, length);
             m.dtype().read(m.storage(), blocks.start(m, block), mv, 0, length);
@@ -1051,38 +1051,43 @@ public final class CpuBackend implements Backend {
     public double sum(Tensor a) {
         requireCompute("sum", a);
         ElementBlocks blocks = ElementBlocks.of("sum", a);
-        double[] partial = new double[(int) blocks.count()];
-        forBlocks(blocks, (block, length, buffers) -> {
+        return reduceBlocks(blocks, (block, length, buffers) -> {
             a.dtype().read(a.storage(), blocks.start(a, block), buffers[0], 0, length);
             double s = 0;
             for (int i = 0; i < length; i++) {
                 s += buffers[0][i];
             }
-            partial[(int) block] = s;
+            return s;
         });
-        double total = 0;
-        for (double p : partial) {
-            total += p;
-        }
-        return total;
     }
 
     @Override
     public double dot(Tensor a, Tensor b) {
         requireCompute("dot", a, b);
         ElementBlocks blocks = ElementBlocks.of("dot", a, b);
-        double[] partial = new double[(int) Math.min(Integer.MAX_VALUE - 8, blocks.count())];
-        forBlocks(blocks, (block, length, buffers) -> {
+        return reduceBlocks(blocks, (block, length, buffers) -> {
             a.dtype().read(a.storage(), blocks.start(a, block), buffers[0], 0, length);
             b.dtype().read(b.storage(), blocks.start(b, block), buffers[1], 0, length);
             double s = 0;
             for (int i = 0; i < length; i++) {
                 s += buffers[0][i] * buffers[1][i];
             }
-            partial[(int) block] = s;
+            return s;
         });
+    }
+
+    /** The partial result of one block. */
+    @FunctionalInterface
+    private interface BlockReduction {
+        double run(long block, int length, double[][] buffers);
+    }
+
+    /** Σ over blocks of {@code body}, added in block order: the result does not depend on the thread count. */
+    private double reduceBlocks(ElementBlocks blocks, BlockReduction body) {
+        double[] partial = new double[(int) Math.min(Integer.MAX_VALUE - 8, blocks.count())];
+        forBlocks(blocks, (block, length, buffers) -> partial[(int) block] = body.run(block, length, buffers));
         double total = 0;
-        for (double p : partial) {   // fixed order: the result does not depend on the thread count
+        for (double p : partial) {
             total += p;
         }
         return total;

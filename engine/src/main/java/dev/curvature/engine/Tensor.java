@@ -36,7 +36,7 @@ public final class Tensor {
     /** A zero-filled, row-major host tensor owned by {@code arena}. */
     public static Tensor allocate(Arena arena, DType dtype, long... shape) {
         long[] dims = checkShape(shape);
-        long bytes = Math.multiplyExact(count(dims), (long) dtype.byteSize());
+        long bytes = Math.multiplyExact(elementCount(dims), (long) dtype.byteSize());
         MemorySegment segment = arena.allocate(Math.max(bytes, 1), 64);
         return new Tensor(segment, dtype, Device.HOST, 0, dims, rowMajorStrides(dims), "tensor");
     }
@@ -44,7 +44,7 @@ public final class Tensor {
     /** A row-major view of existing memory (host or device); the segment must hold the whole tensor. */
     public static Tensor wrap(MemorySegment segment, DType dtype, Device device, long... shape) {
         long[] dims = checkShape(shape);
-        long bytes = Math.multiplyExact(count(dims), (long) dtype.byteSize());
+        long bytes = Math.multiplyExact(elementCount(dims), (long) dtype.byteSize());
         if (segment.byteSize() < bytes) {
             throw new IllegalArgumentException("segment of " + segment.byteSize() + " bytes is too small for a "
                     + dtype + " tensor of shape " + Arrays.toString(dims) + " (" + bytes + " bytes)");
@@ -104,7 +104,7 @@ public final class Tensor {
 
     /** Number of elements. */
     public long size() {
-        return count(shape);
+        return elementCount(shape);
     }
 
     /** Offset of the first element in the storage, in elements. */
@@ -195,7 +195,7 @@ public final class Tensor {
         if (inferred >= 0) {
             dims[inferred] = known == 0 ? 0 : size() / known;
         }
-        if (count(dims) != size()) {
+        if (elementCount(dims) != size()) {
             throw new IllegalArgumentException("cannot reshape " + describe() + " (" + size() + " elements) to "
                     + Arrays.toString(newShape));
         }
@@ -310,7 +310,8 @@ public final class Tensor {
         return shape.clone();
     }
 
-    private static long count(long[] dims) {
+    /** The number of elements of a shape: the product of its dimensions (overflow is an ArithmeticException). */
+    public static long elementCount(long... dims) {
         long n = 1;
         for (long s : dims) {
             n = Math.multiplyExact(n, s);

@@ -6,9 +6,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.foreign.Arena;
 import java.util.Random;
-import java.util.function.Supplier;
 
 import static dev.curvature.engine.NumericAssertions.assertRelativeError;
+import static dev.curvature.engine.NumericAssertions.finiteDifferences;
 import static dev.curvature.engine.NumericAssertions.randomValues;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -86,6 +86,12 @@ class ElementwiseKernelsTest {
                 dot += av[i] * bv[i];
             }
             assertEquals(dot, backend.dot(a, b), 1e-12 * Math.abs(dot) + 1e-12, "dot " + dtype);
+
+            double sum = 0;
+            for (double value : av) {
+                sum += value;
+            }
+            assertEquals(sum, backend.sum(a), 1e-12 * Math.abs(sum) + 1e-12, "sum " + dtype);
         });
     }
 
@@ -194,21 +200,10 @@ class ElementwiseKernelsTest {
             Tensor dy = Tensor.of(arena, DType.F64, w, rows, cols);
             Tensor dx = Tensor.allocate(arena, DType.F64, rows, cols);
             backend.softmaxRowsBackward(dx, dy, y);
-            Supplier<Double> loss = () -> {
+            double[] expected = finiteDifferences(x, () -> {
                 backend.softmaxRows(y, x);
                 return backend.dot(y, dy);
-            };
-            double h = 1e-6;
-            double[] expected = new double[rows * cols];
-            for (int i = 0; i < rows * cols; i++) {
-                long[] at = {i / cols, i % cols};
-                x.set(xv[i] + h, at);
-                double plus = loss.get();
-                x.set(xv[i] - h, at);
-                double minus = loss.get();
-                x.set(xv[i], at);
-                expected[i] = (plus - minus) / (2 * h);
-            }
+            }, 1e-6);
             assertRelativeError(expected, dx.toDoubleArray(), 1e-8, "softmax backward vs central differences");
         }
     }

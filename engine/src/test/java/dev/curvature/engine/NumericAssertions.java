@@ -29,20 +29,6 @@ public final class NumericAssertions {
         }
     }
 
-    /** Largest |actual − expected| / max(|expected|, floor), elementwise. */
-    public static double maxElementwiseRelativeError(double[] expected, double[] actual, double floor) {
-        assertEquals(expected.length, actual.length, "length");
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            double e = Math.abs(actual[i] - expected[i]) / Math.max(Math.abs(expected[i]), floor);
-            if (Double.isNaN(e)) {
-                return Double.NaN;
-            }
-            worst = Math.max(worst, e);
-        }
-        return worst;
-    }
-
     /** Naive row-major C (m×n) = alpha·op(A)·op(B) + beta·C in double: the reference for GEMM. */
     public static double[] naiveGemm(double[] a, boolean transA, double[] b, boolean transB, double[] c,
                                      int m, int n, int k, double alpha, double beta) {
@@ -93,5 +79,15 @@ public final class NumericAssertions {
             v[i] = random.nextDouble() * 2 - 1;
         }
         return v;
+    }
+
+    /** The values of an integer-valued tensor (e.g. token ids stored as I32 in a fixture), as ints. */
+    public static int[] intValues(Tensor t) {
+        double[] v = t.toDoubleArray();
+        int[] out = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = (int) v[i];
+        }
+        return out;
     }
 }

@@ -115,12 +115,15 @@ public final class BenchmarkReport {
             }
             int layers = Integer.parseInt(params.getParam("layers"));
             int width = Integer.parseInt(params.getParam("width"));
+            int heads = Integer.parseInt(params.getParam("heads"));
             int vocab = Integer.parseInt(params.getParam("vocab"));
             int batch = Integer.parseInt(params.getParam("batch"));
             int time = Integer.parseInt(params.getParam("time"));
             double seconds = result.getPrimaryResult().getScore() / 1e3;
             double tokens = (double) batch * time;
-            double flops = tokens * Gpt2StepBenchmark.flopsPerToken(layers, width, time, vocab);
+            // the forward + backward matrix products; no layer is collected, so the covariance term is 0
+            double flops = CollectionStepFlops.of(Gpt2Config.of(layers, heads, width, vocab, Math.max(1024, time)),
+                    batch, time, 0, LayerSelection.parse(CollectionThroughput.COLLECTED_LAYERS)).plainStep();
             System.out.println();
             System.out.printf("GPT-2 forward+backward (L=%d, C=%d, V=%d, batch %d x %d, F32, threads=%s):%n", layers,
                     width, vocab, batch, time, params.getParam("threads"));

@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * One forward + backward pass of GPT-2 small (12 layers, d = 768, 12 heads, vocab 50,257) on a batch of
  * 4 × 256 tokens in float32 — the cost every curvature computation pays per batch. Weights are GPT-2's random
  * initialisation (the cost does not depend on the values). {@link BenchmarkReport} turns the time into tokens/s and
- * GFLOP/s, counting 3 × (L·(24C² + 4TC) + 2CV) flops per token (forward GEMMs once, backward twice).
+ * GFLOP/s with {@link dev.curvature.kfac.CollectionStepFlops#plainStep()}: 3 × (L·(24C² + 4TC) + 2CV) flops per token
+ * (forward GEMMs once, backward twice).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -92,11 +93,5 @@ public class Gpt2StepBenchmark {
         double loss = model.forward(activations, ids, targets);
         model.backward(activations, grads);
         return loss;
-    }
-
-    /** Matrix-multiply flops of one forward + backward token (see the class comment). */
-    static double flopsPerToken(int layers, int width, int time, int vocab) {
-        double c = width;
-        return 3.0 * (layers * (24.0 * c * c + 4.0 * time * c) + 2.0 * c * vocab);
     }
 }

@@ -149,15 +149,6 @@ public final class BandActivation implements AutoCloseable {
         return q;
     }
 
-    public List<CurvatureBand> bands() {
-        return bands;
-    }
-
-    /** The masks of {@link #bands}, in the same order. */
-    public List<ComponentMask> masks() {
-        return masks;
-    }
-
     /** An empty tally for this layer's bands (one per data set). */
     public Tally newTally() {
         return new Tally(layer, bands, masks);
@@ -257,15 +248,6 @@ public final class BandActivation implements AutoCloseable {
         private void add(int definition, int band, double value) {
             sums[definition][band] += value;
             squares[definition][band] += value * value;
-        }
-
-        public String layer() {
-            return layer;
-        }
-
-        /** Rows added so far. */
-        public long positions() {
-            return positions;
         }
 
         /** Means and standard deviations (population, over positions) of both statistics per band. */

@@ -57,18 +57,20 @@ public final class BandAnalysis {
     /** With eigenbases decomposed here from factors, one layer at a time (each released once its bands are built). */
     public static Report run(Gpt2Model model, FactorStore.Loaded factors, List<String> layers, List<int[]> data,
                              int[] cleanTokens, Options options, Progress progress) {
-        requireSameModel(model, factors.description().model());
+        ModelFingerprint.require(model.weights(), factors.description().model());
         requireLayers(layers, factors.factors().keySet().stream().toList());
-        return run(model, layers, layer -> FactorEigenbasis.of(model.backend(), factors.factors().get(layer)), true,
+        return run(model, factors.description().model(), layers,
+                layer -> FactorEigenbasis.of(model.backend(), factors.factors().get(layer)), true,
                 data, cleanTokens, options, progress);
     }
 
     /** With stored eigenbases ({@link EigenbasisStore}; still owned by the caller). */
     public static Report run(Gpt2Model model, EigenbasisStore.Loaded bases, List<String> layers, List<int[]> data,
                              int[] cleanTokens, Options options, Progress progress) {
-        requireSameModel(model, bases.factors().model());
+        ModelFingerprint.require(model.weights(), bases.factors().model());
         requireLayers(layers, bases.bases().keySet().stream().toList());
-        return run(model, layers, bases.bases()::get, false, data, cleanTokens, options, progress);
+        return run(model, bases.factors().model(), layers, bases.bases()::get, false, data, cleanTokens, options,
+                progress);
     }
 
     /**
@@ -78,12 +80,14 @@ public final class BandAnalysis {
     public static Report run(Gpt2Model model, Map<String, FactorEigenbasis> bases, String factorsModel,
                              List<String> layers, List<int[]> data, int[] cleanTokens, Options options,
                              Progress progress) {
-        requireSameModel(model, factorsModel);
+        ModelFingerprint.require(model.weights(), factorsModel);
         requireLayers(layers, List.copyOf(bases.keySet()));
-        return run(model, layers, bases::get, false, data, cleanTokens, options, progress);
+        return run(model, factorsModel, layers, bases::get, false, data, cleanTokens, options, progress);
     }
 
-    private static Report run(Gpt2Model model, List<String> layers, Function<String, FactorEigenbasis> basisOf,
+    /** {@code fingerprint}: the model's, already checked against the factors' (the weights do not change here). */
+    private static Report run(Gpt2Model model, String fingerprint, List<String> layers,
+                              Function<String, FactorEigenbasis> basisOf,
                               boolean releaseBases, List<int[]> data, int[] cleanTokens, Options options,
                               Progress progress) {
         Backend backend = model.backend();
@@ -118,7 +122,7 @@ public final class BandAnalysis {
                     reports.add(new LayerReport(layer, onData.get(layer), onClean.get(layer),
                             BandActivation.ratios(onData.get(layer), onClean.get(layer))));
                 }
-                return new Report(ModelFingerprint.of(model.weights()), window, List.copyOf(reports));
+                return new Report(fingerprint, window, List.copyOf(reports));
             }
         } finally {
             analyses.values().forEach(BandActivation::close);
@@ -138,14 +142,6 @@ public final class BandAnalysis {
             positions += take;
         }
         return Math.max(longest, 1);
-    }
-
-    private static void requireSameModel(Gpt2Model model, String factorsModel) {
-        String fingerprint = ModelFingerprint.of(model.weights());
-        if (!fingerprint.equals(factorsModel)) {
-            throw new IllegalArgumentException("the factors were collected on another model (" + factorsModel
-                    + "), this model is " + fingerprint);
-        }
     }
 
     private static void requireLayers(List<String> layers, List<String> available) {

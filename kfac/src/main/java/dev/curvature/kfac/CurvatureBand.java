@@ -85,11 +85,6 @@ public record CurvatureBand(double from, double to) {
         return rank(to, pairs);
     }
 
-    /** The components of this band for spectra λ (p = d_out) and μ (q = d_in), descending, finite, ≥ 0. */
-    public ComponentMask mask(double[] lambda, double[] mu) {
-        return masks(lambda, mu, List.of(this)).get(0);
-    }
-
     /**
      * The masks of several bands, each staircase edge computed once.
      *

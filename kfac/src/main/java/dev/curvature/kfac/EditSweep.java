@@ -143,7 +143,7 @@ public final class EditSweep<R> {
                     throw new IllegalArgumentException("layer set '" + set.name() + "': no eigenbasis for layer "
                             + layer + " (have " + bases.keySet() + ")");
                 }
-                Tensor w = weight(layer);
+                Tensor w = model.weights().get(layer + ".weight");
                 FactorEigenbasis basis = bases.get(layer);
                 if (w.dim(0) != basis.gradientEigenvalues().length || w.dim(1) != basis.activationEigenvalues().length) {
                     throw new IllegalArgumentException("layer " + layer + " weight " + w.describe() + " does not "
@@ -251,13 +251,5 @@ public final class EditSweep<R> {
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         return z ^ (z >>> 31);
-    }
-
-    private Tensor weight(String layer) {
-        Tensor w = model.weights().get(layer + ".weight");
-        if (w == null) {
-            throw new IllegalArgumentException("the model has no weight " + layer + ".weight");
-        }
-        return w;
     }
 }

@@ -102,10 +102,11 @@ public final class FactorCollection {
         }
         int batches = (int) ((windows + options.batch() - 1) / options.batch());
         String model0 = ModelFingerprint.of(model.weights());
+        CorpusDigest corpus = new CorpusDigest(tokens);
         Path checkpoint = checkpointOf(output);
         try (KfacCollector collector = new KfacCollector(model.backend(), model, LayerSelection.parse(options.layers()),
                 options.labels(), options.seed(), options.precision())) {
-            int firstBatch = resume(collector, checkpoint, model0, options, tokens, windows * options.time());
+            int firstBatch = resume(model, collector, checkpoint, model0, options, corpus, windows * options.time());
             double lossSum = 0;
             long lossCount = 0;
             long sinceCheckpoint = 0;
@@ -129,7 +130,7 @@ public final class FactorCollection {
                     sinceCheckpoint += (long) size * options.time();
                     if (options.checkpointEvery() > 0 && sinceCheckpoint >= options.checkpointEvery() && b + 1 < batches) {
                         FactorStore.write(checkpoint, collector.factors(),
-                                describe(collector, model0, options, tokens, done * options.time()));
+                                describe(collector, model0, options, corpus, done * options.time()));
                         sinceCheckpoint = 0;
                     }
                     progress.update(done, windows, done * options.time());
@@ -139,7 +140,7 @@ public final class FactorCollection {
                     act.close();
                 }
             }
-            FactorStore.Description description = describe(collector, model0, options, tokens, windows * options.time());
+            FactorStore.Description description = describe(collector, model0, options, corpus, windows * options.time());
             FactorStore.write(output, collector.factors(), description);
             java.nio.file.Files.deleteIfExists(checkpoint);
             return new Result(description, lossCount == 0 ? Double.NaN : lossSum / lossCount);
@@ -147,13 +148,18 @@ public final class FactorCollection {
     }
 
     private static FactorStore.Description describe(KfacCollector collector, String model, Options options,
-                                                    int[] tokens, long tokensDone) {
+                                                    CorpusDigest corpus, long tokensDone) {
         List<FactorStore.Layer> layers = new ArrayList<>();
         for (KroneckerFactors f : collector.factors().values()) {
             layers.add(new FactorStore.Layer(f.layer(), f.activations().dim(), f.gradients().dim(), f.positions()));
         }
         return new FactorStore.Description(FactorStore.VERSION, model, options.labels().name(), options.seed(),
-                List.of(fingerprint(tokens, tokensDone)), tokensDone, layers, collection(options));
+                List.of(digestOf(corpus, tokensDone)), tokensDone, layers, collection(options));
+    }
+
+    private static String digestOf(CorpusDigest corpus, long tokensDone) {
+        corpus.advanceTo(tokensDone);
+        return corpus.current();
     }
 
     private static FactorStore.Collection collection(Options options) {
@@ -166,13 +172,12 @@ public final class FactorCollection {
      * returns the first batch still to do (0 without a checkpoint). A checkpoint of another run is an error: it is
      * not silently overwritten.
      */
-    private static int resume(KfacCollector collector, Path checkpoint, String model, Options options, int[] tokens,
-                              long usableTokens) throws IOException {
+    private static int resume(Gpt2Model gpt2, KfacCollector collector, Path checkpoint, String model, Options options,
+                              CorpusDigest corpus, long usableTokens) throws IOException {
         if (!java.nio.file.Files.exists(checkpoint)) {
             return 0;
         }
-        try (FactorStore.Loaded saved = FactorStore.read(collector.factors().values().iterator().next().activations()
-                .backend(), checkpoint)) {
+        try (FactorStore.Loaded saved = FactorStore.read(gpt2.backend(), checkpoint)) {
             FactorStore.Description d = saved.description();
             long done = d.tokens();
             long batchTokens = (long) options.batch() * options.time();
@@ -180,7 +185,7 @@ public final class FactorCollection {
                     && d.seed() == options.seed() && saved.factors().keySet().equals(collector.factors().keySet())
                     && collection(options).equals(d.collection())
                     && done % batchTokens == 0 && done <= usableTokens
-                    && d.corpus().equals(List.of(fingerprint(tokens, done)));
+                    && d.corpus().equals(List.of(digestOf(corpus, done)));
             if (!matches) {
                 throw new IOException(checkpoint + " is a checkpoint of a different collection run (model, labels, seed,"
                         + " layers, window length, batch, precision, token budget or corpus differ); delete it or choose"
@@ -196,18 +201,44 @@ public final class FactorCollection {
         }
     }
 
-    /** "sha256:…" of the token ids actually used. */
-    static String fingerprint(int[] tokens, long used) {
-        try {
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(4);
-            for (int i = 0; i < used; i++) {
-                buffer.clear();
-                digest.update(buffer.putInt(tokens[i]).array());
+    /**
+     * The corpus fingerprint, "sha256:…" of the token ids used so far (SHA-256 of tokens[0, used) as big-endian
+     * int32), kept up to date as a run goes: each token is hashed once, so checkpointing every k tokens of an
+     * N-token corpus costs O(N), not O(N²/k).
+     */
+    private static final class CorpusDigest {
+        private final int[] tokens;
+        private final MessageDigest digest;
+        private final java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(4 * 4096);   // big-endian
+        private long fed;
+
+        CorpusDigest(int[] tokens) {
+            this.tokens = tokens;
+            try {
+                this.digest = MessageDigest.getInstance("SHA-256");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("SHA-256 is missing from this JDK", e);
             }
-            return "sha256:" + HexFormat.of().formatHex(digest.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+        }
+
+        /** Hashes tokens [fed, used) in order. */
+        void advanceTo(long used) {
+            while (fed < used) {
+                chunk.clear();
+                int n = (int) Math.min(used - fed, chunk.capacity() / 4);
+                chunk.asIntBuffer().put(tokens, (int) fed, n);
+                digest.update(chunk.array(), 0, 4 * n);
+                fed += n;
+            }
+        }
+
+        /** "sha256:…" of the tokens hashed so far (the running digest goes on). */
+        String current() {
+            try {
+                return "sha256:" + HexFormat.of().formatHex(((MessageDigest) digest.clone()).digest());
+            } catch (CloneNotSupportedException e) {
+                throw new IllegalStateException("SHA-256 digest cannot be cloned", e);
+            }
         }
     }
 }

@@ -184,11 +184,6 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         return out;
     }
 
-    /** Batches collected so far (including those restored by {@link #resumeAfter}). */
-    public long batchesSeen() {
-        return batchesSeen;
-    }
-
     /** Continues a run whose first {@code batches} batches are already in the (restored) factors. */
     public void resumeAfter(long batches) {
         this.batchesSeen = batches;

@@ -100,11 +100,7 @@ public final class ModelEditor {
                                           Map<String, int[]> dims, Map<String, Double> rhoByLayer, Rule rule,
                                           java.util.function.Function<String, FactorEigenbasis> basisOf,
                                           boolean releaseBases, java.util.function.Consumer<LayerResult> onLayer) {
-        String fingerprint = ModelFingerprint.of(model.weights());
-        if (!fingerprint.equals(factorsModel)) {
-            throw new IllegalArgumentException("the factors were collected on another model (" + factorsModel
-                    + "), this model is " + fingerprint);
-        }
+        ModelFingerprint.require(model.weights(), factorsModel);
         for (Map.Entry<String, Double> entry : rhoByLayer.entrySet()) {
             String layer = entry.getKey();
             double rho = entry.getValue();

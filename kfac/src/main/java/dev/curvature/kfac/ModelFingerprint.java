@@ -43,4 +43,13 @@ public final class ModelFingerprint {
         }
         return "sha256:" + HexFormat.of().formatHex(digest.digest());
     }
+
+    /** Refuses factors (or eigenbases) collected on another model: {@code expected} is their recorded fingerprint. */
+    public static void require(Gpt2Parameters weights, String expected) {
+        String fingerprint = of(weights);
+        if (!fingerprint.equals(expected)) {
+            throw new IllegalArgumentException("the factors were collected on another model (" + expected
+                    + "), this model is " + fingerprint);
+        }
+    }
 }

@@ -30,9 +30,6 @@ public final class SvdTruncation {
      * @param relativeChange ‖W − W'‖_F / ‖W‖_F
      */
     public record Report(String layer, int rank, int fullRank, double energyKept, double relativeChange) {
-        public double keptFraction() {
-            return (double) rank / fullRank;
-        }
     }
 
     /** Writes {@code edited} (d_out, d_in) = rank-{@code rank} truncation of {@code weight}; edited may be weight. */

@@ -26,7 +26,7 @@ public final class WeightSnapshot implements AutoCloseable {
 
     /** Saves {@code <layer>.weight} unless it is already saved; returns the model's (live) weight. */
     public Tensor save(String layer) {
-        Tensor w = weight(layer);
+        Tensor w = model.weights().get(layer + ".weight");
         if (!saved.containsKey(layer)) {
             Tensor copy = backend.allocate(arena, w.dtype(), w.shape());
             backend.copy(copy, w);
@@ -35,26 +35,9 @@ public final class WeightSnapshot implements AutoCloseable {
         return w;
     }
 
-    /** The saved (original) weight of {@code layer}; the layer must have been saved. */
-    public Tensor original(String layer) {
-        Tensor copy = saved.get(layer);
-        if (copy == null) {
-            throw new IllegalStateException("layer " + layer + " was not saved");
-        }
-        return copy;
-    }
-
     /** Copies every saved weight back into the model; the snapshot stays valid (restore again after the next edit). */
     public void restore() {
-        saved.forEach((layer, copy) -> backend.copy(weight(layer), copy));
-    }
-
-    private Tensor weight(String layer) {
-        Tensor w = model.weights().get(layer + ".weight");
-        if (w == null) {
-            throw new IllegalArgumentException("the model has no weight " + layer + ".weight");
-        }
-        return w;
+        saved.forEach((layer, copy) -> backend.copy(model.weights().get(layer + ".weight"), copy));
     }
 
     @Override

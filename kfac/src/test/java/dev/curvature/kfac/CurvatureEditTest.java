@@ -97,6 +97,21 @@ class CurvatureEditTest {
                 assertTrue(relativeError(expected, out.toDoubleArray()) <= 1e-12, "vs naive component sum");
                 assertEquals(selection.kept().pairCount(), report.pairsKept());
                 assertTrue(report.massKept() >= 0.7, "kept mass " + report.massKept());
+                double[] lambda = basis.gradientEigenvalues();
+                double[] mu = basis.activationEigenvalues();
+                double kept = 0;
+                double lambdaSum = 0;
+                double muSum = 0;
+                for (int i = 0; i < dOut; i++) {
+                    lambdaSum += lambda[i];
+                    for (int j = 0; j < dIn; j++) {
+                        kept += selection.kept().contains(i, j) ? lambda[i] * mu[j] : 0;
+                    }
+                }
+                for (double m : mu) {
+                    muSum += m;
+                }
+                assertEquals(kept / (lambdaSum * muSum), report.massKept(), 1e-12, "kept mass vs naive Σ λ_i μ_j");
                 double naiveChange = relativeError(wv, expected);
                 assertEquals(naiveChange, report.relativeChange(), 1e-12);
             }

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -64,6 +65,7 @@ class FactorCollectionTest {
                  FactorStore.Loaded b = FactorStore.read(backend, interrupted);
                  Arena arena = Arena.ofConfined()) {
                 assertEquals(a.description(), b.description());
+                assertEquals(List.of(sha256OfBigEndianInts(tokens, 23 * 32)), a.description().corpus());
                 for (String layer : a.factors().keySet()) {
                     assertEquals(23 * 31, a.factors().get(layer).positions());
                     for (boolean g : new boolean[]{false, true}) {
@@ -139,5 +141,15 @@ class FactorCollectionTest {
                     CovariancePrecision.F64_EXACT, 32);
             assertThrows(IOException.class, () -> FactorCollection.run(model, tokens, shorter, out, (d, t, n) -> { }));
         }
+    }
+
+    /** Reference corpus fingerprint: SHA-256 of tokens[0, used) written 4 bytes at a time, big-endian. */
+    static String sha256OfBigEndianInts(int[] tokens, int used) throws Exception {
+        java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
+        for (int i = 0; i < used; i++) {
+            int t = tokens[i];
+            digest.update(new byte[]{(byte) (t >>> 24), (byte) (t >>> 16), (byte) (t >>> 8), (byte) t});
+        }
+        return "sha256:" + java.util.HexFormat.of().formatHex(digest.digest());
     }
 }

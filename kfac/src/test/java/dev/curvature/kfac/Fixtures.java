@@ -1,8 +1,8 @@
 package dev.curvature.kfac;
 
+import dev.curvature.engine.NumericAssertions;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.SharedCpuBackend;
-import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
 import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
@@ -29,8 +29,8 @@ final class Fixtures {
             try {
                 model = Gpt2Checkpoints.load(SharedCpuBackend.get(), gpt2Tiny(), DType.F64);
                 try (SafetensorsFile expected = SafetensorsFile.open(gpt2Tiny().resolve("expected-f64.safetensors"))) {
-                    ids = ints(expected.tensor("input_ids"));
-                    targets = ints(expected.tensor("targets"));
+                    ids = NumericAssertions.intValues(expected.tensor("input_ids"));
+                    targets = NumericAssertions.intValues(expected.tensor("targets"));
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -47,15 +47,6 @@ final class Fixtures {
     static int[] targets() {
         model();
         return targets.clone();
-    }
-
-    static int[] ints(Tensor t) {
-        double[] v = t.toDoubleArray();
-        int[] out = new int[v.length];
-        for (int i = 0; i < v.length; i++) {
-            out[i] = (int) v[i];
-        }
-        return out;
     }
 
     /** transformer/src/test/resources/gpt2-tiny, found from the module directory Surefire runs in. */

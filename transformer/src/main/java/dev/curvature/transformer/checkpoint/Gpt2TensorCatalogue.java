@@ -1,5 +1,7 @@
 package dev.curvature.transformer.checkpoint;
 
+import dev.curvature.engine.Tensor;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -46,11 +48,7 @@ public final class Gpt2TensorCatalogue {
         }
 
         public long elementCount() {
-            long n = 1;
-            for (long d : shape) {
-                n *= d;
-            }
-            return n;
+            return Tensor.elementCount(shape);
         }
 
         @Override

@@ -1,6 +1,7 @@
 package dev.curvature.transformer.checkpoint;
 
 import dev.curvature.engine.DType;
+import dev.curvature.engine.Tensor;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -26,11 +27,7 @@ public record TensorInfo(String name, DType dtype, long[] shape, Path file, long
 
     /** Number of elements (the header was checked, so this does not overflow). */
     public long elementCount() {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        return n;
+        return Tensor.elementCount(shape);
     }
 
     /** Bytes of data: {@code dataEnd - dataBegin}. */

@@ -1,5 +1,6 @@
 package dev.curvature.transformer.gpt2;
 
+import dev.curvature.engine.NumericAssertions;
 import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
@@ -30,15 +31,6 @@ class Gpt2GoldenParityTest {
         return Path.of(Gpt2GoldenParityTest.class.getResource("/gpt2-tiny/" + file).toURI());
     }
 
-    static int[] ints(Tensor t) {
-        double[] v = t.toDoubleArray();
-        int[] out = new int[v.length];
-        for (int i = 0; i < v.length; i++) {
-            out[i] = (int) v[i];
-        }
-        return out;
-    }
-
     @ParameterizedTest(name = "{0}")
     @CsvSource({"F32, expected-f32.safetensors, 1e-4", "F64, expected-f64.safetensors, 1e-10"})
     void logitsLossAndEveryGradientMatchPyTorch(DType dtype, String expectedFile, double tolerance) throws Exception {
@@ -48,8 +40,8 @@ class Gpt2GoldenParityTest {
              Gpt2Activations act = model.activations(2, 12);
              Gpt2Parameters grads = model.allocateGradients();
              Arena arena = Arena.ofConfined()) {
-            int[] ids = ints(expected.tensor("input_ids"));
-            int[] targets = ints(expected.tensor("targets"));
+            int[] ids = NumericAssertions.intValues(expected.tensor("input_ids"));
+            int[] targets = NumericAssertions.intValues(expected.tensor("targets"));
             double loss = model.forward(act, ids, targets);
             List<String> report = new ArrayList<>();
             double logitsError = relativeError(expected.tensor("logits").toDoubleArray(), act.logits().toDoubleArray());

@@ -247,6 +247,19 @@ public final class Tensor {
         return out;
     }
 
+    /**
+     * Reads row {@code r} of a 2-D host tensor whose rows are contiguous (stride(1) = 1, e.g. logits (N, V)) into
+     * {@code into[0, dim(1))}: one row at a time, without the copy of the whole tensor {@link #toDoubleArray} makes.
+     */
+    public void readRow(long r, double[] into) {
+        requireHost("readRow");
+        if (shape.length != 2 || strides[1] != 1) {
+            throw new IllegalArgumentException("readRow needs a 2-D tensor with contiguous rows, got " + describe());
+        }
+        java.util.Objects.checkIndex(r, shape[0]);
+        dtype.read(storage, offset + r * strides[0], into, 0, (int) shape[1]);
+    }
+
     /** Whether this view and {@code other} have the same shape. */
     public boolean sameShape(Tensor other) {
         return Arrays.equals(shape, other.shape);

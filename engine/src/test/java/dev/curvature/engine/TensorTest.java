@@ -62,4 +62,26 @@ class TensorTest {
             assertTrue(s.getMessage().contains("strided"), s.getMessage());
         }
     }
+
+    @Test
+    void readRowOfAColumnSliceMatchesElementReads() {
+        // reference: element-by-element get on the same view
+        try (Arena arena = Arena.ofConfined()) {
+            double[] values = new double[3 * 5];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = i * 0.5 - 3;
+            }
+            Tensor t = Tensor.of(arena, DType.F32, values, 3, 5);
+            Tensor view = t.slice(1, 1, 4);   // (3, 3), row stride 5
+            double[] row = new double[3];
+            for (int r = 0; r < 3; r++) {
+                view.readRow(r, row);
+                for (int c = 0; c < 3; c++) {
+                    assertEquals(view.get(r, c), row[c], 0.0, "row " + r + " column " + c);
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> t.transpose(0, 1).readRow(0, new double[3]));
+            assertThrows(IndexOutOfBoundsException.class, () -> view.readRow(3, row));
+        }
+    }
 }

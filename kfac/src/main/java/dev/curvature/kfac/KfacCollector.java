@@ -123,7 +123,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
                 sampled[i] = -1;
                 continue;
             }
-            logits.dtype().read(logits.storage(), logits.offset() + (long) i * logits.stride(0), row, 0, v);
+            logits.readRow(i, row);
             double max = Double.NEGATIVE_INFINITY;
             for (double x : row) {
                 max = Math.max(max, x);

@@ -91,8 +91,7 @@ public final class BaselineComparison {
             for (int b = 0; b < size; b++) {
                 for (int t = 0; t < time - 1; t++) {
                     long position = (long) (first + b) * (time - 1) + t;
-                    logits.dtype().read(logits.storage(), logits.offset() + ((long) b * time + t) * vocab, row, 0,
-                            vocab);
+                    logits.readRow((long) b * time + t, row);
                     int at = (int) (position * k);
                     if (recordBaseline) {
                         RankingAgreement.topK(row, k, baselineTopK, at);

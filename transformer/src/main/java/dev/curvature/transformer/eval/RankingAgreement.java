@@ -80,8 +80,8 @@ public final class RankingAgreement {
                 baseline.forward(a, ids, targets);
                 edited.forward(b, ids, targets);
                 for (int t = 0; t < time - 1; t++) {
-                    a.logits().dtype().read(a.logits().storage(), a.logits().offset() + (long) t * v, rowA, 0, v);
-                    b.logits().dtype().read(b.logits().storage(), b.logits().offset() + (long) t * v, rowB, 0, v);
+                    a.logits().readRow(t, rowA);
+                    b.logits().readRow(t, rowB);
                     total += ndcg(rowA, rowB, k);
                     positions++;
                 }

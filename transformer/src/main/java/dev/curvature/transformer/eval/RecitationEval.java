@@ -86,7 +86,8 @@ public final class RecitationEval {
                 int[][] prompts = chunk.stream().map(Sample::prompt).toArray(int[][]::new);
                 int length = chunk.get(0).suffix().length;
                 int[][] generated;
-                try (Gpt2Generator generator = new Gpt2Generator(model, chunk.size())) {
+                try (Gpt2Generator generator = new Gpt2Generator(model, chunk.size(),
+                        chunk.get(0).prompt().length + length)) {
                     generated = generator.greedy(prompts, length);
                 }
                 double[] accuracy = teacherForced(model, chunk);
@@ -129,7 +130,7 @@ public final class RecitationEval {
                 int hits = 0;
                 for (int k = 0; k < l; k++) {
                     int position = b * time + p - 1 + k;   // predicts suffix token k
-                    logits.dtype().read(logits.storage(), logits.offset() + (long) position * v, row, 0, v);
+                    logits.readRow(position, row);
                     hits += Gpt2Generator.argmax(row, 0, v) == chunk.get(b).suffix()[k] ? 1 : 0;
                 }
                 accuracy[b] = (double) hits / l;

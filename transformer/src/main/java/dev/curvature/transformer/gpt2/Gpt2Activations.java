@@ -52,7 +52,6 @@ public final class Gpt2Activations implements AutoCloseable {
     final Tensor dAtt;                // (B, H, T, T)
     final Tensor dFc;                 // (N, F)
     final Tensor dGelu;               // (N, F)
-    final Tensor dInputEmbeddings;    // (N, C) ∂loss/∂residual[0]
 
     public Gpt2Activations(Backend backend, Gpt2Config config, DType dtype, int batch, int time) {
         if (batch < 1 || time < 1 || time > config.nPositions()) {
@@ -113,7 +112,6 @@ public final class Gpt2Activations implements AutoCloseable {
         dAtt = alloc(dtype, "d.attn.att", batch, h, time, time);
         dFc = alloc(dtype, "d.mlp.fc", n, f);
         dGelu = alloc(dtype, "d.mlp.gelu", n, f);
-        dInputEmbeddings = alloc(dtype, "d.input_embeddings", n, c);
     }
 
     private Tensor alloc(DType dtype, String name, long... shape) {
@@ -157,9 +155,12 @@ public final class Gpt2Activations implements AutoCloseable {
         return logits;
     }
 
-    /** ∂loss/∂(token + position embeddings) (B·T, C), valid after backward. */
+    /**
+     * ∂loss/∂(token + position embeddings) (B·T, C), valid after backward until the next one: backward ends with the
+     * residual-stream gradient at the input of block 0, which is exactly this.
+     */
     public Tensor inputEmbeddingGradient() {
-        return dInputEmbeddings;
+        return dResidual;
     }
 
     /** Per-position cross-entropy (B·T), valid after forward; 0 at ignored positions. */

@@ -84,9 +84,4 @@ public final class Gpt2Checkpoints {
             return Gpt2TensorCatalogue.resolve(checkpoint, config).get("wte.weight").dtype();
         }
     }
-
-    /** The parameter count a config implies (for messages and plans). */
-    public static long parameterCount(Gpt2Config config) {
-        return Gpt2TensorCatalogue.parameterCount(config);
-    }
 }

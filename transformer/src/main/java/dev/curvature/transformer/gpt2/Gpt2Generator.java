@@ -12,7 +12,8 @@ import java.lang.foreign.Arena;
 /**
  * Batched greedy decoding with a key/value cache: each new token costs one row per sequence through every layer,
  * attending over the cached keys and values of all earlier positions (instead of recomputing the prefix).
- * All sequences of a call share one prompt length; prompt + generated tokens must fit in n_positions.
+ * All sequences of a call share one prompt length; prompt + generated tokens must fit in the generator's length
+ * (n_positions unless a shorter one is given, which also shrinks the caches).
  */
 public final class Gpt2Generator implements AutoCloseable {
     private final Gpt2Model model;
@@ -20,6 +21,7 @@ public final class Gpt2Generator implements AutoCloseable {
     private final Gpt2Config config;
     private final int batch;
     private final Arena arena;
+    private final int maxLength;       // P: positions the caches hold (prompt + new tokens ≤ P ≤ n_positions)
     private final Tensor[] keys;       // L × (B, P, C)
     private final Tensor[] values;     // L × (B, P, C)
     private final Tensor x;            // (B, C) residual stream of the current position
@@ -33,8 +35,20 @@ public final class Gpt2Generator implements AutoCloseable {
     private final Tensor scores;       // (1, P) one head's attention row
     private final Tensor logits;       // (B, V)
     private final Tensor ids;          // (B) I32
+    private final double[] row;        // (V) one sequence's logits, read back for the argmax
 
+    /** A generator whose caches hold all n_positions positions. */
     public Gpt2Generator(Gpt2Model model, int batch) {
+        this(model, batch, model.config().nPositions());
+    }
+
+    /** A generator for prompt + new tokens of at most {@code maxLength} positions (caches sized to it). */
+    public Gpt2Generator(Gpt2Model model, int batch, int maxLength) {
+        if (maxLength < 1 || maxLength > model.config().nPositions()) {
+            throw new IllegalArgumentException("generator length " + maxLength + " must be in [1, "
+                    + model.config().nPositions() + "]");
+        }
+        this.maxLength = maxLength;
         this.model = model;
         this.backend = model.backend();
         this.config = model.config();
@@ -42,7 +56,7 @@ public final class Gpt2Generator implements AutoCloseable {
         this.arena = Arena.ofShared();
         DType dtype = model.dtype();
         int c = config.nEmbd();
-        int p = config.nPositions();
+        int p = maxLength;
         keys = new Tensor[config.nLayer()];
         values = new Tensor[config.nLayer()];
         for (int l = 0; l < config.nLayer(); l++) {
@@ -60,6 +74,7 @@ public final class Gpt2Generator implements AutoCloseable {
         scores = backend.allocate(arena, dtype, 1, p);
         logits = backend.allocate(arena, dtype, batch, config.vocabSize());
         ids = backend.allocate(arena, DType.I32, batch);
+        row = new double[config.vocabSize()];
     }
 
     /**
@@ -77,9 +92,9 @@ public final class Gpt2Generator implements AutoCloseable {
                 throw new IllegalArgumentException("prompts of one call must share one length >= 1");
             }
         }
-        if (length + newTokens > config.nPositions()) {
+        if (length + newTokens > maxLength) {
             throw new IllegalArgumentException("prompt of " + length + " + " + newTokens + " new tokens exceeds the "
-                    + config.nPositions() + " positions of the model");
+                    + maxLength + " positions of this generator (the model has " + config.nPositions() + ")");
         }
         int[][] out = new int[batch][newTokens];
         int[] current = new int[batch];
@@ -88,7 +103,8 @@ public final class Gpt2Generator implements AutoCloseable {
                 current[b] = t < length ? prompts[b][t] : out[b][t - length];
             }
             step(current, t);
-            if (t >= length - 1) {
+            if (t >= length - 1) {   // only these positions' logits are used: prompt positions only fill the caches
+                computeLogits();
                 int[] next = argmax();
                 for (int b = 0; b < batch; b++) {
                     out[b][t - length + 1] = next[b];
@@ -98,12 +114,15 @@ public final class Gpt2Generator implements AutoCloseable {
         return out;
     }
 
-    /** Runs the token {@code tokens[b]} at position t of every sequence through the model, filling the caches. */
+    /**
+     * Runs the token {@code tokens[b]} at position t of every sequence through the blocks, filling the caches;
+     * leaves the final residual stream in x (B, C).
+     */
     private void step(int[] tokens, int t) {
         Gpt2Parameters w = model.weights();
         int c = config.nEmbd();
         int heads = config.nHead();
-        int hs = c / heads;
+        int hs = config.headSize();
         double eps = config.layerNormEpsilon();
         java.lang.foreign.MemorySegment.copy(tokens, 0, ids.segment(), java.lang.foreign.ValueLayout.JAVA_INT, 0,
                 tokens.length);
@@ -137,16 +156,22 @@ public final class Gpt2Generator implements AutoCloseable {
             Linear.forward(backend, proj, fc, w.get(p + "mlp.c_proj.weight"), w.get(p + "mlp.c_proj.bias"));
             backend.add(x, x, proj);
         }
-        backend.layerNorm(h, mean, rstd, x, w.get("ln_f.weight"), w.get("ln_f.bias"), eps);
+    }
+
+    /** logits (B, V) = ln_f(x) · wteᵀ, from the residual stream the last {@link #step} left in x. */
+    private void computeLogits() {
+        Gpt2Parameters w = model.weights();
+        backend.layerNorm(h, mean, rstd, x, w.get("ln_f.weight"), w.get("ln_f.bias"), config.layerNormEpsilon());
         backend.gemm(logits, h, Transpose.NONE, w.get("wte.weight"), Transpose.TRANSPOSED, 1.0, 0.0);
     }
 
+    /** The argmax of every sequence's logits row, read back one row (V) at a time. */
     private int[] argmax() {
-        double[] all = logits.toDoubleArray();
         int v = config.vocabSize();
         int[] best = new int[batch];
         for (int b = 0; b < batch; b++) {
-            best[b] = argmax(all, b * v, v);
+            logits.readRow(b, row);
+            best[b] = argmax(row, 0, v);
         }
         return best;
     }

@@ -213,8 +213,7 @@ public final class Gpt2Model {
             backend.layerNormBackward(dx, grads.block(l, "ln_1.weight"), grads.block(l, "ln_1.bias"), act.dLn,
                     act.residual[l], weights.block(l, "ln_1.weight"), act.ln1Mean[l], act.ln1Rstd[l]);
         }
-        // dx = ∂/∂x₀; x₀ = wte[ids] + wpe[t]
-        backend.copy(act.dInputEmbeddings, dx);
+        // dx = ∂/∂x₀ (left in act.dResidual: the input-embedding gradient); x₀ = wte[ids] + wpe[t]
         backend.scatterAddRows(grads.get("wte.weight"), dx, act.ids);
         Tensor dPositions = grads.get("wpe.weight").slice(0, 0, act.time);
         for (int b = 0; b < act.batch; b++) {

@@ -29,10 +29,6 @@ final class BpeVocabulary {
         }
     }
 
-    Path file() {
-        return file;
-    }
-
     /** The id of {@code token}, or -1. */
     int idOf(String token) {
         Integer id = idByToken.get(token);

@@ -1,7 +1,6 @@
 package dev.curvature.transformer.tokenizer;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -96,11 +95,6 @@ public final class BytePairTokenizer implements Tokenizer {
             w += b.length;
         }
         return out;
-    }
-
-    /** The decoded bytes as UTF-8 text; byte sequences that are not UTF-8 become U+FFFD. */
-    public String decodeToString(int[] ids) {
-        return new String(decode(ids), StandardCharsets.UTF_8);
     }
 
     /** Highest token id plus one: the number of embedding rows a model with this tokenizer needs. */

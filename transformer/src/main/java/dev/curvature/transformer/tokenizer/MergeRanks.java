@@ -70,10 +70,6 @@ final class MergeRanks {
         return merged[rank];
     }
 
-    int size() {
-        return left.length;
-    }
-
     private static long key(int leftId, int rightId) {
         return ((long) leftId << 32) | (rightId & 0xFFFFFFFFL);
     }

@@ -205,21 +205,7 @@ public final class BandActivation implements AutoCloseable {
     /** out (p, q) = C with every pair outside the band's row runs set to 0. */
     private void maskCoefficients(Tensor out, ComponentMask mask) {
         backend.copy(out, coefficients);
-        for (int i = 0; i < p; i++) {
-            Tensor row = out.select(0, i);
-            int start = mask.rowStart(i);
-            int end = mask.rowEnd(i);
-            if (start == end) {
-                backend.fill(row, 0.0);
-                continue;
-            }
-            if (start > 0) {
-                backend.fill(row.slice(0, 0, start), 0.0);
-            }
-            if (end < q) {
-                backend.fill(row.slice(0, end, q), 0.0);
-            }
-        }
+        mask.zeroOutside(backend, out);
     }
 
     @Override

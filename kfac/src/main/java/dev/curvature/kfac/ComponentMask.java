@@ -1,5 +1,8 @@
 package dev.curvature.kfac;
 
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.Tensor;
+
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -131,6 +134,28 @@ public final class ComponentMask {
             }
         }
         return new ComponentMask(columns, newStarts, newEnds);
+    }
+
+    /**
+     * Sets every coefficient outside this mask to 0 in {@code coefficients} (p, q), C ⊙ M in place: row i keeps only
+     * its run [rowStart(i), rowEnd(i)).
+     */
+    public void zeroOutside(Backend backend, Tensor coefficients) {
+        if (coefficients.dim(0) != rows || coefficients.dim(1) != columns) {
+            throw new IllegalArgumentException("a " + rows + "×" + columns + " mask cannot mask coefficients "
+                    + coefficients.describe());
+        }
+        for (int i = 0; i < rows; i++) {
+            Tensor row = coefficients.select(0, i);
+            int start = rowStart(i);
+            int end = rowEnd(i);
+            if (start > 0) {
+                backend.fill(row.slice(0, 0, start), 0.0);
+            }
+            if (end < columns) {
+                backend.fill(row.slice(0, end, columns), 0.0);
+            }
+        }
     }
 
     /** p: the number of G eigenvectors (d_out). */

@@ -40,19 +40,8 @@ public final class CurvatureEdit {
                                     ComponentMask mask) {
         requireShapes(edited, weight, basis, mask.rows(), mask.columns());
         int dIn = (int) weight.dim(1);
-        double change = rebuild(backend, edited, weight, basis, coefficients -> {
-            for (int i = 0; i < mask.rows(); i++) {
-                Tensor row = coefficients.select(0, i);
-                int start = mask.rowStart(i);
-                int end = mask.rowEnd(i);
-                if (start > 0) {
-                    backend.fill(row.slice(0, 0, start), 0.0);
-                }
-                if (end < dIn) {
-                    backend.fill(row.slice(0, end, dIn), 0.0);
-                }
-            }
-        });
+        double change = rebuild(backend, edited, weight, basis,
+                coefficients -> mask.zeroOutside(backend, coefficients));
         return new LayerReport(basis.layer(), mask.pairCount(), (long) mask.rows() * dIn,
                 keptMass(mask, basis.gradientEigenvalues(), basis.activationEigenvalues()),
                 mask.gEigenvectorsUsed(), mask.aEigenvectorsUsed(), change);

@@ -137,7 +137,7 @@ public final class Gpt2TensorCatalogue {
             if (!Arrays.equals(info.shape(), expected.shape())) {
                 throw new CheckpointFormatException(info.file(), info.name(), "shape disagrees with the GPT-2 config "
                         + describe(config) + ": expected " + Arrays.toString(expected.shape()) + ", found "
-                        + Arrays.toString(info.shape()) + (isConv1dWeight(bare)
+                        + Arrays.toString(info.shape()) + (storedTransposed(bare)
                         ? " (HF Conv1D weights are stored (in, out))" : ""));
             }
             found.put(bare, info);
@@ -145,8 +145,19 @@ public final class Gpt2TensorCatalogue {
         return Collections.unmodifiableMap(found);
     }
 
-    private static boolean isConv1dWeight(String name) {
-        return name.endsWith("c_attn.weight") || name.endsWith("c_proj.weight") || name.endsWith("c_fc.weight");
+    /** The linear layers of block i whose HF {@code Conv1D} weights are stored (d_in, d_out) on disk. */
+    private static final List<String> CONV1D_LAYERS = List.of("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj");
+
+    /**
+     * Whether the checkpoint stores this (canonical) weight transposed, as (d_in, d_out): GPT-2's {@code Conv1D}
+     * layers; the maths layout is (d_out, d_in).
+     */
+    public static boolean storedTransposed(String name) {
+        if (!name.startsWith("h.") || !name.endsWith(".weight")) {
+            return false;
+        }
+        String layer = name.substring(name.indexOf('.', 2) + 1, name.length() - ".weight".length());
+        return CONV1D_LAYERS.contains(layer);
     }
 
     private static String describe(Gpt2Config c) {

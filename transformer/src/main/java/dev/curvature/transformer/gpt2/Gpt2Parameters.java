@@ -4,6 +4,7 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.checkpoint.Gpt2TensorCatalogue;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
@@ -18,9 +19,6 @@ import java.util.Map;
  * Owns its memory (one shared arena, closed by {@link #close}).
  */
 public final class Gpt2Parameters implements AutoCloseable {
-    /** The linear layers of block i whose HF {@code Conv1D} weights are stored (d_in, d_out) on disk. */
-    static final List<String> CONV1D_LAYERS = List.of("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj");
-
     private final Gpt2Config config;
     private final DType dtype;
     private final Arena arena;
@@ -44,40 +42,22 @@ public final class Gpt2Parameters implements AutoCloseable {
         return new Gpt2Parameters(config, dtype, arena, Collections.unmodifiableMap(tensors));
     }
 
-    /** HF name → shape in the maths layout, in checkpoint order. */
+    /**
+     * HF name → shape in the maths layout, in checkpoint order: the checkpoint catalogue's shapes, with the
+     * {@code Conv1D} weights it stores (d_in, d_out) turned to (d_out, d_in).
+     */
     public static Map<String, long[]> shapes(Gpt2Config config) {
-        long c = config.nEmbd();
-        long inner = config.nInner();
         Map<String, long[]> shapes = new LinkedHashMap<>();
-        shapes.put("wte.weight", new long[]{config.vocabSize(), c});
-        shapes.put("wpe.weight", new long[]{config.nPositions(), c});
-        for (int i = 0; i < config.nLayer(); i++) {
-            String p = "h." + i + ".";
-            shapes.put(p + "ln_1.weight", new long[]{c});
-            shapes.put(p + "ln_1.bias", new long[]{c});
-            shapes.put(p + "attn.c_attn.weight", new long[]{3 * c, c});
-            shapes.put(p + "attn.c_attn.bias", new long[]{3 * c});
-            shapes.put(p + "attn.c_proj.weight", new long[]{c, c});
-            shapes.put(p + "attn.c_proj.bias", new long[]{c});
-            shapes.put(p + "ln_2.weight", new long[]{c});
-            shapes.put(p + "ln_2.bias", new long[]{c});
-            shapes.put(p + "mlp.c_fc.weight", new long[]{inner, c});
-            shapes.put(p + "mlp.c_fc.bias", new long[]{inner});
-            shapes.put(p + "mlp.c_proj.weight", new long[]{c, inner});
-            shapes.put(p + "mlp.c_proj.bias", new long[]{c});
+        for (Gpt2TensorCatalogue.ExpectedTensor t : Gpt2TensorCatalogue.expectedTensors(config)) {
+            long[] shape = t.shape();
+            shapes.put(t.name(), storedTransposed(t.name()) ? new long[]{shape[1], shape[0]} : shape);
         }
-        shapes.put("ln_f.weight", new long[]{c});
-        shapes.put("ln_f.bias", new long[]{c});
         return shapes;
     }
 
     /** Whether the HF checkpoint stores this weight transposed, as (d_in, d_out) ({@code Conv1D}). */
     public static boolean storedTransposed(String name) {
-        if (!name.startsWith("h.") || !name.endsWith(".weight")) {
-            return false;
-        }
-        String layer = name.substring(name.indexOf('.', 2) + 1, name.length() - ".weight".length());
-        return CONV1D_LAYERS.contains(layer);
+        return Gpt2TensorCatalogue.storedTransposed(name);
     }
 
     /** The tensor named {@code name}; an unknown name is an error listing a few known ones. */

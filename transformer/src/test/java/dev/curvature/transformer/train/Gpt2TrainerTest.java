@@ -5,6 +5,7 @@ import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Generator;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.gpt2.Gpt2Parameters;
@@ -119,6 +120,41 @@ class Gpt2TrainerTest {
                     resumed.model().weights().close();
                 }
             }
+        }
+    }
+
+    @Test
+    void reportedGradientNormIsTheGlobalNormOfTheStepsGradients() throws Exception {
+        // reference: the same batch through a second copy of the model, gradients summed in double element by element
+        int[] text = Arrays.copyOf(bytesOf("/text/genesis-1.txt"), 600);
+        Gpt2Config config = Gpt2Config.of(1, 2, 16, 256, 32);
+        TrainingOptions options = new TrainingOptions(3, 32, 16, 1, 1e-3, 1e-4, 0, 0.1, 0.9, 0.95, 1e-8, 0.5, 5);
+        try (Gpt2Parameters trained = Gpt2Parameters.allocate(backend, config, DType.F64);
+             Gpt2Parameters reference = Gpt2Parameters.allocate(backend, config, DType.F64)) {
+            Gpt2Initializer.initialize(trained, options.seed());
+            Gpt2Initializer.initialize(reference, options.seed());
+            TokenWindows windows = new TokenWindows(text, options.time(), options.stride(), options.seed());
+            double reported;
+            try (Gpt2Trainer trainer = new Gpt2Trainer(new Gpt2Model(backend, trained), windows, options)) {
+                reported = trainer.trainStep().gradientNorm();
+            }
+            Gpt2Model model = new Gpt2Model(backend, reference);
+            int[] ids = new int[options.batch() * options.time()];
+            int[] targets = new int[ids.length];
+            windows.batch(0, options.batch(), ids, targets);
+            double squared = 0;
+            try (Gpt2Activations act = model.activations(options.batch(), options.time());
+                 Gpt2Parameters grads = model.allocateGradients()) {
+                model.forward(act, ids, targets);
+                model.backward(act, grads);
+                for (Tensor g : grads.all().values()) {
+                    for (double v : g.toDoubleArray()) {
+                        squared += v * v;
+                    }
+                }
+            }
+            assertEquals(Math.sqrt(squared), reported, 1e-12 * Math.sqrt(squared));
+            assertTrue(reported > options.gradientClip(), "the clip (0.5) is active at this norm: " + reported);
         }
     }
 }

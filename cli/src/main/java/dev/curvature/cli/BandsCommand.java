@@ -51,18 +51,7 @@ final class BandsCommand implements Callable<Integer> {
     ModelOptions model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
-    Source source;
-
-    /** Where the eigenbases come from: factors (decomposed here) or a file written by spectrum --eigenbases. */
-    static final class Source {
-        @Option(names = "--factors", required = true, paramLabel = "FILE",
-                description = "Factor file from collect/merge (eigendecomposed here, one layer at a time).")
-        Path factors;
-
-        @Option(names = "--eigenbases", required = true, paramLabel = "FILE",
-                description = "Eigenbases stored by spectrum --eigenbases (no decomposition repeated).")
-        Path eigenbases;
-    }
+    EigenbasisSource source;
 
     @Option(names = "--layers", paramLabel = "PATTERNS",
             description = "Layers to analyse, comma-separated globs, e.g. 'h.3.mlp.*' (default: every layer in the "
@@ -107,12 +96,10 @@ final class BandsCommand implements Callable<Integer> {
         }
         try (Backend backend = model.backend()) {
             Gpt2Model gpt2 = model.load(backend);
-            try (FactorStore.Loaded loaded = source.factors != null ? FactorStore.read(backend, source.factors) : null;
-                 EigenbasisStore.Loaded bases = source.eigenbases != null
-                         ? EigenbasisStore.read(backend, source.eigenbases) : null) {
-                Path file = source.factors != null ? source.factors : source.eigenbases;
-                List<String> available = new ArrayList<>(loaded != null ? loaded.factors().keySet()
-                        : bases.bases().keySet());
+            try (FactorStore.Loaded loaded = source.readFactors(backend);
+                 EigenbasisStore.Loaded bases = source.readEigenbases(backend)) {
+                Path file = source.file();
+                List<String> available = EigenbasisSource.layers(loaded, bases);
                 List<String> chosen = available;
                 if (layers != null) {
                     LayerSelection selection = LayerSelection.parse(layers);

@@ -2,7 +2,6 @@ package dev.curvature.cli;
 
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.CovariancePrecision;
-import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.kfac.BandAnalysis;
 import dev.curvature.kfac.CurvatureBand;
@@ -123,9 +122,8 @@ final class DemoCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Threads (default: $OPENBLAS_NUM_THREADS, else all "
-            + "cores).")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    BackendOptions compute;
 
     @Mixin
     ReportOutput output;
@@ -146,7 +144,7 @@ final class DemoCommand implements Callable<Integer> {
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         Files.createDirectories(run);
         Map<String, Double> seconds = new LinkedHashMap<>();
-        try (Backend backend = threads == null ? new CpuBackend() : new CpuBackend(threads)) {
+        try (Backend backend = compute.backend()) {
             long t0 = System.nanoTime();
             WorkbenchManifest manifest = WorkbenchManifest.read(modelDir.resolve("workbench-manifest.json"));
             System.err.println("workbench: rebuilding from " + manifest.sourceDescription() + ", seed "

@@ -15,7 +15,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,18 +35,7 @@ final class EditCommand implements Callable<Integer> {
     ModelOptions model;
 
     @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
-    Source source;
-
-    /** Where the eigenbases come from: factors (decomposed here) or a file written by spectrum --eigenbases. */
-    static final class Source {
-        @Option(names = "--factors", required = true, paramLabel = "FILE",
-                description = "Factor file from collect/merge (eigendecomposed here).")
-        Path factors;
-
-        @Option(names = "--eigenbases", required = true, paramLabel = "FILE",
-                description = "Eigenbases stored by spectrum --eigenbases (no decomposition repeated).")
-        Path eigenbases;
-    }
+    EigenbasisSource source;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory for the edited model.")
     Path out;
@@ -92,11 +80,9 @@ final class EditCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try (Backend backend = model.backend()) {
             Gpt2Model gpt2 = model.load(backend);
-            try (FactorStore.Loaded loaded = source.factors != null ? FactorStore.read(backend, source.factors) : null;
-                 EigenbasisStore.Loaded bases = source.eigenbases != null
-                         ? EigenbasisStore.read(backend, source.eigenbases) : null) {
-                List<String> available = new ArrayList<>(loaded != null ? loaded.factors().keySet()
-                        : bases.bases().keySet());
+            try (FactorStore.Loaded loaded = source.readFactors(backend);
+                 EigenbasisStore.Loaded bases = source.readEigenbases(backend)) {
+                List<String> available = EigenbasisSource.layers(loaded, bases);
                 Map<String, Double> rhoByLayer = new LinkedHashMap<>();
                 if (rhoConfig != null) {
                     Map<?, ?> config = new ObjectMapper().readValue(Files.readString(rhoConfig), Map.class);
@@ -123,7 +109,7 @@ final class EditCommand implements Callable<Integer> {
                 Gpt2Checkpoints.save(gpt2, out, dtype, Map.of("curvature.edit", selectionRule + " " + rhoByLayer));
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model.model.toString());
-                report.put("source", String.valueOf(source.factors != null ? source.factors : source.eigenbases));
+                report.put("source", String.valueOf(source.file()));
                 report.put("layers", results);
                 Files.writeString(out.resolve("edit-report.json"), Json.write(report));
                 StringBuilder table = new StringBuilder(String.format("%-18s %6s %12s %10s %9s %9s%n", "layer", "ρ",

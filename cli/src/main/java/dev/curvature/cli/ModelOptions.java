@@ -1,7 +1,6 @@
 package dev.curvature.cli;
 
 import dev.curvature.engine.Backend;
-import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
@@ -24,9 +23,8 @@ final class ModelOptions {
             description = "Compute dtype (default: ${DEFAULT-VALUE}); F64 is the audit of an F32 run.")
     DType dtype;
 
-    @Option(names = "--threads", paramLabel = "N",
-            description = "Threads for OpenBLAS and the kernels (default: $OPENBLAS_NUM_THREADS, else all cores).")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    BackendOptions compute;
 
     @Option(names = "--tokenizer", paramLabel = "FILE|bytes",
             description = "tokenizer.json, or 'bytes' for one token per byte (default: the model directory's "
@@ -34,7 +32,7 @@ final class ModelOptions {
     String tokenizer;
 
     Backend backend() {
-        return threads == null ? new CpuBackend() : new CpuBackend(threads);
+        return compute.backend();
     }
 
     Gpt2Model load(Backend backend) throws IOException {

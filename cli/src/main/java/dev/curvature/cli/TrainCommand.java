@@ -1,7 +1,6 @@
 package dev.curvature.cli;
 
 import dev.curvature.engine.Backend;
-import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.data.TextCorpus;
@@ -105,8 +104,8 @@ final class TrainCommand implements Callable<Integer> {
             description = "Write the checkpoint every STEPS steps (default: ${DEFAULT-VALUE}).")
     long checkpointEvery;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Threads (default: all cores).")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    BackendOptions compute;
 
     @Mixin
     ReportOutput output;
@@ -116,7 +115,7 @@ final class TrainCommand implements Callable<Integer> {
         Tokenizer tok = "bytes".equals(tokenizer) ? new ByteTokenizer()
                 : BytePairTokenizer.fromTokenizerJson(Path.of(tokenizer));
         int[] tokens = TextCorpus.read(corpus).tokens(tok);
-        try (Backend backend = threads == null ? new CpuBackend() : new CpuBackend(threads)) {
+        try (Backend backend = compute.backend()) {
             Gpt2Trainer trainer;
             if (resume) {
                 TrainingOptions saved = Gpt2Trainer.readState(out).options();

@@ -57,17 +57,7 @@ class CurvatureCommandTest {
 
     @Test
     void infoJsonReportsPassingSelfChecksWithTheirErrors() throws Exception {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        int code;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            code = CurvatureCommand.commandLine().execute("info", "--json", "--threads", "2");
-        } finally {
-            System.setOut(saved);
-        }
-        assertEquals(0, code);
-        JsonNode report = new ObjectMapper().readTree(captured.toString(StandardCharsets.UTF_8));
+        JsonNode report = new ObjectMapper().readTree(CommandRun.stdout("info", "--json", "--threads", "2"));
         assertEquals(2, report.get("threads").asInt());
         assertTrue(report.get("openBlas").asText().startsWith("OpenBLAS"), report.toString());
         assertEquals(4, report.get("checks").size());

@@ -12,11 +12,8 @@ import dev.curvature.transformer.train.Gpt2Initializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -33,18 +30,7 @@ class KfacCommandsTest {
 
     /** Runs the command line, asserts exit status 0, and returns what it printed on stdout. */
     static String run(String... args) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        StringWriter err = new StringWriter();
-        int code;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            code = CurvatureCommand.commandLine().setErr(new PrintWriter(err)).execute(args);
-        } finally {
-            System.setOut(saved);
-        }
-        assertEquals(0, code, String.join(" ", args) + " failed: " + err);
-        return captured.toString(StandardCharsets.UTF_8);
+        return CommandRun.stdout(args);
     }
 
     @Test

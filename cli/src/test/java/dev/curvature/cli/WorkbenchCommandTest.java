@@ -5,11 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -50,43 +45,19 @@ class WorkbenchCommandTest {
         String[] options = {"--source", source.toString(), "--passages", "3", "--duplicates", "4", "--canaries", "2",
                 "--canary-repeats", "5"};
         Path plain = dir.resolve("plain");
-        Output text = runCapturingBoth(concat(new String[]{"workbench", "--out", plain.toString()}, options));
+        CommandRun.Output text = CommandRun.capture(concat(new String[]{"workbench", "--out", plain.toString()}, options));
         assertEquals("", text.stdout(), "without --json stdout stays empty");
         assertTrue(text.stderr().contains("workbench: " + plain), text.stderr());
         assertTrue(text.stderr().contains("2 canaries"), text.stderr());
 
         Path json = dir.resolve("json");
-        Output report = runCapturingBoth(concat(new String[]{"workbench", "--out", json.toString(), "--json"},
+        CommandRun.Output report = CommandRun.capture(concat(new String[]{"workbench", "--out", json.toString(), "--json"},
                 options));
         JsonNode parsed = new ObjectMapper().readTree(report.stdout());
         assertEquals(json.toString(), parsed.get("directory").asText());
         assertEquals(2, parsed.get("counts").get("canaries").asInt());
         assertEquals(text.stderr().replace(plain.toString(), json.toString()), report.stderr(),
                 "with --json the same summary on stderr");
-    }
-
-    /** What a command printed on each stream. */
-    record Output(String stdout, String stderr) {
-    }
-
-    /** Runs the command line with System.out and System.err captured; asserts exit status 0. */
-    static Output runCapturingBoth(String... args) {
-        PrintStream savedOut = System.out;
-        PrintStream savedErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        StringWriter picocliErr = new StringWriter();
-        int code;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            code = CurvatureCommand.commandLine().setErr(new PrintWriter(picocliErr)).execute(args);
-        } finally {
-            System.setOut(savedOut);
-            System.setErr(savedErr);
-        }
-        assertEquals(0, code, String.join(" ", args) + " failed: " + picocliErr);
-        return new Output(out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     private static String[] concat(String[] a, String[] b) {

@@ -1,0 +1,17 @@
+package dev.curvature.cli;
+
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.CpuBackend;
+import picocli.CommandLine.Option;
+
+/** The compute backend a command runs on, as a picocli mixin: the CPU with a chosen number of threads. */
+final class BackendOptions {
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Threads for OpenBLAS and the kernels (default: $OPENBLAS_NUM_THREADS, else all cores).")
+    Integer threads;
+
+    /** A new backend (the caller closes it). */
+    Backend backend() {
+        return threads == null ? new CpuBackend() : new CpuBackend(threads);
+    }
+}

@@ -580,19 +580,7 @@ public final class CpuBackend implements Backend {
         forRows(nc[0], nc[1], ParallelLoop.shareable(y, x), (r, buffers) -> {
             double[] row = buffers[0];
             x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
-            double max = Double.NEGATIVE_INFINITY;
-            for (int i = 0; i < cols; i++) {
-                max = Math.max(max, row[i]);
-            }
-            double sum = 0;
-            for (int i = 0; i < cols; i++) {
-                row[i] = Math.exp(row[i] - max);
-                sum += row[i];
-            }
-            double inv = 1.0 / sum;
-            for (int i = 0; i < cols; i++) {
-                row[i] *= inv;
-            }
+            softmaxPrefix(row, cols, 1.0);
             y.dtype().write(y.storage(), rowStart(y, r), row, 0, cols);
         });
     }
@@ -609,13 +597,7 @@ public final class CpuBackend implements Backend {
             double[] p = buffers[1];
             dy.dtype().read(dy.storage(), rowStart(dy, r), g, 0, cols);
             y.dtype().read(y.storage(), rowStart(y, r), p, 0, cols);
-            double inner = 0;
-            for (int i = 0; i < cols; i++) {
-                inner += g[i] * p[i];
-            }
-            for (int i = 0; i < cols; i++) {
-                g[i] = p[i] * (g[i] - inner);
-            }
+            softmaxBackwardPrefix(g, p, cols, 1.0);
             dx.dtype().write(dx.storage(), rowStart(dx, r), g, 0, cols);
         });
     }
@@ -885,6 +867,38 @@ public final class CpuBackend implements Backend {
         return index;
     }
 
+    /**
+     * row[0, n) ← softmax(scale · row[0, n)), max-shifted so exp never overflows. scale = 1 multiplies exactly, so
+     * the plain and the causal (scaled) softmax share this one computation bit for bit.
+     */
+    private static void softmaxPrefix(double[] row, int n, double scale) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            row[i] *= scale;
+            max = Math.max(max, row[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            row[i] = Math.exp(row[i] - max);
+            sum += row[i];
+        }
+        double inv = 1.0 / sum;
+        for (int i = 0; i < n; i++) {
+            row[i] *= inv;
+        }
+    }
+
+    /** g[0, n) ← scale · p ⊙ (g − ⟨g, p⟩): the softmax backward of y = softmax(scale · x) on the first n entries. */
+    private static void softmaxBackwardPrefix(double[] g, double[] p, int n, double scale) {
+        double inner = 0;
+        for (int i = 0; i < n; i++) {
+            inner += g[i] * p[i];
+        }
+        for (int i = 0; i < n; i++) {
+            g[i] = scale * p[i] * (g[i] - inner);
+        }
+    }
+
     @Override
     public void causalSoftmax(Tensor y, Tensor x, double scale) {
         requireCompute("causalSoftmax", y, x);
@@ -896,20 +910,7 @@ public final class CpuBackend implements Backend {
             double[] row = buffers[0];
             int visible = (int) (r % t) + 1;     // row t of a block sees columns 0..t
             x.dtype().read(x.storage(), rowStart(x, r), row, 0, visible);
-            double max = Double.NEGATIVE_INFINITY;
-            for (int i = 0; i < visible; i++) {
-                row[i] *= scale;
-                max = Math.max(max, row[i]);
-            }
-            double sum = 0;
-            for (int i = 0; i < visible; i++) {
-                row[i] = Math.exp(row[i] - max);
-                sum += row[i];
-            }
-            double inv = 1.0 / sum;
-            for (int i = 0; i < visible; i++) {
-                row[i] *= inv;
-            }
+            softmaxPrefix(row, visible, scale);
             Arrays.fill(row, visible, t, 0.0);
             y.dtype().write(y.storage(), rowStart(y, r), row, 0, t);
         });
@@ -930,13 +931,7 @@ public final class CpuBackend implements Backend {
             int visible = (int) (r % t) + 1;
             dy.dtype().read(dy.storage(), rowStart(dy, r), g, 0, visible);
             y.dtype().read(y.storage(), rowStart(y, r), p, 0, visible);
-            double inner = 0;
-            for (int i = 0; i < visible; i++) {
-                inner += g[i] * p[i];
-            }
-            for (int i = 0; i < visible; i++) {
-                g[i] = scale * p[i] * (g[i] - inner);
-            }
+            softmaxBackwardPrefix(g, p, visible, scale);
             Arrays.fill(g, visible, t, 0.0);
             dx.dtype().write(dx.storage(), rowStart(dx, r), g, 0, t);
         });

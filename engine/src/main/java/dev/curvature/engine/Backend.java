@@ -119,6 +119,38 @@ public interface Backend extends AutoCloseable {
     void layerNormBackward(Tensor dx, Tensor dWeight, Tensor dBias, Tensor dy, Tensor x, Tensor weight,
                            Tensor mean, Tensor rstd);
 
+    /**
+     * RMSNorm over the last dimension (HF LlamaRMSNorm, Olmo2RMSNorm): writes y (N, C) = x · rstd ⊙ weight and
+     * rstd (N) = 1/√(mean_c x² + eps) for backward; weight (C). y may be x (in place).
+     */
+    void rmsNorm(Tensor y, Tensor rstd, Tensor x, Tensor weight, double eps);
+
+    /**
+     * RMSNorm backward given dy (N, C): accumulates dx (N, C) += rstd · (w ⊙ dy) − rstd³/C · x · Σ_c (w ⊙ dy ⊙ x)
+     * and dWeight (C) += Σ_rows dy ⊙ x · rstd. Needs x, weight and rstd (N) from forward; dx must not be dy or x.
+     */
+    void rmsNormBackward(Tensor dx, Tensor dWeight, Tensor dy, Tensor x, Tensor weight, Tensor rstd);
+
+    /**
+     * Rotary position embedding, HF "rotate-half" convention: writes y (N, H·d) from x (N, H·d), N = B · time rows,
+     * row r at position p = offset + (r mod time). For each head h and i in [0, d/2), with a = x[h·d + i],
+     * b = x[h·d + i + d/2], c = cos[p][i], s = sin[p][i]: y[h·d + i] = a·c − b·s, y[h·d + i + d/2] = b·c + a·s
+     * (that is x ⊙ cat(cos, cos) + rotate_half(x) ⊙ cat(sin, sin), rotate_half(x) = cat(−x₂, x₁)). cos and sin are
+     * (P, d/2) tables with P > offset + time − 1. {@code inverse} rotates by the negative angle (s → −s): the
+     * backward, dx from dy. y may be x (in place). Rejects an odd d, a width that is not a multiple of d, a time
+     * that does not divide N and positions outside the tables.
+     */
+    void rotary(Tensor y, Tensor x, Tensor cos, Tensor sin, int headDim, int time, int offset, boolean inverse);
+
+    /** Writes h (N, F) = silu(gate) ⊙ up with silu(z) = z · σ(z) (the SwiGLU MLP); h may be gate or up. */
+    void swiglu(Tensor h, Tensor gate, Tensor up);
+
+    /**
+     * SwiGLU backward given dh (N, F): writes dGate = dh ⊙ up ⊙ σ(g) (1 + g (1 − σ(g))) and dUp = dh ⊙ silu(g),
+     * g = gate. σ is evaluated without overflow for any |g| (finite results at ±1000). Outputs may be inputs.
+     */
+    void swigluBackward(Tensor dGate, Tensor dUp, Tensor dh, Tensor gate, Tensor up);
+
     /** Writes out (N, C) row i = table (V, C) row ids[i]; ids (N) I32. An id outside [0, V) is an error naming it. */
     void gatherRows(Tensor out, Tensor table, Tensor ids);
 

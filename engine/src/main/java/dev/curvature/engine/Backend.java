@@ -33,6 +33,15 @@ public interface Backend extends AutoCloseable {
     /** Writes every element of {@code dst} to {@code value}. */
     void fill(Tensor dst, double value);
 
+    /**
+     * Writes dst = values for a contiguous I32 tensor of {@code values.length} elements (token ids, targets, masks:
+     * model code hands small integer vectors over without touching memory segments).
+     */
+    void writeInts(Tensor dst, int[] values);
+
+    /** The elements of a contiguous I32 tensor, in row-major order (a copy). */
+    int[] readInts(Tensor src);
+
     // ---- BLAS --------------------------------------------------------------------------------------------------
 
     /**
@@ -85,6 +94,13 @@ public interface Backend extends AutoCloseable {
 
     /** Writes out (N) = sum over the last dimension of x (N, C). */
     void rowSum(Tensor out, Tensor x);
+
+    /**
+     * Writes out (N) I32 = argmax over the last dimension of x (N, C), C ≥ 1; ties go to the lowest index. NaN never
+     * wins (it compares as neither larger nor equal): a row that is NaN except somewhere gives the largest non-NaN
+     * entry's index, an all-NaN row gives 0.
+     */
+    void rowArgmax(Tensor out, Tensor x);
 
     /** Writes y (N, C) = softmax of each row of x (N, C); y may be x. */
     void softmaxRows(Tensor y, Tensor x);
@@ -179,6 +195,16 @@ public interface Backend extends AutoCloseable {
      * dLogits may be logits (in place).
      */
     void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor logSumExp, Tensor targets, double scale);
+
+    /**
+     * Draws one label per row from softmax(logits) (N, V) with one {@code java.util.SplittableRandom(streamSeed)}:
+     * writes out (N) I32. Rows i with a negative mask[i] (mask (N) I32) get −1 and draw nothing; the others, in
+     * increasing i, read the row as double, e_j = exp(x_j − max), total = Σ e_j (j = 0..V−1 in order),
+     * u = nextDouble() · total, and take the first j where u −= e_j turns u negative, else V − 1: bit for bit the
+     * Java loop of the K-FAC collector's label sampling. Sequential over rows on every backend (the order of the
+     * draws is part of the result). out may be mask.
+     */
+    void sampleSoftmaxRows(Tensor out, Tensor logits, Tensor mask, long streamSeed);
 
     /**
      * One AdamW step (decoupled weight decay, bias correction) on a parameter tensor, all tensors of one shape:

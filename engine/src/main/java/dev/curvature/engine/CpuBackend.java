@@ -5,7 +5,9 @@ import dev.curvature.bindings.openblas.OpenBlas;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.SplittableRandom;
 
 /**
  * The CPU backend: GEMM and SYRK in OpenBLAS, eigendecompositions in LAPACK ({@code ?syevd}), elementwise
@@ -137,6 +139,20 @@ public final class CpuBackend implements Backend {
             Arrays.fill(buffers[0], 0, length, value);
             dst.dtype().write(dst.storage(), blocks.start(dst, block), buffers[0], 0, length);
         });
+    }
+
+    @Override
+    public void writeInts(Tensor dst, int[] values) {
+        requireContiguousInts("writeInts", dst, values.length);
+        MemorySegment.copy(values, 0, dst.segment(), ValueLayout.JAVA_INT_UNALIGNED, 0, values.length);
+    }
+
+    @Override
+    public int[] readInts(Tensor src) {
+        requireContiguousInts("readInts", src, src.size());
+        int[] values = new int[(int) src.size()];
+        MemorySegment.copy(src.segment(), ValueLayout.JAVA_INT_UNALIGNED, 0, values, 0, values.length);
+        return values;
     }
 
     // ---- BLAS --------------------------------------------------------------------------------------------------
@@ -569,6 +585,33 @@ public final class CpuBackend implements Backend {
     @Override
     public void rowSum(Tensor out, Tensor x) {
         rowReduction("rowSum", out, x, false);
+    }
+
+    @Override
+    public void rowArgmax(Tensor out, Tensor x) {
+        requireCompute("rowArgmax", x);
+        long[] nc = rowsAndCols("rowArgmax", x);
+        requireI32Vector("rowArgmax", out, nc[0], x);
+        requireNonEmptyRows("rowArgmax", x, nc);
+        int cols = (int) nc[1];
+        forRows(nc[0], nc[1], ParallelLoop.shareable(out, x), (r, buffers) -> {
+            x.dtype().read(x.storage(), rowStart(x, r), buffers[0], 0, cols);
+            out.dtype().set(out.storage(), out.offset() + r * out.stride(0), argmax(buffers[0], cols));
+        });
+    }
+
+    /** Index of the largest non-NaN of row[0, cols), the lowest on ties; 0 when all are NaN. */
+    private static int argmax(double[] row, int cols) {
+        int arg = -1;
+        double best = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < cols; i++) {
+            double v = row[i];
+            if (!Double.isNaN(v) && (arg < 0 || v > best)) {
+                arg = i;
+                best = v;
+            }
+        }
+        return Math.max(arg, 0);
     }
 
     @Override
@@ -1191,6 +1234,55 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void sampleSoftmaxRows(Tensor out, Tensor logits, Tensor mask, long streamSeed) {
+        requireCompute("sampleSoftmaxRows", logits);
+        long[] nv = rowsAndCols("sampleSoftmaxRows", logits);
+        requireI32Vector("sampleSoftmaxRows", out, nv[0], logits);
+        requireI32Vector("sampleSoftmaxRows", mask, nv[0], logits);
+        requireNonEmptyRows("sampleSoftmaxRows", logits, nv);
+        int v = (int) nv[1];
+        int[] labels = new int[(int) nv[0]];
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = (int) mask.dtype().get(mask.storage(), mask.offset() + i * mask.stride(0));
+        }
+        // sequential on purpose: row i's draw is the i-th counted nextDouble() of one stream
+        SplittableRandom random = new SplittableRandom(streamSeed);
+        double[] row = new double[v];
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0) {
+                labels[i] = -1;
+                continue;
+            }
+            logits.dtype().read(logits.storage(), rowStart(logits, i), row, 0, v);
+            labels[i] = sampleSoftmaxRow(row, v, random);
+        }
+        for (int i = 0; i < labels.length; i++) {
+            out.dtype().set(out.storage(), out.offset() + i * out.stride(0), labels[i]);
+        }
+    }
+
+    /** One draw from softmax(row[0, v)) by inversion of the unnormalised cumulative sum; overwrites row with e_j. */
+    private static int sampleSoftmaxRow(double[] row, int v, SplittableRandom random) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < v; j++) {
+            max = Math.max(max, row[j]);
+        }
+        double total = 0;
+        for (int j = 0; j < v; j++) {
+            row[j] = Math.exp(row[j] - max);
+            total += row[j];
+        }
+        double u = random.nextDouble() * total;
+        for (int j = 0; j < v; j++) {
+            u -= row[j];
+            if (u < 0) {
+                return j;
+            }
+        }
+        return v - 1;
+    }
+
+    @Override
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2,
                       double eps, double weightDecay, long step) {
         requireCompute("adamw", param, grad, m, v);
@@ -1362,6 +1454,30 @@ public final class CpuBackend implements Backend {
         if (v.rank() != 1 || v.dim(0) != length) {
             throw new IllegalArgumentException(op + ": " + v.describe() + " must be a vector of " + length
                     + " elements for " + forTensor.describe());
+        }
+    }
+
+    private static void requireI32Vector(String op, Tensor v, long length, Tensor forTensor) {
+        if (v.dtype() != DType.I32 || v.rank() != 1 || v.dim(0) != length || v.device() != Device.HOST) {
+            throw new IllegalArgumentException(op + ": " + v.describe() + " must be a host I32 vector of " + length
+                    + " elements for " + forTensor.describe());
+        }
+    }
+
+    private static void requireContiguousInts(String op, Tensor t, long count) {
+        if (t.dtype() != DType.I32 || !t.isContiguous() || t.size() != count || t.device() != Device.HOST) {
+            throw new IllegalArgumentException(op + ": " + t.describe() + " must be a contiguous host I32 tensor of "
+                    + count + " elements");
+        }
+        if (count > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(op + ": " + t.describe() + " is too large for a Java array");
+        }
+    }
+
+    /** Rejects rows of no elements (an argmax or a draw over nothing) when there are rows. */
+    private static void requireNonEmptyRows(String op, Tensor t, long[] rowsAndCols) {
+        if (rowsAndCols[0] > 0 && rowsAndCols[1] == 0) {
+            throw new IllegalArgumentException(op + ": rows of " + t.describe() + " are empty");
         }
     }
 

@@ -221,6 +221,13 @@ public interface Backend extends AutoCloseable {
     double dot(Tensor a, Tensor b);
 
     /**
+     * Σ over {@code tensors} of Σ x², accumulated in double (a gradient norm is its square root). Like {@link #sum}
+     * and {@link #dot}, each tensor's sum is its block partials added in block order, and the tensors' sums are
+     * added in list order: the result does not depend on the thread count. An empty list gives 0.
+     */
+    double sumOfSquares(java.util.List<Tensor> tensors);
+
+    /**
      * Throws {@link NonFiniteTensorException} if {@code t} holds NaN or ±Inf, naming the tensor, the first bad
      * element's coordinates and the counts; {@code purpose} says what was about to happen ("eigendecomposition").
      */

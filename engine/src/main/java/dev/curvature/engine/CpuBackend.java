@@ -7,6 +7,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -1341,6 +1342,27 @@ public final class CpuBackend implements Backend {
             }
             return s;
         });
+    }
+
+    @Override
+    public double sumOfSquares(List<Tensor> tensors) {
+        for (Tensor t : tensors) {
+            requireCompute("sumOfSquares", t);
+        }
+        double total = 0;
+        for (Tensor t : tensors) {
+            ElementBlocks blocks = ElementBlocks.of("sumOfSquares", t);
+            total += reduceBlocks(blocks, (block, length, buffers) -> {
+                double[] x = buffers[0];
+                t.dtype().read(t.storage(), blocks.start(t, block), x, 0, length);
+                double s = 0;
+                for (int i = 0; i < length; i++) {
+                    s += x[i] * x[i];
+                }
+                return s;
+            });
+        }
+        return total;
     }
 
     /** The partial result of one block. */

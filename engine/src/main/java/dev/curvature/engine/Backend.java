@@ -33,6 +33,15 @@ public interface Backend extends AutoCloseable {
     /** Writes every element of {@code dst} to {@code value}. */
     void fill(Tensor dst, double value);
 
+    /**
+     * Writes dst = values for a contiguous I32 tensor of {@code values.length} elements (token ids, targets, masks:
+     * model code hands small integer vectors over without touching memory segments).
+     */
+    void writeInts(Tensor dst, int[] values);
+
+    /** The elements of a contiguous I32 tensor, in row-major order (a copy). */
+    int[] readInts(Tensor src);
+
     // ---- BLAS --------------------------------------------------------------------------------------------------
 
     /**
@@ -86,6 +95,13 @@ public interface Backend extends AutoCloseable {
     /** Writes out (N) = sum over the last dimension of x (N, C). */
     void rowSum(Tensor out, Tensor x);
 
+    /**
+     * Writes out (N) I32 = argmax over the last dimension of x (N, C), C ≥ 1; ties go to the lowest index. NaN never
+     * wins (it compares as neither larger nor equal): a row that is NaN except somewhere gives the largest non-NaN
+     * entry's index, an all-NaN row gives 0.
+     */
+    void rowArgmax(Tensor out, Tensor x);
+
     /** Writes y (N, C) = softmax of each row of x (N, C); y may be x. */
     void softmaxRows(Tensor y, Tensor x);
 
@@ -119,6 +135,38 @@ public interface Backend extends AutoCloseable {
     void layerNormBackward(Tensor dx, Tensor dWeight, Tensor dBias, Tensor dy, Tensor x, Tensor weight,
                            Tensor mean, Tensor rstd);
 
+    /**
+     * RMSNorm over the last dimension (HF LlamaRMSNorm, Olmo2RMSNorm): writes y (N, C) = x · rstd ⊙ weight and
+     * rstd (N) = 1/√(mean_c x² + eps) for backward; weight (C). y may be x (in place).
+     */
+    void rmsNorm(Tensor y, Tensor rstd, Tensor x, Tensor weight, double eps);
+
+    /**
+     * RMSNorm backward given dy (N, C): accumulates dx (N, C) += rstd · (w ⊙ dy) − rstd³/C · x · Σ_c (w ⊙ dy ⊙ x)
+     * and dWeight (C) += Σ_rows dy ⊙ x · rstd. Needs x, weight and rstd (N) from forward; dx must not be dy or x.
+     */
+    void rmsNormBackward(Tensor dx, Tensor dWeight, Tensor dy, Tensor x, Tensor weight, Tensor rstd);
+
+    /**
+     * Rotary position embedding, HF "rotate-half" convention: writes y (N, H·d) from x (N, H·d), N = B · time rows,
+     * row r at position p = offset + (r mod time). For each head h and i in [0, d/2), with a = x[h·d + i],
+     * b = x[h·d + i + d/2], c = cos[p][i], s = sin[p][i]: y[h·d + i] = a·c − b·s, y[h·d + i + d/2] = b·c + a·s
+     * (that is x ⊙ cat(cos, cos) + rotate_half(x) ⊙ cat(sin, sin), rotate_half(x) = cat(−x₂, x₁)). cos and sin are
+     * (P, d/2) tables with P > offset + time − 1. {@code inverse} rotates by the negative angle (s → −s): the
+     * backward, dx from dy. y may be x (in place). Rejects an odd d, a width that is not a multiple of d, a time
+     * that does not divide N and positions outside the tables.
+     */
+    void rotary(Tensor y, Tensor x, Tensor cos, Tensor sin, int headDim, int time, int offset, boolean inverse);
+
+    /** Writes h (N, F) = silu(gate) ⊙ up with silu(z) = z · σ(z) (the SwiGLU MLP); h may be gate or up. */
+    void swiglu(Tensor h, Tensor gate, Tensor up);
+
+    /**
+     * SwiGLU backward given dh (N, F): writes dGate = dh ⊙ up ⊙ σ(g) (1 + g (1 − σ(g))) and dUp = dh ⊙ silu(g),
+     * g = gate. σ is evaluated without overflow for any |g| (finite results at ±1000). Outputs may be inputs.
+     */
+    void swigluBackward(Tensor dGate, Tensor dUp, Tensor dh, Tensor gate, Tensor up);
+
     /** Writes out (N, C) row i = table (V, C) row ids[i]; ids (N) I32. An id outside [0, V) is an error naming it. */
     void gatherRows(Tensor out, Tensor table, Tensor ids);
 
@@ -149,6 +197,16 @@ public interface Backend extends AutoCloseable {
     void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor logSumExp, Tensor targets, double scale);
 
     /**
+     * Draws one label per row from softmax(logits) (N, V) with one {@code java.util.SplittableRandom(streamSeed)}:
+     * writes out (N) I32. Rows i with a negative mask[i] (mask (N) I32) get −1 and draw nothing; the others, in
+     * increasing i, read the row as double, e_j = exp(x_j − max), total = Σ e_j (j = 0..V−1 in order),
+     * u = nextDouble() · total, and take the first j where u −= e_j turns u negative, else V − 1: bit for bit the
+     * Java loop of the K-FAC collector's label sampling. Sequential over rows on every backend (the order of the
+     * draws is part of the result). out may be mask.
+     */
+    void sampleSoftmaxRows(Tensor out, Tensor logits, Tensor mask, long streamSeed);
+
+    /**
      * One AdamW step (decoupled weight decay, bias correction) on a parameter tensor, all tensors of one shape:
      * m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; p ← p − lr·(m̂/(√v̂ + ε) + λ·p) with m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ).
      * Updates param, m and v in place; {@code step} t counts from 1.
@@ -161,6 +219,13 @@ public interface Backend extends AutoCloseable {
 
     /** Σ a ⊙ b, accumulated in double. */
     double dot(Tensor a, Tensor b);
+
+    /**
+     * Σ over {@code tensors} of Σ x², accumulated in double (a gradient norm is its square root). Like {@link #sum}
+     * and {@link #dot}, each tensor's sum is its block partials added in block order, and the tensors' sums are
+     * added in list order: the result does not depend on the thread count. An empty list gives 0.
+     */
+    double sumOfSquares(java.util.List<Tensor> tensors);
 
     /**
      * Throws {@link NonFiniteTensorException} if {@code t} holds NaN or ±Inf, naming the tensor, the first bad

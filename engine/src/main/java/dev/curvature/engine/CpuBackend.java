@@ -5,7 +5,10 @@ import dev.curvature.bindings.openblas.OpenBlas;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
 
 /**
  * The CPU backend: GEMM and SYRK in OpenBLAS, eigendecompositions in LAPACK ({@code ?syevd}), elementwise
@@ -137,6 +140,20 @@ public final class CpuBackend implements Backend {
             Arrays.fill(buffers[0], 0, length, value);
             dst.dtype().write(dst.storage(), blocks.start(dst, block), buffers[0], 0, length);
         });
+    }
+
+    @Override
+    public void writeInts(Tensor dst, int[] values) {
+        requireContiguousInts("writeInts", dst, values.length);
+        MemorySegment.copy(values, 0, dst.segment(), ValueLayout.JAVA_INT_UNALIGNED, 0, values.length);
+    }
+
+    @Override
+    public int[] readInts(Tensor src) {
+        requireContiguousInts("readInts", src, src.size());
+        int[] values = new int[(int) src.size()];
+        MemorySegment.copy(src.segment(), ValueLayout.JAVA_INT_UNALIGNED, 0, values, 0, values.length);
+        return values;
     }
 
     // ---- BLAS --------------------------------------------------------------------------------------------------
@@ -572,6 +589,33 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void rowArgmax(Tensor out, Tensor x) {
+        requireCompute("rowArgmax", x);
+        long[] nc = rowsAndCols("rowArgmax", x);
+        requireI32Vector("rowArgmax", out, nc[0], x);
+        requireNonEmptyRows("rowArgmax", x, nc);
+        int cols = (int) nc[1];
+        forRows(nc[0], nc[1], ParallelLoop.shareable(out, x), (r, buffers) -> {
+            x.dtype().read(x.storage(), rowStart(x, r), buffers[0], 0, cols);
+            out.dtype().set(out.storage(), out.offset() + r * out.stride(0), argmax(buffers[0], cols));
+        });
+    }
+
+    /** Index of the largest non-NaN of row[0, cols), the lowest on ties; 0 when all are NaN. */
+    private static int argmax(double[] row, int cols) {
+        int arg = -1;
+        double best = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < cols; i++) {
+            double v = row[i];
+            if (!Double.isNaN(v) && (arg < 0 || v > best)) {
+                arg = i;
+                best = v;
+            }
+        }
+        return Math.max(arg, 0);
+    }
+
+    @Override
     public void softmaxRows(Tensor y, Tensor x) {
         requireCompute("softmaxRows", y, x);
         long[] nc = rowsAndCols("softmaxRows", x);
@@ -808,6 +852,186 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void rmsNorm(Tensor y, Tensor rstd, Tensor x, Tensor weight, double eps) {
+        requireCompute("rmsNorm", y, rstd, x, weight);
+        long[] nc = rowsAndCols("rmsNorm", x);
+        requireSameRows("rmsNorm", y, x);
+        requireVector("rmsNorm", weight, nc[1], x);
+        requireVector("rmsNorm", rstd, nc[0], x);
+        int cols = (int) nc[1];
+        double[] w = weight.toDoubleArray();
+        forRows(nc[0], nc[1], ParallelLoop.shareable(y, rstd, x), (r, buffers) -> {
+            double[] row = buffers[0];
+            x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
+            double s = rmsNormRow(row, w, cols, eps);
+            y.dtype().write(y.storage(), rowStart(y, r), row, 0, cols);
+            rstd.dtype().set(rstd.storage(), rstd.offset() + r * rstd.stride(0), s);
+        });
+    }
+
+    /** row[0, C) ← row · rstd ⊙ w; returns rstd = 1/√(mean row² + eps). */
+    private static double rmsNormRow(double[] row, double[] w, int cols, double eps) {
+        double squares = 0;
+        for (int i = 0; i < cols; i++) {
+            squares += row[i] * row[i];
+        }
+        double s = 1.0 / Math.sqrt(squares / cols + eps);
+        for (int i = 0; i < cols; i++) {
+            row[i] = row[i] * s * w[i];
+        }
+        return s;
+    }
+
+    @Override
+    public void rmsNormBackward(Tensor dx, Tensor dWeight, Tensor dy, Tensor x, Tensor weight, Tensor rstd) {
+        requireCompute("rmsNormBackward", dx, dWeight, dy, x, weight, rstd);
+        long[] nc = rowsAndCols("rmsNormBackward", x);
+        requireSameRows("rmsNormBackward", dx, x);
+        requireSameRows("rmsNormBackward", dy, x);
+        requireVector("rmsNormBackward", weight, nc[1], x);
+        requireVector("rmsNormBackward", dWeight, nc[1], x);
+        requireVector("rmsNormBackward", rstd, nc[0], x);
+        int cols = (int) nc[1];
+        double[] w = weight.toDoubleArray();
+        double[][] sums = columnSums(nc[0], cols, ParallelLoop.shareable(dx, dy, x, rstd), (r, rowBuffers, acc) -> {
+            double[] xRow = rowBuffers[0];
+            double[] g = rowBuffers[1];
+            double[] out = rowBuffers[2];
+            x.dtype().read(x.storage(), rowStart(x, r), xRow, 0, cols);
+            dy.dtype().read(dy.storage(), rowStart(dy, r), g, 0, cols);
+            dx.dtype().read(dx.storage(), rowStart(dx, r), out, 0, cols);
+            double s = rstd.dtype().get(rstd.storage(), rstd.offset() + r * rstd.stride(0));
+            rmsNormBackwardRow(out, acc[0], g, xRow, w, s, cols);
+            dx.dtype().write(dx.storage(), rowStart(dx, r), out, 0, cols);
+        }, 1);
+        accumulateVector(dWeight, sums, 0);
+    }
+
+    /** One row of the RMSNorm backward: dx += s·(w ⊙ g) − s³/C · x · Σ(w ⊙ g ⊙ x) and dWeight += g ⊙ x · s. */
+    private static void rmsNormBackwardRow(double[] dx, double[] dWeight, double[] g, double[] x, double[] w,
+                                           double s, int cols) {
+        double inner = 0;
+        for (int i = 0; i < cols; i++) {
+            inner += w[i] * g[i] * x[i];
+            dWeight[i] += g[i] * x[i] * s;
+        }
+        double k = s * s * s * inner / cols;
+        for (int i = 0; i < cols; i++) {
+            dx[i] += s * w[i] * g[i] - k * x[i];
+        }
+    }
+
+    @Override
+    public void rotary(Tensor y, Tensor x, Tensor cos, Tensor sin, int headDim, int time, int offset,
+                       boolean inverse) {
+        requireCompute("rotary", y, x, cos, sin);
+        long[] nc = rowsAndCols("rotary", x);
+        requireSameRows("rotary", y, x);
+        if (headDim <= 0 || headDim % 2 != 0) {
+            throw new IllegalArgumentException("rotary: head dimension " + headDim + " must be even and positive");
+        }
+        if (nc[1] % headDim != 0) {
+            throw new IllegalArgumentException("rotary: width " + nc[1] + " of " + x.describe()
+                    + " is not a multiple of the head dimension " + headDim);
+        }
+        if (time <= 0 || nc[0] % time != 0) {
+            throw new IllegalArgumentException("rotary: time " + time + " does not divide the " + nc[0] + " rows of "
+                    + x.describe());
+        }
+        int half = headDim / 2;
+        if (cos.rank() != 2 || !cos.sameShape(sin) || cos.dim(1) != half) {
+            throw new IllegalArgumentException("rotary: tables cos " + cos.describe() + " and sin " + sin.describe()
+                    + " must both be (P, " + half + ") for head dimension " + headDim);
+        }
+        rowsAndCols("rotary", cos);
+        rowsAndCols("rotary", sin);
+        if (offset < 0 || (long) offset + time > cos.dim(0)) {
+            throw new IllegalArgumentException("rotary: positions " + offset + ".." + ((long) offset + time - 1)
+                    + " are outside the tables " + cos.describe() + " (positions 0.." + (cos.dim(0) - 1) + ")");
+        }
+        int cols = (int) nc[1];
+        if (cols == 0) {
+            return;
+        }
+        double sign = inverse ? -1.0 : 1.0;
+        forRows(nc[0], nc[1], ParallelLoop.shareable(y, x, cos, sin), (r, buffers) -> {
+            double[] row = buffers[0];
+            double[] angle = buffers[1];        // cos in [0, d/2), sin in [d/2, d)
+            long position = offset + r % time;
+            x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
+            cos.dtype().read(cos.storage(), rowStart(cos, position), angle, 0, half);
+            sin.dtype().read(sin.storage(), rowStart(sin, position), angle, half, half);
+            rotateHalves(row, cols, angle, headDim, sign);
+            y.dtype().write(y.storage(), rowStart(y, r), row, 0, cols);
+        });
+    }
+
+    /**
+     * For each head of row[0, cols): (a, b) ← (a·c − b·s, b·c + a·s) with a, b the first and second half of the head,
+     * c = angle[i], s = sign · angle[d/2 + i].
+     */
+    private static void rotateHalves(double[] row, int cols, double[] angle, int headDim, double sign) {
+        int half = headDim / 2;
+        for (int base = 0; base < cols; base += headDim) {
+            for (int i = 0; i < half; i++) {
+                double a = row[base + i];
+                double b = row[base + half + i];
+                double c = angle[i];
+                double s = sign * angle[half + i];
+                row[base + i] = a * c - b * s;
+                row[base + half + i] = b * c + a * s;
+            }
+        }
+    }
+
+    @Override
+    public void swiglu(Tensor h, Tensor gate, Tensor up) {
+        requireCompute("swiglu", h, gate, up);
+        ElementBlocks blocks = ElementBlocks.of("swiglu", h, gate, up);
+        forBlocks(blocks, (block, length, buffers) -> {
+            double[] g = buffers[0];
+            double[] u = buffers[1];
+            gate.dtype().read(gate.storage(), blocks.start(gate, block), g, 0, length);
+            up.dtype().read(up.storage(), blocks.start(up, block), u, 0, length);
+            for (int i = 0; i < length; i++) {
+                g[i] = g[i] * sigmoid(g[i]) * u[i];
+            }
+            h.dtype().write(h.storage(), blocks.start(h, block), g, 0, length);
+        });
+    }
+
+    @Override
+    public void swigluBackward(Tensor dGate, Tensor dUp, Tensor dh, Tensor gate, Tensor up) {
+        requireCompute("swigluBackward", dGate, dUp, dh, gate, up);
+        ElementBlocks blocks = ElementBlocks.of("swigluBackward", dGate, dUp, dh, gate, up);
+        forBlocks(blocks, (block, length, buffers) -> {
+            double[] d = buffers[0];        // dh, then dGate
+            double[] g = buffers[1];
+            double[] u = buffers[2];
+            double[] du = buffers[3];
+            dh.dtype().read(dh.storage(), blocks.start(dh, block), d, 0, length);
+            gate.dtype().read(gate.storage(), blocks.start(gate, block), g, 0, length);
+            up.dtype().read(up.storage(), blocks.start(up, block), u, 0, length);
+            for (int i = 0; i < length; i++) {
+                double s = sigmoid(g[i]);
+                du[i] = d[i] * g[i] * s;
+                d[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
+            }
+            dGate.dtype().write(dGate.storage(), blocks.start(dGate, block), d, 0, length);
+            dUp.dtype().write(dUp.storage(), blocks.start(dUp, block), du, 0, length);
+        });
+    }
+
+    /** σ(z) = 1/(1 + e^{−z}), with exp only of −|z|: no overflow, so no ∞/∞ at large |z|. */
+    private static double sigmoid(double z) {
+        if (z >= 0) {
+            return 1.0 / (1.0 + Math.exp(-z));
+        }
+        double e = Math.exp(z);
+        return e / (1.0 + e);
+    }
+
+    @Override
     public void gatherRows(Tensor out, Tensor table, Tensor ids) {
         requireCompute("gatherRows", out, table);
         int[] index = ids(ids, "gatherRows", table);
@@ -1011,6 +1235,55 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void sampleSoftmaxRows(Tensor out, Tensor logits, Tensor mask, long streamSeed) {
+        requireCompute("sampleSoftmaxRows", logits);
+        long[] nv = rowsAndCols("sampleSoftmaxRows", logits);
+        requireI32Vector("sampleSoftmaxRows", out, nv[0], logits);
+        requireI32Vector("sampleSoftmaxRows", mask, nv[0], logits);
+        requireNonEmptyRows("sampleSoftmaxRows", logits, nv);
+        int v = (int) nv[1];
+        int[] labels = new int[(int) nv[0]];
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = (int) mask.dtype().get(mask.storage(), mask.offset() + i * mask.stride(0));
+        }
+        // sequential on purpose: row i's draw is the i-th counted nextDouble() of one stream
+        SplittableRandom random = new SplittableRandom(streamSeed);
+        double[] row = new double[v];
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0) {
+                labels[i] = -1;
+                continue;
+            }
+            logits.dtype().read(logits.storage(), rowStart(logits, i), row, 0, v);
+            labels[i] = sampleSoftmaxRow(row, v, random);
+        }
+        for (int i = 0; i < labels.length; i++) {
+            out.dtype().set(out.storage(), out.offset() + i * out.stride(0), labels[i]);
+        }
+    }
+
+    /** One draw from softmax(row[0, v)) by inversion of the unnormalised cumulative sum; overwrites row with e_j. */
+    private static int sampleSoftmaxRow(double[] row, int v, SplittableRandom random) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < v; j++) {
+            max = Math.max(max, row[j]);
+        }
+        double total = 0;
+        for (int j = 0; j < v; j++) {
+            row[j] = Math.exp(row[j] - max);
+            total += row[j];
+        }
+        double u = random.nextDouble() * total;
+        for (int j = 0; j < v; j++) {
+            u -= row[j];
+            if (u < 0) {
+                return j;
+            }
+        }
+        return v - 1;
+    }
+
+    @Override
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2,
                       double eps, double weightDecay, long step) {
         requireCompute("adamw", param, grad, m, v);
@@ -1069,6 +1342,27 @@ public final class CpuBackend implements Backend {
             }
             return s;
         });
+    }
+
+    @Override
+    public double sumOfSquares(List<Tensor> tensors) {
+        for (Tensor t : tensors) {
+            requireCompute("sumOfSquares", t);
+        }
+        double total = 0;
+        for (Tensor t : tensors) {
+            ElementBlocks blocks = ElementBlocks.of("sumOfSquares", t);
+            total += reduceBlocks(blocks, (block, length, buffers) -> {
+                double[] x = buffers[0];
+                t.dtype().read(t.storage(), blocks.start(t, block), x, 0, length);
+                double s = 0;
+                for (int i = 0; i < length; i++) {
+                    s += x[i] * x[i];
+                }
+                return s;
+            });
+        }
+        return total;
     }
 
     /** The partial result of one block. */
@@ -1182,6 +1476,30 @@ public final class CpuBackend implements Backend {
         if (v.rank() != 1 || v.dim(0) != length) {
             throw new IllegalArgumentException(op + ": " + v.describe() + " must be a vector of " + length
                     + " elements for " + forTensor.describe());
+        }
+    }
+
+    private static void requireI32Vector(String op, Tensor v, long length, Tensor forTensor) {
+        if (v.dtype() != DType.I32 || v.rank() != 1 || v.dim(0) != length || v.device() != Device.HOST) {
+            throw new IllegalArgumentException(op + ": " + v.describe() + " must be a host I32 vector of " + length
+                    + " elements for " + forTensor.describe());
+        }
+    }
+
+    private static void requireContiguousInts(String op, Tensor t, long count) {
+        if (t.dtype() != DType.I32 || !t.isContiguous() || t.size() != count || t.device() != Device.HOST) {
+            throw new IllegalArgumentException(op + ": " + t.describe() + " must be a contiguous host I32 tensor of "
+                    + count + " elements");
+        }
+        if (count > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(op + ": " + t.describe() + " is too large for a Java array");
+        }
+    }
+
+    /** Rejects rows of no elements (an argmax or a draw over nothing) when there are rows. */
+    private static void requireNonEmptyRows(String op, Tensor t, long[] rowsAndCols) {
+        if (rowsAndCols[0] > 0 && rowsAndCols[1] == 0) {
+            throw new IllegalArgumentException(op + ": rows of " + t.describe() + " are empty");
         }
     }
 

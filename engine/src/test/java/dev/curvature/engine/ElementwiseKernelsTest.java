@@ -5,6 +5,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.foreign.Arena;
+import java.util.List;
 import java.util.Random;
 
 import static dev.curvature.engine.NumericAssertions.assertRelativeError;
@@ -280,6 +281,45 @@ class ElementwiseKernelsTest {
             var e = assertThrows(NonFiniteTensorException.class, () -> backend.requireFinite(t, "eigendecomposition"));
             assertTrue(e.getMessage().contains("'h.2.mlp.c_fc.A'") && e.getMessage().contains("2 NaN")
                     && e.getMessage().contains("1 infinite") && e.getMessage().contains("[70, 5]"), e.getMessage());
+        }
+    }
+
+    @Test
+    void sumOfSquaresMatchesACompensatedSumOverAllTensors() {
+        // reference: a Neumaier-compensated double sum of x² over every tensor in list order (a plain running sum of
+        // these 715k positive terms is itself off by ~2e-13). F32 widens exactly, so only the kernel's summation
+        // order is measured: relative 1e-13 for both dtypes
+        eachDtypeAndMemory((dtype, arena) -> {
+            Random random = new Random(10);
+            Tensor big = Tensor.of(arena, dtype, randomValues(random, ROWS * COLS), ROWS, COLS);
+            Tensor vector = Tensor.of(arena, dtype, randomValues(random, 333), 333);
+            Tensor wide = Tensor.of(arena, dtype, randomValues(random, 300 * 50), 300, 50);
+            List<Tensor> tensors = List.of(big, vector, wide.slice(1, 10, 30));
+            double sum = 0;
+            double compensation = 0;
+            for (Tensor t : tensors) {
+                for (double x : t.toDoubleArray()) {
+                    double term = x * x;
+                    double next = sum + term;
+                    compensation += Math.abs(sum) >= term ? (sum - next) + term : (term - next) + sum;
+                    sum = next;
+                }
+            }
+            double expected = sum + compensation;
+            assertEquals(expected, backend.sumOfSquares(tensors), 1e-13 * expected, "sumOfSquares " + dtype);
+            assertEquals(backend.dot(big, big), backend.sumOfSquares(List.of(big)), 0.0, "the block order of dot");
+        });
+    }
+
+    @Test
+    void sumOfSquaresOfNothingIsZeroAndStorageTypesAreRejected() {
+        try (Arena arena = Arena.ofShared()) {
+            assertEquals(0.0, backend.sumOfSquares(List.of()));
+            Tensor half = Tensor.allocate(arena, DType.BF16, 4).named("wte.grad");
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> backend.sumOfSquares(List.of(Tensor.allocate(arena, DType.F32, 3), half)));
+            assertTrue(e.getMessage().startsWith("sumOfSquares:") && e.getMessage().contains("'wte.grad'"),
+                    e.getMessage());
         }
     }
 }

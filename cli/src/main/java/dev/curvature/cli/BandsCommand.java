@@ -103,7 +103,7 @@ final class BandsCommand implements Callable<Integer> {
                 List<String> chosen = available;
                 if (layers != null) {
                     LayerSelection selection = LayerSelection.parse(layers);
-                    chosen = available.stream().filter(selection::matches).toList();
+                    chosen = selection.filter(available, gpt2.linearLayers());
                     if (chosen.isEmpty()) {
                         throw new IllegalArgumentException("--layers '" + layers + "' matches none of the layers in "
                                 + file + " (" + String.join(", ", available) + ")");

@@ -43,7 +43,8 @@ final class CollectCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--layers", defaultValue = LayerSelection.DEFAULT, paramLabel = "PATTERNS",
-            description = "Comma-separated globs over layer names (default: ${DEFAULT-VALUE}, every MLP projection).")
+            description = "Comma-separated globs over layer names, or 'mlp': every MLP projection of the model (by role: "
+                    + "GPT-2 c_fc and c_proj; Llama/OLMo-2 gate_proj, up_proj and down_proj). Default: ${DEFAULT-VALUE}.")
     String layers;
 
     @Option(names = "--labels", defaultValue = "GOLD", paramLabel = "GOLD|SAMPLED",

@@ -17,7 +17,7 @@ import dev.curvature.transformer.eval.BaselineComparison;
 import dev.curvature.transformer.eval.RecitationEval;
 import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.tokenizer.ByteTokenizer;
 import dev.curvature.transformer.tokenizer.Tokenizer;
 import dev.curvature.transformer.train.Gpt2Initializer;
@@ -25,7 +25,6 @@ import dev.curvature.transformer.train.Gpt2Trainer;
 import dev.curvature.transformer.train.TokenWindows;
 import dev.curvature.transformer.train.TrainingOptions;
 import dev.curvature.transformer.workbench.MemorizationSample;
-import dev.curvature.transformer.workbench.WorkbenchBuilder;
 import dev.curvature.transformer.workbench.WorkbenchCorpus;
 import dev.curvature.transformer.workbench.WorkbenchManifest;
 import picocli.CommandLine.Command;
@@ -222,7 +221,7 @@ final class DemoCommand implements Callable<Integer> {
             seconds.put("baseline", since(t0));
 
             t0 = System.nanoTime();
-            EditSweep<Evaluation> sweep = new EditSweep<>(backend, gpt2, bases,
+            EditSweep<Gpt2Model, Evaluation> sweep = new EditSweep<>(backend, gpt2, bases,
                     m -> new Evaluation(RecitationEval.evaluate(m, samples, samples.size()), comparison.evaluate(m)),
                     seed);
             ProgressLine sweepProgress = new ProgressLine("edits", "variants");
@@ -292,7 +291,7 @@ final class DemoCommand implements Callable<Integer> {
                 : blocks == 1 ? "last block=h.0.mlp.*;fc of all blocks=h.*.mlp.c_fc"
                 : "last block=h." + (blocks - 1) + ".mlp.*;last two blocks=h." + (blocks - 2) + ".mlp.*,h."
                 + (blocks - 1) + ".mlp.*;fc of all blocks=h.*.mlp.c_fc";
-        List<String> all = LayerSelection.parse(LayerSelection.DEFAULT).select(KfacCollector.linearLayers(config));
+        List<String> all = LayerSelection.parse(LayerSelection.DEFAULT).select(config.linearLayers());
         List<EditSweep.LayerSet> sets = new ArrayList<>();
         for (String part : spec.split(";")) {
             int eq = part.indexOf('=');
@@ -301,7 +300,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             String name = part.substring(0, eq).strip();
             LayerSelection selection = LayerSelection.parse(part.substring(eq + 1).strip());
-            List<String> chosen = all.stream().filter(selection::matches).toList();
+            List<String> chosen = selection.filter(all, config.linearLayers());
             if (chosen.isEmpty()) {
                 throw new IllegalArgumentException("--layer-sets: '" + part + "' matches none of the MLP projections "
                         + all);
@@ -363,7 +362,7 @@ final class DemoCommand implements Callable<Integer> {
             trainer = Gpt2Trainer.resume(backend, out, windows, DType.F32);
             System.err.printf("resuming the training in %s at step %d of %d%n", out, trainer.step(), options.steps());
         } else {
-            Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F32);
+            ParameterSet weights = ParameterSet.allocate(backend, config, DType.F32);
             Gpt2Initializer.initialize(weights, options.seed());
             trainer = new Gpt2Trainer(new Gpt2Model(backend, weights), windows, options);
             System.err.printf("training %d parameters on %d tokens for %d steps, as %s was made%n", weights.count(),

@@ -41,7 +41,8 @@ final class EditCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--layers", defaultValue = LayerSelection.DEFAULT, paramLabel = "PATTERNS",
-            description = "Layers to edit, comma-separated globs (default: ${DEFAULT-VALUE}).")
+            description = "Layers to edit, comma-separated globs, or 'mlp' for every MLP projection of the model "
+                    + "(default: ${DEFAULT-VALUE}).")
     String layers;
 
     @Option(names = "--rho", defaultValue = "0.9", paramLabel = "ρ",
@@ -88,7 +89,7 @@ final class EditCommand implements Callable<Integer> {
                     Map<?, ?> config = new ObjectMapper().readValue(Files.readString(rhoConfig), Map.class);
                     config.forEach((k, v) -> rhoByLayer.put(String.valueOf(k), ((Number) v).doubleValue()));
                 } else {
-                    for (String layer : LayerSelection.parse(layers).select(available)) {
+                    for (String layer : LayerSelection.parse(layers).select(available, gpt2.linearLayers())) {
                         rhoByLayer.put(layer, rho);
                     }
                 }

@@ -4,9 +4,8 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.data.TextCorpus;
-import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.tokenizer.BytePairTokenizer;
 import dev.curvature.transformer.tokenizer.ByteTokenizer;
 import dev.curvature.transformer.tokenizer.Tokenizer;
@@ -131,7 +130,7 @@ final class TrainCommand implements Callable<Integer> {
                 TrainingOptions options = new TrainingOptions(batch, time, windowStride, steps, learningRate,
                         minLearningRate, warmup, weightDecay, 0.9, 0.95, 1e-8, clip, seed);
                 Gpt2Config config = Gpt2Config.of(layers, heads, width, tok.vocabularySize(), time);
-                Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, dtype);
+                ParameterSet weights = ParameterSet.allocate(backend, config, dtype);
                 Gpt2Initializer.initialize(weights, seed);
                 trainer = new Gpt2Trainer(new Gpt2Model(backend, weights),
                         new TokenWindows(tokens, time, windowStride, seed), options);

@@ -35,7 +35,7 @@ class TrainCommandTest {
             Gpt2Model model = Gpt2Checkpoints.load(backend, out, DType.F32);
             assertEquals(256, model.config().vocabSize());
             assertEquals(32, model.config().nPositions());
-            model.weights().close();
+            model.parameters().close();
         }
         StringWriter err = new StringWriter();
         int code = CurvatureCommand.commandLine().setErr(new PrintWriter(err)).execute("train", "--corpus",

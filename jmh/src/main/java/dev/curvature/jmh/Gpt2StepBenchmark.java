@@ -3,9 +3,10 @@ package dev.curvature.jmh;
 import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.model.Workspace;
 import dev.curvature.transformer.train.Gpt2Initializer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -54,10 +55,10 @@ public class Gpt2StepBenchmark {
     public int threads;
 
     private CpuBackend backend;
-    private Gpt2Parameters weights;
-    private Gpt2Parameters grads;
+    private ParameterSet weights;
+    private ParameterSet grads;
     private Gpt2Model model;
-    private Gpt2Activations activations;
+    private Workspace activations;
     private int[] ids;
     private int[] targets;
 
@@ -65,11 +66,11 @@ public class Gpt2StepBenchmark {
     public void setUp() {
         backend = new CpuBackend(threads);
         Gpt2Config config = Gpt2Config.of(layers, heads, width, vocab, Math.max(1024, time));
-        weights = Gpt2Parameters.allocate(backend, config, DType.F32);
+        weights = ParameterSet.allocate(backend, config, DType.F32);
         Gpt2Initializer.initialize(weights, 1);
         model = new Gpt2Model(backend, weights);
         grads = model.allocateGradients();
-        activations = model.activations(batch, time);
+        activations = model.workspace(batch, time);
         System.err.print(activations.memoryPlan());
         SplittableRandom random = new SplittableRandom(2);
         ids = new int[batch * time];
@@ -90,7 +91,7 @@ public class Gpt2StepBenchmark {
 
     @Benchmark
     public double forwardBackward() {
-        double loss = model.forward(activations, ids, targets);
+        double loss = model.forward(activations, new Batch.Tokens(ids, targets));
         model.backward(activations, grads);
         return loss;
     }

@@ -7,9 +7,9 @@ import dev.curvature.kfac.CollectionThroughput;
 import dev.curvature.kfac.KfacCollector;
 import dev.curvature.kfac.LayerSelection;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.model.Workspace;
 import dev.curvature.transformer.train.Gpt2Initializer;
 import dev.curvature.transformer.train.TokenWindows;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -62,8 +62,8 @@ public class KfacCollectionBenchmark {
     public CovariancePrecision precision;
 
     private CpuBackend backend;
-    private Gpt2Parameters weights;
-    private Gpt2Activations activations;
+    private ParameterSet weights;
+    private Workspace activations;
     private KfacCollector collector;
     private int[] ids;
     private int[] targets;
@@ -72,10 +72,10 @@ public class KfacCollectionBenchmark {
     public void setUp() {
         backend = new CpuBackend(threads);
         Gpt2Config config = Gpt2Config.of(layers, heads, width, vocab, Math.max(1024, time));
-        weights = Gpt2Parameters.allocate(backend, config, DType.F32);
+        weights = ParameterSet.allocate(backend, config, DType.F32);
         Gpt2Initializer.initialize(weights, 1);
         Gpt2Model model = new Gpt2Model(backend, weights);
-        activations = model.activations(batch, time);
+        activations = model.workspace(batch, time);
         collector = new KfacCollector(backend, model, LayerSelection.parse(CollectionThroughput.COLLECTED_LAYERS),
                 KfacCollector.Labels.GOLD, 0, precision);
         // one batch of consecutive windows over random ids: targets are the next ids, −1 at each window's end

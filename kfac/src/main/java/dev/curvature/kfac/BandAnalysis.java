@@ -2,7 +2,7 @@ package dev.curvature.kfac;
 
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.Tensor;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Model;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,9 +55,9 @@ public final class BandAnalysis {
     }
 
     /** With eigenbases decomposed here from factors, one layer at a time (each released once its bands are built). */
-    public static Report run(Gpt2Model model, FactorStore.Loaded factors, List<String> layers, List<int[]> data,
+    public static Report run(Model model, FactorStore.Loaded factors, List<String> layers, List<int[]> data,
                              int[] cleanTokens, Options options, Progress progress) {
-        ModelFingerprint.require(model.weights(), factors.description().model());
+        ModelFingerprint.require(model.parameters(), factors.description().model());
         requireLayers(layers, factors.factors().keySet().stream().toList());
         return run(model, factors.description().model(), layers,
                 layer -> FactorEigenbasis.of(model.backend(), factors.factors().get(layer)), true,
@@ -65,9 +65,9 @@ public final class BandAnalysis {
     }
 
     /** With stored eigenbases ({@link EigenbasisStore}; still owned by the caller). */
-    public static Report run(Gpt2Model model, EigenbasisStore.Loaded bases, List<String> layers, List<int[]> data,
+    public static Report run(Model model, EigenbasisStore.Loaded bases, List<String> layers, List<int[]> data,
                              int[] cleanTokens, Options options, Progress progress) {
-        ModelFingerprint.require(model.weights(), bases.factors().model());
+        ModelFingerprint.require(model.parameters(), bases.factors().model());
         requireLayers(layers, bases.bases().keySet().stream().toList());
         return run(model, bases.factors().model(), layers, bases.bases()::get, false, data, cleanTokens, options,
                 progress);
@@ -77,16 +77,16 @@ public final class BandAnalysis {
      * With eigenbases already in memory (still owned by the caller), made from factors collected on the model whose
      * fingerprint is {@code factorsModel}.
      */
-    public static Report run(Gpt2Model model, Map<String, FactorEigenbasis> bases, String factorsModel,
+    public static Report run(Model model, Map<String, FactorEigenbasis> bases, String factorsModel,
                              List<String> layers, List<int[]> data, int[] cleanTokens, Options options,
                              Progress progress) {
-        ModelFingerprint.require(model.weights(), factorsModel);
+        ModelFingerprint.require(model.parameters(), factorsModel);
         requireLayers(layers, List.copyOf(bases.keySet()));
         return run(model, factorsModel, layers, bases::get, false, data, cleanTokens, options, progress);
     }
 
     /** {@code fingerprint}: the model's, already checked against the factors' (the weights do not change here). */
-    private static Report run(Gpt2Model model, String fingerprint, List<String> layers,
+    private static Report run(Model model, String fingerprint, List<String> layers,
                               Function<String, FactorEigenbasis> basisOf,
                               boolean releaseBases, List<int[]> data, int[] cleanTokens, Options options,
                               Progress progress) {
@@ -94,7 +94,7 @@ public final class BandAnalysis {
         Map<String, BandActivation> analyses = new LinkedHashMap<>();
         try {
             for (String layer : layers) {
-                Tensor weight = model.weights().get(layer + ".weight");
+                Tensor weight = model.parameters().get(layer + ".weight");
                 FactorEigenbasis basis = basisOf.apply(layer);
                 try {
                     analyses.put(layer, new BandActivation(backend, basis, weight, options.bands()));
@@ -109,7 +109,7 @@ public final class BandAnalysis {
                         options.maxPositions(), (done, total, positions) -> progress.update("data", done, total,
                                 positions));
                 int window = options.cleanWindow() > 0 ? options.cleanWindow() : longest(data, options.maxPositions());
-                window = Math.min(window, model.config().nPositions());
+                window = Math.min(window, model.config().contextLength());
                 List<int[]> windows = BandInputs.windows(cleanTokens, window, options.maxPositions());
                 if (windows.isEmpty()) {
                     throw new IllegalArgumentException("the clean text has no tokens");

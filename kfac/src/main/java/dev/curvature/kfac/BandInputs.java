@@ -4,8 +4,10 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.LinearObserver;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.LinearLayer;
+import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.Workspace;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -28,7 +30,7 @@ import java.util.Map;
  */
 public final class BandInputs implements LinearObserver, AutoCloseable {
     private final Backend backend;
-    private final Gpt2Model model;
+    private final Model model;
     private final Map<String, BandActivation> layers = new LinkedHashMap<>();
     private final Arena arena = Arena.ofShared();
     private final int widest;
@@ -38,10 +40,10 @@ public final class BandInputs implements LinearObserver, AutoCloseable {
     private int rowCount;
 
     /** Observes {@code layers} of {@code model}; each must be a linear layer of the model with a matching d_in. */
-    public BandInputs(Gpt2Model model, Collection<BandActivation> layers) {
+    public BandInputs(Model model, Collection<BandActivation> layers) {
         this.backend = model.backend();
         this.model = model;
-        List<String> available = KfacCollector.linearLayers(model);
+        List<String> available = model.linearLayers().stream().map(LinearLayer::name).toList();
         int widest = 0;
         for (BandActivation band : layers) {
             if (!available.contains(band.layer())) {
@@ -50,7 +52,7 @@ public final class BandInputs implements LinearObserver, AutoCloseable {
                         + String.join(", ", available.subList(0, Math.min(8, available.size())))
                         + (available.size() > 8 ? ", ..." : "") + ")");
             }
-            long dIn = model.weights().get(band.layer() + ".weight").dim(1);
+            long dIn = model.parameters().get(band.layer() + ".weight").dim(1);
             if (dIn != band.inputWidth()) {
                 arena.close();
                 throw new IllegalArgumentException("layer " + band.layer() + " takes inputs of width " + dIn
@@ -84,9 +86,9 @@ public final class BandInputs implements LinearObserver, AutoCloseable {
         int time = 0;
         for (int s = 0; s < sequences.size(); s++) {
             int[] sequence = sequences.get(s);
-            if (sequence.length == 0 || sequence.length > model.config().nPositions()) {
+            if (sequence.length == 0 || sequence.length > model.config().contextLength()) {
                 throw new IllegalArgumentException("sequence " + s + " has " + sequence.length + " tokens; it needs 1 to"
-                        + " n_positions = " + model.config().nPositions());
+                        + " n_positions = " + model.config().contextLength());
             }
             if (maxPositions > 0 && positions >= maxPositions) {
                 break;
@@ -107,7 +109,7 @@ public final class BandInputs implements LinearObserver, AutoCloseable {
             gathered = backend.allocate(arena, DType.F64, capacity, widest);
         }
         long done = 0;
-        try (Gpt2Activations act = model.activations(batch, time)) {
+        try (Workspace act = model.workspace(batch, time)) {
             int[] ids = new int[capacity];
             int[] targets = new int[capacity];
             java.util.Arrays.fill(targets, -1);   // nothing is scored: only the inputs of the layers matter
@@ -126,7 +128,7 @@ public final class BandInputs implements LinearObserver, AutoCloseable {
                 rowCount = n;
                 model.addObserver(this);
                 try {
-                    model.forward(act, ids, targets);
+                    model.forward(act, new Batch.Tokens(ids, targets));
                 } finally {
                     model.removeObserver(this);
                 }

@@ -1,23 +1,26 @@
 package dev.curvature.kfac;
 
-import dev.curvature.transformer.checkpoint.Gpt2Config;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.LinearLayer;
+import dev.curvature.transformer.model.ModelConfig;
+
+import java.util.HashSet;
+import java.util.Set;
 
 /**
- * The floating-point operations of one K-FAC collection step on a GPT-2 batch of B × T tokens, counted term by term
+ * The floating-point operations of one K-FAC collection step on a decoder-LM batch of B × T tokens, counted term by term
  * from the matrix products the engine actually runs (one multiply-add = 2 flops). Element-wise work (LayerNorm, GELU,
  * softmax, bias adds, cross-entropy, row gathers, the float64 fold of each float32 batch product) is O(N·C) or
  * O(n²) per step and left out: the counts are the GEMM/SYRK work a BLAS rate can be compared with.
  *
- * <p>With N = B·T rows, C = n_embd, F = n_inner, V = vocab, L blocks:
+ * <p>With N = B·T rows, C = hidden size, Q = H·hs the query width, V = vocab, L blocks:
  * <pre>
- * forwardLinear    = L · 2N(C·3C + C·C + C·F + F·C)
- *                    c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj; y = x Wᵀ is 2N·d_in·d_out
- * forwardAttention = L · 4·B·T²·C
- *                    per head q kᵀ (T×hs by hs×T) and att·v (T×T by T×hs), over H heads of width hs = C/H; the
+ * forwardLinear    = Σ over every linear layer of 2N·d_in·d_out
+ *                    GPT-2: c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj; Llama: q/k/v/o_proj, gate/up/down_proj
+ * forwardAttention = L · 4·B·T²·Q
+ *                    per head q kᵀ (T×hs by hs×T) and att·v (T×T by T×hs), over H query heads; the
  *                    full T×T product is computed (the causal mask is applied in the softmax), so all of it counts
  * forwardLmHead    = 2N·C·V
- *                    logits = ln_f(x) · wteᵀ
+ *                    logits = finalNorm(x) · W_headᵀ
  * backward         = 2 · (forwardLinear + forwardAttention + forwardLmHead)
  *                    every forward product has two backward products of its size: dX = dY·W and dW += dYᵀX for the
  *                    linear layers and the LM head; d att = dy vᵀ, dv = attᵀ dy, dq = dS k, dk = dSᵀ q for attention
@@ -27,9 +30,9 @@ import dev.curvature.transformer.gpt2.Gpt2Parameters;
  * </pre>
  * A plain forward + backward step is {@code forward + backward}; a collection step adds {@code covariance}.
  *
- * @param forwardLinear    flops of the four linear layers of every block, forward
+ * @param forwardLinear    flops of the linear layers of every block, forward
  * @param forwardAttention flops of the two attention products of every block, forward
- * @param forwardLmHead    flops of the tied LM head, forward
+ * @param forwardLmHead    flops of the LM head, forward
  * @param backward         flops of every backward product (twice the forward)
  * @param covariance       flops of the SYRK updates of A and G of the collected layers
  */
@@ -40,23 +43,27 @@ public record CollectionStepFlops(double forwardLinear, double forwardAttention,
      * The count for {@code config}, a batch of {@code batch} × {@code time} tokens of which {@code countedPositions}
      * have a target (the rows the covariances accumulate), and the linear layers {@code selection} collects.
      */
-    public static CollectionStepFlops of(Gpt2Config config, int batch, int time, long countedPositions,
+    public static CollectionStepFlops of(ModelConfig config, int batch, int time, long countedPositions,
                                          LayerSelection selection) {
         double n = (double) batch * time;
-        double c = config.nEmbd();
-        double f = config.nInner();
-        double layers = config.nLayer();
-        double forwardLinear = layers * 2 * n * (c * 3 * c + c * c + c * f + f * c);
-        double forwardAttention = layers * 4.0 * batch * (double) time * time * c;
-        double forwardLmHead = 2 * n * c * config.vocabSize();
+        double forwardLinear = 0;
+        for (LinearLayer layer : config.linearLayers()) {
+            forwardLinear += 2 * n * layer.dIn() * (double) layer.dOut();
+        }
+        double forwardAttention = config.layers() * 4.0 * batch * (double) time * time * config.attentionWidth();
+        double forwardLmHead = 2 * n * config.hiddenSize() * (double) config.vocabSize();
         double backward = 2 * (forwardLinear + forwardAttention + forwardLmHead);
-        var shapes = Gpt2Parameters.shapes(config);
         double covariance = 0;
-        for (String layer : selection.select(KfacCollector.linearLayers(config))) {
-            long[] weight = shapes.get(layer + ".weight");    // (d_out, d_in)
-            double dOut = weight[0];
-            double dIn = weight[1];
-            covariance += (dIn * (dIn + 1) + dOut * (dOut + 1)) * countedPositions;
+        Set<String> picked = new HashSet<>(selection.select(config.linearLayers()));
+        for (LinearLayer layer : config.linearLayers()) {
+            if (!picked.contains(layer.name())) {
+                continue;
+            }
+            double dOut = layer.dOut();
+            double dIn = layer.dIn();
+            // a layer sharing its input with a collected layer (gate_proj / up_proj) shares that layer's A
+            boolean ownA = layer.inputFrom() == null || !picked.contains(layer.inputFrom());
+            covariance += ((ownA ? dIn * (dIn + 1) : 0) + dOut * (dOut + 1)) * countedPositions;
         }
         return new CollectionStepFlops(forwardLinear, forwardAttention, forwardLmHead, backward, covariance);
     }

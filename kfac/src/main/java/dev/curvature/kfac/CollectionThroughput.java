@@ -4,9 +4,10 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.model.Workspace;
 import dev.curvature.transformer.train.Gpt2Initializer;
 import dev.curvature.transformer.train.TokenWindows;
 
@@ -186,12 +187,12 @@ public final class CollectionThroughput {
         List<Double> plainSeconds = new ArrayList<>();
         List<Double> collectionSeconds = new ArrayList<>();
         List<String> collected;
-        try (Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F32)) {
+        try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F32)) {
             Gpt2Initializer.initialize(weights, WEIGHT_SEED);
             Gpt2Model model = new Gpt2Model(backend, weights);
             // one activation buffer for both kinds of step: they run one after the other on the same batch shape
-            try (Gpt2Activations act = model.activations(batch, time);
-                 Gpt2Parameters plainGradients = model.allocateGradients();
+            try (Workspace act = model.workspace(batch, time);
+                 ParameterSet plainGradients = model.allocateGradients();
                  KfacCollector collector = new KfacCollector(backend, model, selection, KfacCollector.Labels.GOLD, 0,
                          options.precision())) {
                 collected = List.copyOf(collector.factors().keySet());
@@ -201,7 +202,7 @@ public final class CollectionThroughput {
                 for (int step = 0; step < totalSteps; step++) {
                     TokenWindows.consecutive(tokens, (long) step * batch, batch, time, ids, targets);
                     long start = System.nanoTime();
-                    model.forward(act, ids, targets);
+                    model.forward(act, new Batch.Tokens(ids, targets));
                     model.backward(act, plainGradients, 1.0);
                     long plainEnd = System.nanoTime();
                     collector.collect(act, ids, targets);

@@ -2,7 +2,7 @@ package dev.curvature.kfac;
 
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.Tensor;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Model;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,9 +28,10 @@ import java.util.function.Function;
  * ρ = 1). The model is edited in place and restored bit for bit after each variant, also when the evaluation fails
  * (every layer starts from its original W).
  *
+ * @param <M> the model type the evaluation takes
  * @param <R> what the evaluation returns
  */
-public final class EditSweep<R> {
+public final class EditSweep<M extends Model, R> {
     /** Which components a variant keeps. */
     public enum Method { KFAC, SVD, RANDOM }
 
@@ -114,9 +115,9 @@ public final class EditSweep<R> {
     }
 
     private final Backend backend;
-    private final Gpt2Model model;
+    private final M model;
     private final Map<String, FactorEigenbasis> bases;
-    private final Function<Gpt2Model, R> evaluation;
+    private final Function<M, R> evaluation;
     private final long seed;
 
     /**
@@ -125,8 +126,8 @@ public final class EditSweep<R> {
      * @param evaluation what to measure on each edited model
      * @param seed       seed of the random control (each layer and budget gets its own stream)
      */
-    public EditSweep(Backend backend, Gpt2Model model, Map<String, FactorEigenbasis> bases,
-                     Function<Gpt2Model, R> evaluation, long seed) {
+    public EditSweep(Backend backend, M model, Map<String, FactorEigenbasis> bases,
+                     Function<M, R> evaluation, long seed) {
         this.backend = backend;
         this.model = model;
         this.bases = Map.copyOf(bases);
@@ -143,7 +144,7 @@ public final class EditSweep<R> {
                     throw new IllegalArgumentException("layer set '" + set.name() + "': no eigenbasis for layer "
                             + layer + " (have " + bases.keySet() + ")");
                 }
-                Tensor w = model.weights().get(layer + ".weight");
+                Tensor w = model.parameters().get(layer + ".weight");
                 FactorEigenbasis basis = bases.get(layer);
                 if (w.dim(0) != basis.gradientEigenvalues().length || w.dim(1) != basis.activationEigenvalues().length) {
                     throw new IllegalArgumentException("layer " + layer + " weight " + w.describe() + " does not "

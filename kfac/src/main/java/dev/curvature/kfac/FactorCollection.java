@@ -1,8 +1,8 @@
 package dev.curvature.kfac;
 
 import dev.curvature.engine.CovariancePrecision;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.Workspace;
 import dev.curvature.transformer.train.TokenWindows;
 
 import java.io.IOException;
@@ -59,7 +59,7 @@ public final class FactorCollection {
      * removed. This is exactly what merging separately collected per-part shards does, so a distributed collection
      * reproduces a single run bit for bit (float addition is not associative: the order is part of the definition).
      */
-    public static Result runParts(Gpt2Model model, List<int[]> parts, Options options, Path output,
+    public static Result runParts(Model model, List<int[]> parts, Options options, Path output,
                                   Progress progress) throws IOException {
         if (parts.size() == 1) {
             return run(model, parts.get(0), options, output, progress);
@@ -88,11 +88,11 @@ public final class FactorCollection {
         }
     }
 
-    public static Result run(Gpt2Model model, int[] tokens, Options options, Path output, Progress progress)
+    public static Result run(Model model, int[] tokens, Options options, Path output, Progress progress)
             throws IOException {
-        if (options.time() < 2 || options.time() > model.config().nPositions()) {
+        if (options.time() < 2 || options.time() > model.config().contextLength()) {
             throw new IllegalArgumentException("window length " + options.time() + " must be in [2, n_positions = "
-                    + model.config().nPositions() + "]");
+                    + model.config().contextLength() + "]");
         }
         long usable = options.maxTokens() > 0 ? Math.min(tokens.length, options.maxTokens()) : tokens.length;
         long windows = usable / options.time();
@@ -101,7 +101,7 @@ public final class FactorCollection {
                     + options.time());
         }
         int batches = (int) ((windows + options.batch() - 1) / options.batch());
-        String model0 = ModelFingerprint.of(model.weights());
+        String model0 = ModelFingerprint.of(model.parameters());
         CorpusDigest corpus = new CorpusDigest(tokens);
         Path checkpoint = checkpointOf(output);
         try (KfacCollector collector = new KfacCollector(model.backend(), model, LayerSelection.parse(options.layers()),
@@ -110,7 +110,7 @@ public final class FactorCollection {
             double lossSum = 0;
             long lossCount = 0;
             long sinceCheckpoint = 0;
-            Gpt2Activations act = null;
+            Workspace act = null;
             try {
                 for (int b = firstBatch; b < batches; b++) {
                     int size = (int) Math.min(options.batch(), windows - (long) b * options.batch());
@@ -118,7 +118,7 @@ public final class FactorCollection {
                         if (act != null) {
                             act.close();
                         }
-                        act = model.activations(size, options.time());
+                        act = model.workspace(size, options.time());
                     }
                     int[] ids = new int[size * options.time()];
                     int[] targets = new int[ids.length];
@@ -172,7 +172,7 @@ public final class FactorCollection {
      * returns the first batch still to do (0 without a checkpoint). A checkpoint of another run is an error: it is
      * not silently overwritten.
      */
-    private static int resume(Gpt2Model gpt2, KfacCollector collector, Path checkpoint, String model, Options options,
+    private static int resume(Model gpt2, KfacCollector collector, Path checkpoint, String model, Options options,
                               CorpusDigest corpus, long usableTokens) throws IOException {
         if (!java.nio.file.Files.exists(checkpoint)) {
             return 0;

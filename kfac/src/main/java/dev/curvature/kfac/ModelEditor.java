@@ -3,7 +3,7 @@ package dev.curvature.kfac;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.EigenQuality;
 import dev.curvature.engine.Tensor;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Model;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -64,13 +64,13 @@ public final class ModelEditor {
     }
 
     /** Edits from factors: each layer's eigenbasis is computed here (and released after its edit). */
-    public static List<LayerResult> edit(Backend backend, Gpt2Model model, FactorStore.Loaded factors,
+    public static List<LayerResult> edit(Backend backend, Model model, FactorStore.Loaded factors,
                                          Map<String, Double> rhoByLayer, Rule rule) {
         return edit(backend, model, factors, rhoByLayer, rule, result -> { });
     }
 
-    /** {@link #edit(Backend, Gpt2Model, FactorStore.Loaded, Map, Rule)} reporting each layer as it is done. */
-    public static List<LayerResult> edit(Backend backend, Gpt2Model model, FactorStore.Loaded factors,
+    /** {@link #edit(Backend, Model, FactorStore.Loaded, Map, Rule)} reporting each layer as it is done. */
+    public static List<LayerResult> edit(Backend backend, Model model, FactorStore.Loaded factors,
                                          Map<String, Double> rhoByLayer, Rule rule,
                                          java.util.function.Consumer<LayerResult> onLayer) {
         Map<String, int[]> dims = new java.util.LinkedHashMap<>();
@@ -80,13 +80,13 @@ public final class ModelEditor {
     }
 
     /** Edits from stored eigenbases ({@link EigenbasisStore}): no eigendecomposition is repeated. */
-    public static List<LayerResult> edit(Backend backend, Gpt2Model model, EigenbasisStore.Loaded bases,
+    public static List<LayerResult> edit(Backend backend, Model model, EigenbasisStore.Loaded bases,
                                          Map<String, Double> rhoByLayer, Rule rule) {
         return edit(backend, model, bases, rhoByLayer, rule, result -> { });
     }
 
-    /** {@link #edit(Backend, Gpt2Model, EigenbasisStore.Loaded, Map, Rule)} reporting each layer as it is done. */
-    public static List<LayerResult> edit(Backend backend, Gpt2Model model, EigenbasisStore.Loaded bases,
+    /** {@link #edit(Backend, Model, EigenbasisStore.Loaded, Map, Rule)} reporting each layer as it is done. */
+    public static List<LayerResult> edit(Backend backend, Model model, EigenbasisStore.Loaded bases,
                                          Map<String, Double> rhoByLayer, Rule rule,
                                          java.util.function.Consumer<LayerResult> onLayer) {
         Map<String, int[]> dims = new java.util.LinkedHashMap<>();
@@ -96,11 +96,11 @@ public final class ModelEditor {
                 onLayer);
     }
 
-    private static List<LayerResult> edit(Backend backend, Gpt2Model model, String factorsModel,
+    private static List<LayerResult> edit(Backend backend, Model model, String factorsModel,
                                           Map<String, int[]> dims, Map<String, Double> rhoByLayer, Rule rule,
                                           java.util.function.Function<String, FactorEigenbasis> basisOf,
                                           boolean releaseBases, java.util.function.Consumer<LayerResult> onLayer) {
-        ModelFingerprint.require(model.weights(), factorsModel);
+        ModelFingerprint.require(model.parameters(), factorsModel);
         for (Map.Entry<String, Double> entry : rhoByLayer.entrySet()) {
             String layer = entry.getKey();
             double rho = entry.getValue();
@@ -112,7 +112,7 @@ public final class ModelEditor {
                 throw new IllegalArgumentException("no factors for layer " + layer + " (the file holds "
                         + dims.keySet() + ")");
             }
-            Tensor w = model.weights().get(layer + ".weight");
+            Tensor w = model.parameters().get(layer + ".weight");
             if (w.dim(0) != d[0] || w.dim(1) != d[1]) {
                 throw new IllegalArgumentException("layer " + layer + " weight " + w.describe() + " does not match its "
                         + "factors: G is " + d[0] + "², A is " + d[1] + "²");
@@ -129,7 +129,7 @@ public final class ModelEditor {
                     double rho = entry.getValue();
                     FactorEigenbasis basis = basisOf.apply(layer);
                     try {
-                        Tensor w = model.weights().get(layer + ".weight");
+                        Tensor w = model.parameters().get(layer + ".weight");
                         CurvatureEdit.LayerReport report;
                         if (rule.leavesUntouched(rho)) {
                             report = new CurvatureEdit.LayerReport(layer, w.size(), w.size(), 1.0, (int) w.dim(0),

@@ -1,7 +1,7 @@
 package dev.curvature.kfac;
 
 import dev.curvature.engine.Tensor;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.ParameterSet;
 
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -16,7 +16,7 @@ public final class ModelFingerprint {
     private ModelFingerprint() {
     }
 
-    public static String of(Gpt2Parameters weights) {
+    public static String of(ParameterSet weights) {
         MessageDigest digest;
         try {
             digest = MessageDigest.getInstance("SHA-256");
@@ -45,7 +45,7 @@ public final class ModelFingerprint {
     }
 
     /** Refuses factors (or eigenbases) collected on another model: {@code expected} is their recorded fingerprint. */
-    public static void require(Gpt2Parameters weights, String expected) {
+    public static void require(ParameterSet weights, String expected) {
         String fingerprint = of(weights);
         if (!fingerprint.equals(expected)) {
             throw new IllegalArgumentException("the factors were collected on another model (" + expected

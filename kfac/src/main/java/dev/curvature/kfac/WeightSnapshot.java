@@ -2,7 +2,7 @@ package dev.curvature.kfac;
 
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.Tensor;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Model;
 
 import java.lang.foreign.Arena;
 import java.util.LinkedHashMap;
@@ -15,18 +15,18 @@ import java.util.Map;
  */
 public final class WeightSnapshot implements AutoCloseable {
     private final Backend backend;
-    private final Gpt2Model model;
+    private final Model model;
     private final Arena arena = Arena.ofShared();
     private final Map<String, Tensor> saved = new LinkedHashMap<>();
 
-    public WeightSnapshot(Backend backend, Gpt2Model model) {
+    public WeightSnapshot(Backend backend, Model model) {
         this.backend = backend;
         this.model = model;
     }
 
     /** Saves {@code <layer>.weight} unless it is already saved; returns the model's (live) weight. */
     public Tensor save(String layer) {
-        Tensor w = model.weights().get(layer + ".weight");
+        Tensor w = model.parameters().get(layer + ".weight");
         if (!saved.containsKey(layer)) {
             Tensor copy = backend.allocate(arena, w.dtype(), w.shape());
             backend.copy(copy, w);
@@ -37,7 +37,7 @@ public final class WeightSnapshot implements AutoCloseable {
 
     /** Copies every saved weight back into the model; the snapshot stays valid (restore again after the next edit). */
     public void restore() {
-        saved.forEach((layer, copy) -> backend.copy(model.weights().get(layer + ".weight"), copy));
+        saved.forEach((layer, copy) -> backend.copy(model.parameters().get(layer + ".weight"), copy));
     }
 
     @Override

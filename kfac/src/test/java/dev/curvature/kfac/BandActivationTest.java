@@ -5,8 +5,9 @@ import dev.curvature.engine.DType;
 import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.LinearObserver;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.Workspace;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -186,7 +187,7 @@ class BandActivationTest {
         try (Arena arena = Arena.ofShared()) {
             KroneckerFactors factors = named(layer, CurvatureEditTest.randomFactors(arena, 128, 32, 32));
             try (FactorEigenbasis basis = FactorEigenbasis.of(backend, factors);
-                 BandActivation bands = new BandActivation(backend, basis, model.weights().get(layer + ".weight"),
+                 BandActivation bands = new BandActivation(backend, basis, model.parameters().get(layer + ".weight"),
                          CurvatureBand.fromEdges(0, 0.3, 1))) {
                 Map<String, BandActivation.LayerMeans> measured;
                 try (BandInputs inputs = new BandInputs(model, List.of(bands))) {
@@ -212,8 +213,8 @@ class BandActivationTest {
                     int[] targets = new int[ids.length];
                     Arrays.fill(targets, -1);
                     model.addObserver(copier);
-                    try (Gpt2Activations act = model.activations(1, ids.length)) {
-                        model.forward(act, ids, targets);
+                    try (Workspace act = model.workspace(1, ids.length)) {
+                        model.forward(act, new Batch.Tokens(ids, targets));
                     } finally {
                         model.removeObserver(copier);
                     }
@@ -239,11 +240,11 @@ class BandActivationTest {
             KroneckerFactors factors = named("h.0.mlp.c_fc", CurvatureEditTest.randomFactors(arena, 128, 32, 41));
             try (FactorEigenbasis basis = FactorEigenbasis.of(backend, factors)) {
                 IllegalArgumentException shape = assertThrows(IllegalArgumentException.class,
-                        () -> new BandActivation(backend, basis, model.weights().get("h.0.mlp.c_proj.weight"),
+                        () -> new BandActivation(backend, basis, model.parameters().get("h.0.mlp.c_proj.weight"),
                                 CurvatureBand.DEFAULTS));
                 assertTrue(shape.getMessage().startsWith("band activation of h.0.mlp.c_fc: weight"), shape.getMessage());
                 try (BandActivation bands = new BandActivation(backend, basis,
-                        model.weights().get("h.0.mlp.c_fc.weight"), CurvatureBand.DEFAULTS);
+                        model.parameters().get("h.0.mlp.c_fc.weight"), CurvatureBand.DEFAULTS);
                      BandInputs inputs = new BandInputs(model, List.of(bands))) {
                     IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class,
                             () -> inputs.measure(List.of(new int[3], new int[33]), 1, 0, (d, t, p) -> { }));

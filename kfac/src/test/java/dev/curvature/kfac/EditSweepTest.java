@@ -1,9 +1,7 @@
 package dev.curvature.kfac;
 
 import dev.curvature.engine.CpuBackend;
-import dev.curvature.engine.DType;
 import dev.curvature.engine.SharedCpuBackend;
-import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -47,7 +45,7 @@ class EditSweepTest {
     /** What the evaluation sees: the weights of the swept layers, concatenated. */
     static double[] swept(Gpt2Model model) {
         return LAYERS.stream().flatMapToDouble(l -> java.util.Arrays.stream(
-                model.weights().get(l + ".weight").toDoubleArray())).toArray();
+                model.parameters().get(l + ".weight").toDoubleArray())).toArray();
     }
 
     @Test
@@ -87,7 +85,7 @@ class EditSweepTest {
                 double[] expected = swept(reference);
                 double[] got = kfac.evaluation();
                 if (kfac.layerSet().equals("fc")) {   // the other layer is untouched: compare the edited one only
-                    int n = (int) model.weights().get("h.0.mlp.c_fc.weight").size();
+                    int n = (int) model.parameters().get("h.0.mlp.c_fc.weight").size();
                     expected = java.util.Arrays.copyOf(expected, n);
                     got = java.util.Arrays.copyOf(got, n);
                 }

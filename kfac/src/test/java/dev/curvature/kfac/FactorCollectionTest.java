@@ -5,11 +5,11 @@ import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.train.Gpt2Initializer;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -34,7 +34,7 @@ class FactorCollectionTest {
     @EnumSource(KfacCollector.Labels.class)
     void resumedRunEqualsUninterruptedRunBitwise(KfacCollector.Labels labels, @TempDir Path dir) throws Exception {
         try (CpuBackend backend = new CpuBackend(2);
-             Gpt2Parameters weights = Gpt2Parameters.allocate(backend, Gpt2Config.of(2, 2, 32, 256, 32), DType.F32)) {
+             ParameterSet weights = ParameterSet.allocate(backend, Gpt2Config.of(2, 2, 32, 256, 32), DType.F32)) {
             Gpt2Initializer.initialize(weights, 9);
             Gpt2Model model = new Gpt2Model(backend, weights);
             int[] tokens = new int[32 * 23 + 5];
@@ -80,7 +80,7 @@ class FactorCollectionTest {
     @org.junit.jupiter.api.Test
     void mergingPerPartShardsEqualsOneRunOverBothPartsBitwise(@TempDir Path dir) throws IOException {
         try (CpuBackend backend = new CpuBackend(2);
-             Gpt2Parameters weights = Gpt2Parameters.allocate(backend, Gpt2Config.of(2, 2, 32, 256, 32), DType.F32)) {
+             ParameterSet weights = ParameterSet.allocate(backend, Gpt2Config.of(2, 2, 32, 256, 32), DType.F32)) {
             Gpt2Initializer.initialize(weights, 2);
             Gpt2Model model = new Gpt2Model(backend, weights);
             Random random = new Random(6);
@@ -115,7 +115,7 @@ class FactorCollectionTest {
     @org.junit.jupiter.api.Test
     void aCheckpointOfAnotherRunIsNotOverwritten(@TempDir Path dir) throws IOException {
         try (CpuBackend backend = new CpuBackend(1);
-             Gpt2Parameters weights = Gpt2Parameters.allocate(backend, Gpt2Config.of(1, 2, 16, 256, 16), DType.F32)) {
+             ParameterSet weights = ParameterSet.allocate(backend, Gpt2Config.of(1, 2, 16, 256, 16), DType.F32)) {
             Gpt2Initializer.initialize(weights, 1);
             Gpt2Model model = new Gpt2Model(backend, weights);
             int[] tokens = new int[16 * 8];

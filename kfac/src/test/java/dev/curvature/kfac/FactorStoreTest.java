@@ -2,14 +2,14 @@ package dev.curvature.kfac;
 
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.CpuBackend;
-import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
+import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.CheckpointFormatException;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
 import dev.curvature.transformer.checkpoint.SafetensorsWriter;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Workspace;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,14 +36,14 @@ class FactorStoreTest {
     static Path shard(Path file, int[] counted, String corpus) throws Exception {
         try (KfacCollector collector = new KfacCollector(backend, model, LayerSelection.parse(LayerSelection.DEFAULT),
                 KfacCollector.Labels.GOLD, 0, CovariancePrecision.F64_EXACT);
-             Gpt2Activations act = model.activations(2, 12)) {
+             Workspace act = model.workspace(2, 12)) {
             collector.collect(act, ids, counted);
             List<FactorStore.Layer> layers = new ArrayList<>();
             for (KroneckerFactors f : collector.factors().values()) {
                 layers.add(new FactorStore.Layer(f.layer(), f.activations().dim(), f.gradients().dim(), f.positions()));
             }
             FactorStore.write(file, collector.factors(), new FactorStore.Description(FactorStore.VERSION,
-                    ModelFingerprint.of(model.weights()), "GOLD", 0, List.of(corpus), counted.length, layers));
+                    ModelFingerprint.of(model.parameters()), "GOLD", 0, List.of(corpus), counted.length, layers));
         }
         return file;
     }
@@ -61,11 +61,11 @@ class FactorStoreTest {
         try (FactorStore.Loaded loaded = FactorStore.read(backend, file);
              KfacCollector again = new KfacCollector(backend, model, LayerSelection.parse(LayerSelection.DEFAULT),
                      KfacCollector.Labels.GOLD, 0, CovariancePrecision.F64_EXACT);
-             Gpt2Activations act = model.activations(2, 12);
+             Workspace act = model.workspace(2, 12);
              Arena arena = Arena.ofConfined()) {
             again.collect(act, ids, targets);
             assertEquals("GOLD", loaded.description().labels());
-            assertEquals(ModelFingerprint.of(model.weights()), loaded.description().model());
+            assertEquals(ModelFingerprint.of(model.parameters()), loaded.description().model());
             for (KroneckerFactors f : again.factors().values()) {
                 KroneckerFactors read = loaded.factors().get(f.layer());
                 assertEquals(21, read.positions());

@@ -2,14 +2,15 @@ package dev.curvature.kfac;
 
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.CpuBackend;
-import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
+import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.LinearObserver;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.model.Workspace;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -42,7 +43,7 @@ class KfacCollectorTest {
     void goldFactorsMatchPyTorch() throws Exception {
         try (KfacCollector collector = new KfacCollector(backend, model, LayerSelection.parse(LayerSelection.DEFAULT),
                 KfacCollector.Labels.GOLD, 0, CovariancePrecision.F64_EXACT);
-             Gpt2Activations act = model.activations(2, 12);
+             Workspace act = model.workspace(2, 12);
              SafetensorsFile expected = SafetensorsFile.open(Fixtures.gpt2Tiny().resolve("expected-f64.safetensors"));
              Arena arena = Arena.ofConfined()) {
             collector.collect(act, ids, targets);
@@ -80,7 +81,7 @@ class KfacCollectorTest {
         model.addObserver(capture);
         try (KfacCollector collector = new KfacCollector(backend, model, LayerSelection.parse("h.1.mlp.c_proj"),
                 KfacCollector.Labels.GOLD, 0, CovariancePrecision.F64_EXACT);
-             Gpt2Activations act = model.activations(2, 12);
+             Workspace act = model.workspace(2, 12);
              Arena arena = Arena.ofConfined()) {
             collector.collect(act, ids, targets);
             double[] x = captured.get(0);
@@ -119,9 +120,9 @@ class KfacCollectorTest {
                 gradients.add(dy.toDoubleArray());
             }
         };
-        try (Gpt2Activations act = model.activations(2, 12); Gpt2Parameters grads = model.allocateGradients()) {
+        try (Workspace act = model.workspace(2, 12); ParameterSet grads = model.allocateGradients()) {
             model.addObserver(capture);
-            model.forward(act, ids, targets);
+            model.forward(act, new Batch.Tokens(ids, targets));
             model.backward(act, grads, 1.0);   // the summed loss, as the collector uses
             model.removeObserver(capture);
             double[] g = gradients.get(0);
@@ -141,7 +142,7 @@ class KfacCollectorTest {
     }
 
     /** Σ over counted positions of the loss, with y[row][column] of {@code layer} shifted by delta. */
-    private static double perturbedSummedLoss(Gpt2Activations act, String layer, int row, int column, double delta) {
+    private static double perturbedSummedLoss(Workspace act, String layer, int row, int column, double delta) {
         LinearObserver shift = new LinearObserver() {
             public boolean observes(String name) {
                 return name.equals(layer);
@@ -159,7 +160,7 @@ class KfacCollectorTest {
         };
         model.addObserver(shift);
         try {
-            double mean = model.forward(act, ids, targets);
+            double mean = model.forward(act, new Batch.Tokens(ids, targets));
             return mean * act.countedPositions();
         } finally {
             model.removeObserver(shift);
@@ -176,13 +177,13 @@ class KfacCollectorTest {
         String layer = "h.1.mlp.c_fc";
         try (KfacCollector collector = new KfacCollector(backend, model, LayerSelection.parse(layer),
                 KfacCollector.Labels.GOLD, 0, CovariancePrecision.F64_EXACT);
-             Gpt2Activations act = model.activations(2, 12);
-             Gpt2Parameters grads = model.allocateGradients();
+             Workspace act = model.workspace(2, 12);
+             ParameterSet grads = model.allocateGradients();
              Arena arena = Arena.ofConfined()) {
             collector.collect(act, ids, one);
             KroneckerFactors f = collector.factors().get(layer);
             assertEquals(1, f.positions());
-            model.forward(act, ids, one);
+            model.forward(act, new Batch.Tokens(ids, one));
             model.backward(act, grads);
             double[] gradW = grads.get(layer + ".weight").toDoubleArray();   // (128, 32) row-major
             double[] a = symmetric(f.activations(), arena);                    // (32, 32)
@@ -214,7 +215,7 @@ class KfacCollectorTest {
                      KfacCollector.Labels.SAMPLED, 42, CovariancePrecision.F64_EXACT);
              KfacCollector gold = new KfacCollector(backend, model, LayerSelection.parse("h.1.mlp.c_proj"),
                      KfacCollector.Labels.GOLD, 42, CovariancePrecision.F64_EXACT);
-             Gpt2Activations act = model.activations(2, 12);
+             Workspace act = model.workspace(2, 12);
              Arena arena = Arena.ofConfined()) {
             first.collect(act, ids, targets);
             second.collect(act, ids, targets);

@@ -4,7 +4,6 @@ import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.SharedCpuBackend;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,7 +37,7 @@ class ModelEditorTest {
     }
 
     static double[] allWeights(Gpt2Model model) {
-        return model.weights().all().values().stream().flatMapToDouble(t -> java.util.Arrays.stream(t.toDoubleArray()))
+        return model.parameters().all().values().stream().flatMapToDouble(t -> java.util.Arrays.stream(t.toDoubleArray()))
                 .toArray();
     }
 
@@ -57,12 +56,12 @@ class ModelEditorTest {
             assertArrayEquals(before, allWeights(model), "refused edits change nothing");
 
             // the same architecture with other weights: the factors belong to another model
-            backend.scale(model.weights().get("ln_f.bias"), model.weights().get("ln_f.bias"), 2.0);
+            backend.scale(model.parameters().get("ln_f.bias"), model.parameters().get("ln_f.bias"), 2.0);
             var other = assertThrows(IllegalArgumentException.class, () -> ModelEditor.edit(backend, model, loaded,
                     Map.of("h.0.mlp.c_fc", 0.5), rule));
             assertTrue(other.getMessage().contains("another model"), other.getMessage());
         } finally {
-            model.weights().close();
+            model.parameters().close();
         }
     }
 
@@ -70,11 +69,11 @@ class ModelEditorTest {
     void ranksRuleKeepsTheLeadingEigenvectorBlock() throws Exception {
         Gpt2Model model = freshModel();
         try (FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
-            double[] before = model.weights().get("h.1.mlp.c_fc.weight").toDoubleArray();
+            double[] before = model.parameters().get("h.1.mlp.c_fc.weight").toDoubleArray();
             List<ModelEditor.LayerResult> untouched = ModelEditor.edit(backend, model, loaded,
                     Map.of("h.1.mlp.c_fc", 0.0), ModelEditor.Rule.ranks(1.0, 1.0, false));
             assertEquals(0.0, untouched.get(0).edit().relativeChange());
-            assertArrayEquals(before, model.weights().get("h.1.mlp.c_fc.weight").toDoubleArray());
+            assertArrayEquals(before, model.parameters().get("h.1.mlp.c_fc.weight").toDoubleArray());
 
             List<ModelEditor.LayerResult> edited = ModelEditor.edit(backend, model, loaded,
                     Map.of("h.1.mlp.c_fc", 0.0), ModelEditor.Rule.ranks(0.5, 0.8, false));
@@ -88,7 +87,7 @@ class ModelEditorTest {
             }
             assertTrue(report.relativeChange() > 0);
         } finally {
-            model.weights().close();
+            model.parameters().close();
         }
     }
 
@@ -103,7 +102,7 @@ class ModelEditorTest {
             a.restore(dev.curvature.engine.Tensor.allocate(java.lang.foreign.Arena.ofAuto(), DType.F64, 16, 16), 5);
             g.restore(dev.curvature.engine.Tensor.allocate(java.lang.foreign.Arena.ofAuto(), DType.F64, 128, 128), 5);
             FactorStore.write(wrong, Map.of("h.0.mlp.c_fc", new KroneckerFactors("h.0.mlp.c_fc", a, g)),
-                    new FactorStore.Description(FactorStore.VERSION, ModelFingerprint.of(model.weights()), "GOLD", 0,
+                    new FactorStore.Description(FactorStore.VERSION, ModelFingerprint.of(model.parameters()), "GOLD", 0,
                             List.of("x"), 5, List.of(new FactorStore.Layer("h.0.mlp.c_fc", 16, 128, 5))));
         }
         try (FactorStore.Loaded loaded = FactorStore.read(backend, wrong)) {
@@ -113,7 +112,7 @@ class ModelEditorTest {
                     e.getMessage());
             assertArrayEquals(before, allWeights(model));
         } finally {
-            model.weights().close();
+            model.parameters().close();
         }
     }
 
@@ -139,7 +138,7 @@ class ModelEditorTest {
             assertTrue(e.getMessage().contains("h.1.mlp.c_proj"), e.getMessage());
             assertArrayEquals(before, allWeights(model), "the first layer's edit was rolled back");
         } finally {
-            model.weights().close();
+            model.parameters().close();
         }
     }
 }

@@ -9,12 +9,23 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.curvature.engine.Backend;
+import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.LinearLayer;
+import dev.curvature.transformer.model.LinearRole;
+import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.ModelConfig;
+import dev.curvature.transformer.model.ParameterSet;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -35,7 +46,7 @@ import java.util.Set;
  * @param activationFunction {@code activation_function}: "gelu_new" or "gelu_pytorch_tanh"
  */
 public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nPositions, int nInner,
-                         double layerNormEpsilon, String activationFunction) {
+                         double layerNormEpsilon, String activationFunction) implements ModelConfig {
     /** HF's names for the tanh-approximated GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
     public static final Set<String> TANH_GELU_NAMES = Set.of("gelu_new", "gelu_pytorch_tanh");
 
@@ -75,6 +86,64 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
                     + " is not supported: curvature implements the tanh GELU, which HF calls 'gelu_new' or "
                     + "'gelu_pytorch_tanh'" + ("gelu".equals(activationFunction) ? " ('gelu' is the exact erf form)" : ""));
         }
+    }
+
+    @Override
+    public String modelType() {
+        return "gpt2";
+    }
+
+    @Override
+    public int contextLength() {
+        return nPositions;
+    }
+
+    @Override
+    public int layers() {
+        return nLayer;
+    }
+
+    @Override
+    public int hiddenSize() {
+        return nEmbd;
+    }
+
+    @Override
+    public int attentionWidth() {
+        return nEmbd;
+    }
+
+    /**
+     * The checkpoint catalogue's shapes, with the {@code Conv1D} weights it stores (d_in, d_out) turned to
+     * (d_out, d_in).
+     */
+    @Override
+    public Map<String, long[]> parameterShapes() {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (Gpt2TensorCatalogue.ExpectedTensor t : Gpt2TensorCatalogue.expectedTensors(this)) {
+            long[] shape = t.shape();
+            shapes.put(t.name(), Gpt2TensorCatalogue.storedTransposed(t.name()) ? new long[]{shape[1], shape[0]} : shape);
+        }
+        return shapes;
+    }
+
+    /** Per block: attn.c_attn (packed q|k|v), attn.c_proj, mlp.c_fc, mlp.c_proj. */
+    @Override
+    public List<LinearLayer> linearLayers() {
+        List<LinearLayer> layers = new ArrayList<>();
+        for (int l = 0; l < nLayer; l++) {
+            String h = "h." + l + ".";
+            layers.add(new LinearLayer(h + "attn.c_attn", l, LinearRole.ATTN_QKV, nEmbd, 3 * nEmbd));
+            layers.add(new LinearLayer(h + "attn.c_proj", l, LinearRole.ATTN_OUT, nEmbd, nEmbd));
+            layers.add(new LinearLayer(h + "mlp.c_fc", l, LinearRole.MLP_IN, nEmbd, nInner));
+            layers.add(new LinearLayer(h + "mlp.c_proj", l, LinearRole.MLP_OUT, nInner, nEmbd));
+        }
+        return layers;
+    }
+
+    @Override
+    public Model model(Backend backend, ParameterSet weights) {
+        return new Gpt2Model(backend, weights);
     }
 
     /** A config with HF's defaults for the rest: n_inner = 4·n_embd, ε = 1e-5, "gelu_new". */
@@ -159,6 +228,7 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
     }
 
     /** Writes {@link #toJson()} to {@code configFile}, replacing it atomically. */
+    @Override
     public void write(Path configFile) throws IOException {
         byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
         AtomicFile.write(configFile, channel -> {

@@ -1,7 +1,7 @@
 package dev.curvature.transformer.eval;
 
 import dev.curvature.engine.Tensor;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Model;
 
 /**
  * Held-out perplexity of a model and nDCG@K of its next-token ranking against a frozen baseline's, from one forward
@@ -42,11 +42,11 @@ public final class BaselineComparison {
      * @param batch    windows per forward pass
      * @param k        K of nDCG@K, ≥ 1 and ≤ the vocabulary
      */
-    public BaselineComparison(Gpt2Model baseline, int[] tokens, int time, int batch, int k) {
+    public BaselineComparison(Model baseline, int[] tokens, int time, int batch, int k) {
         int vocab = baseline.config().vocabSize();
-        if (time < 2 || time > baseline.config().nPositions() || batch < 1 || k < 1 || k > vocab) {
+        if (time < 2 || time > baseline.config().contextLength() || batch < 1 || k < 1 || k > vocab) {
             throw new IllegalArgumentException("window length " + time + " must be in [2, "
-                    + baseline.config().nPositions() + "], batch " + batch + " >= 1 and K " + k + " in [1, " + vocab
+                    + baseline.config().contextLength() + "], batch " + batch + " >= 1 and K " + k + " in [1, " + vocab
                     + "]");
         }
         this.windows = tokens.length / time;
@@ -73,7 +73,7 @@ public final class BaselineComparison {
     }
 
     /** Evaluates {@code model} (the same architecture, e.g. an edited copy) on the same positions. */
-    public Result evaluate(Gpt2Model model) {
+    public Result evaluate(Model model) {
         if (model.config().vocabSize() != vocab) {
             throw new IllegalArgumentException("the model's vocabulary (" + model.config().vocabSize()
                     + ") differs from the baseline's (" + vocab + ")");
@@ -82,7 +82,7 @@ public final class BaselineComparison {
     }
 
     /** One pass: losses for perplexity, top-K per position for the baseline or nDCG against it. */
-    private Result run(Gpt2Model model, boolean recordBaseline) {
+    private Result run(Model model, boolean recordBaseline) {
         double[] ndcgSum = {0};
         double[] row = new double[vocab];
         int[] top = new int[k];

@@ -1,7 +1,8 @@
 package dev.curvature.transformer.eval;
 
-import dev.curvature.transformer.gpt2.Gpt2Activations;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.Workspace;
 import dev.curvature.transformer.train.TokenWindows;
 
 /**
@@ -23,20 +24,20 @@ public record Perplexity(long positions, double meanLoss, double perplexity, dou
                          int batches) {
 
     /** Evaluates {@code tokens} in windows of {@code time} tokens, {@code batch} windows at a time. */
-    public static Perplexity of(Gpt2Model model, int[] tokens, int time, int batch) {
+    public static Perplexity of(Model model, int[] tokens, int time, int batch) {
         return of(model, tokens, time, batch, (act, first, windows) -> { });
     }
 
     /** Sees each batch after its forward pass: the activations (logits (B·T, V)), the first window, the windows. */
     @FunctionalInterface
     interface BatchObserver {
-        void afterForward(Gpt2Activations act, int firstWindow, int windows);
+        void afterForward(Workspace act, int firstWindow, int windows);
     }
 
-    /** {@link #of(Gpt2Model, int[], int, int)}, handing every batch to {@code observer} after its forward pass. */
-    static Perplexity of(Gpt2Model model, int[] tokens, int time, int batch, BatchObserver observer) {
-        if (time < 2 || time > model.config().nPositions() || batch < 1) {
-            throw new IllegalArgumentException("window length " + time + " must be in [2, " + model.config().nPositions()
+    /** {@link #of(Model, int[], int, int)}, handing every batch to {@code observer} after its forward pass. */
+    static Perplexity of(Model model, int[] tokens, int time, int batch, BatchObserver observer) {
+        if (time < 2 || time > model.config().contextLength() || batch < 1) {
+            throw new IllegalArgumentException("window length " + time + " must be in [2, " + model.config().contextLength()
                     + "] and batch " + batch + " >= 1");
         }
         int windows = tokens.length / time;
@@ -47,7 +48,7 @@ public record Perplexity(long positions, double meanLoss, double perplexity, dou
         long positions = 0;
         double batchPerplexities = 0;
         int batches = 0;
-        Gpt2Activations act = null;
+        Workspace act = null;
         try {
             for (int first = 0; first < windows; first += batch) {
                 int size = Math.min(batch, windows - first);
@@ -55,12 +56,12 @@ public record Perplexity(long positions, double meanLoss, double perplexity, dou
                     if (act != null) {
                         act.close();
                     }
-                    act = model.activations(size, time);
+                    act = model.workspace(size, time);
                 }
                 int[] ids = new int[size * time];
                 int[] targets = new int[ids.length];
                 TokenWindows.consecutive(tokens, first, size, time, ids, targets);
-                double mean = model.forward(act, ids, targets);
+                double mean = model.forward(act, new Batch.Tokens(ids, targets));
                 observer.afterForward(act, first, size);
                 lossSum += mean * act.countedPositions();
                 positions += act.countedPositions();

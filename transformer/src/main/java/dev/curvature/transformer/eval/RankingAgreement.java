@@ -1,7 +1,8 @@
 package dev.curvature.transformer.eval;
 
-import dev.curvature.transformer.gpt2.Gpt2Activations;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.Workspace;
 
 /**
  * nDCG@K of an edited model's next-token ranking against a baseline's (ALGORITHMS.md §1.4): with B_t the baseline's
@@ -62,7 +63,7 @@ public final class RankingAgreement {
     }
 
     /** Mean nDCG@k over every position but the last of consecutive windows of {@code time} tokens. */
-    public static double meanNdcg(Gpt2Model baseline, Gpt2Model edited, int[] tokens, int time, int k) {
+    public static double meanNdcg(Model baseline, Model edited, int[] tokens, int time, int k) {
         int windows = tokens.length / time;
         if (windows == 0) {
             throw new IllegalArgumentException(tokens.length + " tokens are fewer than one window of " + time);
@@ -72,13 +73,13 @@ public final class RankingAgreement {
         long positions = 0;
         int[] targets = new int[time];
         java.util.Arrays.fill(targets, -1);
-        try (Gpt2Activations a = baseline.activations(1, time); Gpt2Activations b = edited.activations(1, time)) {
+        try (Workspace a = baseline.workspace(1, time); Workspace b = edited.workspace(1, time)) {
             double[] rowA = new double[v];
             double[] rowB = new double[v];
             for (int w = 0; w < windows; w++) {
                 int[] ids = java.util.Arrays.copyOfRange(tokens, w * time, (w + 1) * time);
-                baseline.forward(a, ids, targets);
-                edited.forward(b, ids, targets);
+                baseline.forward(a, new Batch.Tokens(ids, targets));
+                edited.forward(b, new Batch.Tokens(ids, targets));
                 for (int t = 0; t < time - 1; t++) {
                     a.logits().readRow(t, rowA);
                     b.logits().readRow(t, rowB);

@@ -1,9 +1,14 @@
 package dev.curvature.transformer.eval;
 
-import dev.curvature.transformer.gpt2.Gpt2Activations;
-import dev.curvature.transformer.gpt2.Gpt2Generator;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.DType;
+import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.CausalLm;
+import dev.curvature.transformer.model.Generator;
+import dev.curvature.transformer.model.Workspace;
 
+import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -70,12 +75,12 @@ public final class RecitationEval {
     }
 
     /** Evaluates every sample; samples are batched by (prompt length, suffix length), {@code batch} at a time. */
-    public static Result evaluate(Gpt2Model model, List<Sample> samples, int batch) {
+    public static Result evaluate(CausalLm model, List<Sample> samples, int batch) {
         Map<String, List<Sample>> groups = new TreeMap<>();
         for (Sample s : samples) {
-            if (s.prompt().length + s.suffix().length > model.config().nPositions()) {
+            if (s.prompt().length + s.suffix().length > model.config().contextLength()) {
                 throw new IllegalArgumentException("sample " + s.id() + ": prompt " + s.prompt().length + " + suffix "
-                        + s.suffix().length + " tokens exceed the model's " + model.config().nPositions() + " positions");
+                        + s.suffix().length + " tokens exceed the model's " + model.config().contextLength() + " positions");
             }
             groups.computeIfAbsent(s.prompt().length + "/" + s.suffix().length, k -> new ArrayList<>()).add(s);
         }
@@ -86,7 +91,7 @@ public final class RecitationEval {
                 int[][] prompts = chunk.stream().map(Sample::prompt).toArray(int[][]::new);
                 int length = chunk.get(0).suffix().length;
                 int[][] generated;
-                try (Gpt2Generator generator = new Gpt2Generator(model, chunk.size(),
+                try (Generator generator = new Generator(model, chunk.size(),
                         chunk.get(0).prompt().length + length)) {
                     generated = generator.greedy(prompts, length);
                 }
@@ -109,7 +114,7 @@ public final class RecitationEval {
     }
 
     /** Per sample: fraction of suffix positions where argmax of the logits (given the true prefix) is the true token. */
-    private static double[] teacherForced(Gpt2Model model, List<Sample> chunk) {
+    private static double[] teacherForced(CausalLm model, List<Sample> chunk) {
         int p = chunk.get(0).prompt().length;
         int l = chunk.get(0).suffix().length;
         int time = p + l;
@@ -121,17 +126,17 @@ public final class RecitationEval {
             System.arraycopy(chunk.get(b).suffix(), 0, ids, b * time + p, l);
         }
         double[] accuracy = new double[chunk.size()];
-        try (Gpt2Activations act = model.activations(chunk.size(), time)) {
-            model.forward(act, ids, targets);
-            int v = model.config().vocabSize();
-            double[] row = new double[v];
-            var logits = act.logits();
+        Backend backend = model.backend();
+        try (Workspace act = model.workspace(chunk.size(), time); Arena arena = Arena.ofConfined()) {
+            model.forward(act, new Batch.Tokens(ids, targets));
+            Tensor best = backend.allocate(arena, DType.I32, ids.length);
+            backend.rowArgmax(best, act.logits());
+            int[] predicted = backend.readInts(best);
             for (int b = 0; b < chunk.size(); b++) {
                 int hits = 0;
                 for (int k = 0; k < l; k++) {
                     int position = b * time + p - 1 + k;   // predicts suffix token k
-                    logits.readRow(position, row);
-                    hits += Gpt2Generator.argmax(row, 0, v) == chunk.get(b).suffix()[k] ? 1 : 0;
+                    hits += predicted[position] == chunk.get(b).suffix()[k] ? 1 : 0;
                 }
                 accuracy[b] = (double) hits / l;
             }

@@ -1,7 +1,6 @@
 package dev.curvature.transformer.gpt2;
 
 import dev.curvature.engine.Backend;
-import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.NonFiniteTensorException;
 import dev.curvature.engine.Tensor;
@@ -11,6 +10,7 @@ import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.checkpoint.Gpt2TensorCatalogue;
 import dev.curvature.transformer.checkpoint.SafetensorsWriter;
 import dev.curvature.transformer.checkpoint.TensorInfo;
+import dev.curvature.transformer.model.ParameterSet;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -31,14 +31,14 @@ public final class Gpt2Checkpoints {
     /** Loads {@code directory} into a model computing in {@code dtype} (F32 or F64) on {@code backend}. */
     public static Gpt2Model load(Backend backend, Path directory, DType dtype) throws IOException {
         Gpt2Config config = Gpt2Config.read(directory.resolve("config.json"));
-        Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, dtype);
+        ParameterSet weights = ParameterSet.allocate(backend, config, dtype);
         try (Checkpoint checkpoint = Checkpoint.open(directory)) {
             Map<String, TensorInfo> found = Gpt2TensorCatalogue.resolve(checkpoint, config);
             for (Map.Entry<String, TensorInfo> e : found.entrySet()) {
                 String name = e.getKey();
                 Tensor stored = checkpoint.tensor(e.getValue().name());
                 Tensor target = weights.get(name);
-                backend.copy(target, Gpt2Parameters.storedTransposed(name) ? stored.transpose(0, 1) : stored);
+                backend.copy(target, Gpt2TensorCatalogue.storedTransposed(name) ? stored.transpose(0, 1) : stored);
                 try {
                     backend.requireFinite(target, "loading the model");
                 } catch (NonFiniteTensorException nonFinite) {
@@ -62,14 +62,14 @@ public final class Gpt2Checkpoints {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "pt");   // what HF writes; some loaders check it
         meta.putAll(metadata);
-        try (Arena arena = Arena.ofConfined(); CpuBackend host = new CpuBackend(1)) {
+        try (Arena arena = Arena.ofConfined()) {
             Map<String, Tensor> out = new LinkedHashMap<>();
             for (Map.Entry<String, Tensor> e : model.weights().all().entrySet()) {
                 Tensor w = e.getValue();
-                boolean transposed = Gpt2Parameters.storedTransposed(e.getKey());
+                boolean transposed = Gpt2TensorCatalogue.storedTransposed(e.getKey());
                 long[] shape = transposed ? new long[]{w.dim(1), w.dim(0)} : w.shape();
                 Tensor copy = Tensor.allocate(arena, storage, shape);
-                host.copy(copy, transposed ? w.transpose(0, 1) : w);
+                model.backend().copy(copy, transposed ? w.transpose(0, 1) : w);   // to host memory, in storage dtype
                 out.put(e.getKey(), copy);
             }
             SafetensorsWriter.write(directory.resolve(Checkpoint.SINGLE_FILE_NAME), out, meta);

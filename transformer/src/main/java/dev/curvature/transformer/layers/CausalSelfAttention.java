@@ -5,59 +5,80 @@ import dev.curvature.engine.Tensor;
 import dev.curvature.engine.Transpose;
 
 /**
- * The core of multi-head causal self-attention, between the QKV projection and the output projection:
- * per head h, att_h = causal_softmax(q_h k_hᵀ / √hs), y_h = att_h v_h. Heads are column slices of the packed
- * qkv rows (q | k | v, each C wide, head h at columns h·hs .. (h+1)·hs), so no data is reshuffled.
+ * The core of multi-head causal self-attention with grouped-query heads, between the input projections and the
+ * output projection: per query head h with key/value head g = h / (H / H_kv),
+ * att_h = causal_softmax(q_h k_gᵀ / √hs), y_h = att_h v_g. Heads are column slices of the (possibly strided) q, k, v
+ * views — GPT-2 passes slices of its packed qkv rows, Llama its separate projections — so no data is reshuffled.
+ *
+ * <p>Training and prefill attend within the chunk (S = T, a square causal mask); a decoding step has T = 1 query
+ * attending over all S cached positions (nothing to mask).
  */
 public final class CausalSelfAttention {
     private CausalSelfAttention() {
     }
 
-    private static Tensor head(Tensor packed, int part, int head, int headSize, int width) {
-        long from = (long) part * width + (long) head * headSize;
-        return packed.slice(2, from, from + headSize);
+    private static Tensor head(Tensor x, int head, int headSize) {
+        long from = (long) head * headSize;
+        return x.slice(2, from, from + headSize);
     }
 
     /**
-     * qkv (B, T, 3C) → writes att (B, H, T, T) (softmax probabilities, kept for backward) and y (B, T, C).
+     * q (B, T, H·hs), k and v (B, S, H_kv·hs) with S = T, or T = 1 → writes att (B, H, T, S) (the softmax
+     * probabilities, kept for backward) and y (B, T, H·hs).
      */
-    public static void forward(Backend be, Tensor y, Tensor att, Tensor qkv, int heads) {
-        int width = (int) y.dim(2);
-        int hs = width / heads;
-        for (int h = 0; h < heads; h++) {
-            Tensor attHead = att.select(1, h);                                            // (B, T, T)
-            be.gemmBatched(attHead, head(qkv, 0, h, hs, width), Transpose.NONE, head(qkv, 1, h, hs, width),
-                    Transpose.TRANSPOSED, 1.0, 0.0);
+    public static void forward(Backend be, Tensor y, Tensor att, Tensor q, Tensor k, Tensor v, int heads,
+                               int kvHeads) {
+        int hs = (int) (y.dim(2) / heads);
+        int group = heads / kvHeads;
+        long time = q.dim(1);
+        long keys = k.dim(1);
+        if (keys != time && time != 1) {
+            throw new IllegalArgumentException("attention of " + time + " queries over " + keys + " keys: a chunk "
+                    + "attends within itself or one query attends over the cache");
         }
-        be.causalSoftmax(att, att, 1.0 / Math.sqrt(hs));
+        double scale = 1.0 / Math.sqrt(hs);
+        boolean square = keys == time;
         for (int h = 0; h < heads; h++) {
-            be.gemmBatched(head(y, 0, h, hs, width), att.select(1, h), Transpose.NONE, head(qkv, 2, h, hs, width),
-                    Transpose.NONE, 1.0, 0.0);
+            Tensor attHead = att.select(1, h);                                            // (B, T, S)
+            be.gemmBatched(attHead, head(q, h, hs), Transpose.NONE, head(k, h / group, hs), Transpose.TRANSPOSED,
+                    square ? 1.0 : scale, 0.0);
+        }
+        if (square) {
+            be.causalSoftmax(att, att, scale);
+        } else {
+            be.softmaxRows(att, att);                      // one query sees every cached key: nothing is masked
+        }
+        for (int h = 0; h < heads; h++) {
+            be.gemmBatched(head(y, h, hs), att.select(1, h), Transpose.NONE, head(v, h / group, hs), Transpose.NONE,
+                    1.0, 0.0);
         }
     }
 
     /**
-     * dy (B, T, C) → writes dqkv (B, T, 3C); uses dAtt (B, H, T, T) as scratch. Needs qkv and att from forward.
+     * dy (B, T, H·hs) → writes dq (B, T, H·hs), dk and dv (B, T, H_kv·hs) (a key/value head's gradient sums over
+     * the query heads of its group); uses dAtt (B, H, T, T) as scratch. Needs q, k, v and att from a square forward.
      */
-    public static void backward(Backend be, Tensor dqkv, Tensor dAtt, Tensor dy, Tensor qkv, Tensor att, int heads) {
-        int width = (int) dy.dim(2);
-        int hs = width / heads;
+    public static void backward(Backend be, Tensor dq, Tensor dk, Tensor dv, Tensor dAtt, Tensor dy, Tensor q,
+                                Tensor k, Tensor v, Tensor att, int heads, int kvHeads) {
+        int hs = (int) (dy.dim(2) / heads);
+        int group = heads / kvHeads;
         for (int h = 0; h < heads; h++) {
-            Tensor dyHead = head(dy, 0, h, hs, width);
-            // y_h = att_h v_h: d att_h = dy_h v_hᵀ, d v_h = att_hᵀ dy_h
-            be.gemmBatched(dAtt.select(1, h), dyHead, Transpose.NONE, head(qkv, 2, h, hs, width),
-                    Transpose.TRANSPOSED, 1.0, 0.0);
-            be.gemmBatched(head(dqkv, 2, h, hs, width), att.select(1, h), Transpose.TRANSPOSED, dyHead,
-                    Transpose.NONE, 1.0, 0.0);
+            Tensor dyHead = head(dy, h, hs);
+            double firstInGroup = h % group == 0 ? 0.0 : 1.0;   // beta: the group's first head writes, the rest add
+            // y_h = att_h v_g: d att_h = dy_h v_gᵀ, d v_g += att_hᵀ dy_h
+            be.gemmBatched(dAtt.select(1, h), dyHead, Transpose.NONE, head(v, h / group, hs), Transpose.TRANSPOSED,
+                    1.0, 0.0);
+            be.gemmBatched(head(dv, h / group, hs), att.select(1, h), Transpose.TRANSPOSED, dyHead, Transpose.NONE,
+                    1.0, firstInGroup);
         }
         be.causalSoftmaxBackward(dAtt, dAtt, att, 1.0 / Math.sqrt(hs));   // now d(q kᵀ), the 1/√hs included
         for (int h = 0; h < heads; h++) {
             Tensor dScores = dAtt.select(1, h);
-            // scores_h = q_h k_hᵀ: d q_h = dS k_h, d k_h = dSᵀ q_h
-            be.gemmBatched(head(dqkv, 0, h, hs, width), dScores, Transpose.NONE, head(qkv, 1, h, hs, width),
-                    Transpose.NONE, 1.0, 0.0);
-            be.gemmBatched(head(dqkv, 1, h, hs, width), dScores, Transpose.TRANSPOSED, head(qkv, 0, h, hs, width),
-                    Transpose.NONE, 1.0, 0.0);
+            double firstInGroup = h % group == 0 ? 0.0 : 1.0;
+            // scores_h = q_h k_gᵀ: d q_h = dS k_g, d k_g += dSᵀ q_h
+            be.gemmBatched(head(dq, h, hs), dScores, Transpose.NONE, head(k, h / group, hs), Transpose.NONE, 1.0, 0.0);
+            be.gemmBatched(head(dk, h / group, hs), dScores, Transpose.TRANSPOSED, head(q, h, hs), Transpose.NONE,
+                    1.0, firstInGroup);
         }
     }
 }

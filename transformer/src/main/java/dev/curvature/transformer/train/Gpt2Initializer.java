@@ -1,7 +1,7 @@
 package dev.curvature.transformer.train;
 
 import dev.curvature.engine.Tensor;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.ParameterSet;
 
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -15,9 +15,9 @@ public final class Gpt2Initializer {
     private Gpt2Initializer() {
     }
 
-    public static void initialize(Gpt2Parameters weights, long seed) {
+    public static void initialize(ParameterSet weights, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
-        double residualStd = 0.02 / Math.sqrt(2.0 * weights.config().nLayer());
+        double residualStd = 0.02 / Math.sqrt(2.0 * weights.config().layers());
         for (Map.Entry<String, Tensor> e : weights.all().entrySet()) {
             String name = e.getKey();
             Tensor t = e.getValue();

@@ -8,10 +8,11 @@ import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.CheckpointFormatException;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
 import dev.curvature.transformer.checkpoint.SafetensorsWriter;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
 import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.model.Workspace;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -42,10 +43,10 @@ public final class Gpt2Trainer implements AutoCloseable {
     private final Backend backend;
     private final TokenWindows data;
     private final TrainingOptions options;
-    private final Gpt2Parameters grads;
-    private final Gpt2Parameters firstMoments;
-    private final Gpt2Parameters secondMoments;
-    private final Gpt2Activations activations;
+    private final ParameterSet grads;
+    private final ParameterSet firstMoments;
+    private final ParameterSet secondMoments;
+    private final Workspace activations;
     private final int[] ids;
     private final int[] targets;
     private long step;
@@ -61,7 +62,7 @@ public final class Gpt2Trainer implements AutoCloseable {
         this.grads = model.allocateGradients();
         this.firstMoments = model.allocateGradients();
         this.secondMoments = model.allocateGradients();
-        this.activations = model.activations(options.batch(), options.time());
+        this.activations = model.workspace(options.batch(), options.time());
         this.ids = new int[options.batch() * options.time()];
         this.targets = new int[ids.length];
     }
@@ -84,7 +85,7 @@ public final class Gpt2Trainer implements AutoCloseable {
     public StepReport trainStep() {
         long start = System.nanoTime();
         data.batch(step, options.batch(), ids, targets);
-        double loss = model.forward(activations, ids, targets);
+        double loss = model.forward(activations, new Batch.Tokens(ids, targets));
         grads.zero(backend);
         model.backward(activations, grads);
         double squared = 0;
@@ -100,8 +101,8 @@ public final class Gpt2Trainer implements AutoCloseable {
         }
         double lr = options.schedule().at(step);
         step++;
-        for (String name : model.weights().names()) {
-            Tensor w = model.weights().get(name);
+        for (String name : model.parameters().names()) {
+            Tensor w = model.parameters().get(name);
             double decay = w.rank() >= 2 ? options.weightDecay() : 0.0;
             backend.adamw(w, grads.get(name), firstMoments.get(name), secondMoments.get(name), lr, options.beta1(),
                     options.beta2(), options.epsilon(), decay, step);
@@ -135,7 +136,7 @@ public final class Gpt2Trainer implements AutoCloseable {
         Path staging = Files.createTempDirectory(parent, directory.getFileName() + ".writing-");
         Gpt2Checkpoints.save(model, staging, model.dtype(), Map.of("curvature.step", Long.toString(step)));
         Map<String, Tensor> moments = new LinkedHashMap<>();
-        for (String name : model.weights().names()) {
+        for (String name : model.parameters().names()) {
             moments.put("m." + name, firstMoments.get(name));
             moments.put("v." + name, secondMoments.get(name));
         }
@@ -178,12 +179,12 @@ public final class Gpt2Trainer implements AutoCloseable {
         try {
             trainer = new Gpt2Trainer(model, data, state.options());
         } catch (RuntimeException e) {
-            model.weights().close();
+            model.parameters().close();
             throw e;
         }
         Path optimizer = directory.resolve("optimizer.safetensors");
         try (SafetensorsFile moments = SafetensorsFile.open(optimizer)) {
-            for (String name : model.weights().names()) {
+            for (String name : model.parameters().names()) {
                 for (String kind : new String[]{"m.", "v."}) {
                     if (!moments.contains(kind + name)) {
                         throw new CheckpointFormatException(optimizer, kind + name, "is missing from the optimizer state");
@@ -200,7 +201,7 @@ public final class Gpt2Trainer implements AutoCloseable {
             }
         } catch (IOException | RuntimeException e) {
             trainer.close();
-            model.weights().close();
+            model.parameters().close();
             throw e;
         }
         trainer.step = state.step();

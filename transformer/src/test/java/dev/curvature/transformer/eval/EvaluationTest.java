@@ -4,9 +4,9 @@ import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
-import dev.curvature.transformer.gpt2.Gpt2Generator;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.GreedyReference;
+import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.train.Gpt2Initializer;
 import org.junit.jupiter.api.Test;
 
@@ -50,7 +50,7 @@ class EvaluationTest {
     void aModelWithZeroWeightsHasPerplexityEqualToTheVocabularySize() {
         // all weights 0 (LayerNorm gains too): every logit is 0, the softmax uniform, each loss exactly ln V
         Gpt2Config config = Gpt2Config.of(2, 2, 16, 37, 16);
-        try (Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F64)) {
+        try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
             Gpt2Model model = new Gpt2Model(backend, weights);
             int[] tokens = new Random(2).ints(16 * 7 + 3, 0, 37).toArray();
             Perplexity p = Perplexity.of(model, tokens, 16, 3);
@@ -65,7 +65,7 @@ class EvaluationTest {
     @Test
     void batchMeanPerplexityIsTheMeanOfPerBatchExponentials() {
         Gpt2Config config = Gpt2Config.of(1, 2, 16, 50, 16);
-        try (Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F64)) {
+        try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
             Gpt2Initializer.initialize(weights, 3);
             for (var t : weights.all().values()) {
                 backend.scale(t, t, 4.0);   // sharper predictions: batches differ in loss
@@ -87,7 +87,7 @@ class EvaluationTest {
     @Test
     void recitationScoresFollowTheLevenshteinDefinitions() {
         Gpt2Config config = Gpt2Config.of(2, 2, 32, 61, 64);
-        try (Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F64)) {
+        try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
             Gpt2Initializer.initialize(weights, 5);
             for (var t : weights.all().values()) {
                 backend.scale(t, t, 10.0);
@@ -102,7 +102,7 @@ class EvaluationTest {
                 }
             }
             // the model's own greedy continuations (reference: full recomputation) are recited exactly...
-            int[][] greedy = Gpt2Generator.greedyByRecomputation(model, prompts, 20);
+            int[][] greedy = GreedyReference.greedyByRecomputation(model, prompts, 20);
             samples.add(new RecitationEval.Sample("exact", "memorized", prompts[0], greedy[0]));
             // ...one changed token of 20 still counts as lev_copy (0.95) and loose, not strict
             int[] oneOff = greedy[1].clone();
@@ -159,8 +159,8 @@ class EvaluationTest {
     void baselineComparisonMatchesPerplexityAndPerPositionNdcg() {
         // references: Perplexity.of (both conventions) and RankingAgreement.meanNdcg (window by window, batch 1)
         Gpt2Config config = Gpt2Config.of(2, 2, 16, 40, 16);
-        try (Gpt2Parameters base = Gpt2Parameters.allocate(backend, config, DType.F64);
-             Gpt2Parameters other = Gpt2Parameters.allocate(backend, config, DType.F64)) {
+        try (ParameterSet base = ParameterSet.allocate(backend, config, DType.F64);
+             ParameterSet other = ParameterSet.allocate(backend, config, DType.F64)) {
             Gpt2Initializer.initialize(base, 5);
             Gpt2Initializer.initialize(other, 5);
             for (var t : base.all().values()) {

@@ -3,6 +3,9 @@ package dev.curvature.transformer.gpt2;
 import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.model.Generator;
+import dev.curvature.transformer.model.GreedyReference;
+import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.train.Gpt2Initializer;
 import org.junit.jupiter.api.Test;
 
@@ -19,7 +22,7 @@ class Gpt2GeneratorTest {
     void cachedGenerationEqualsRecomputationTokenForToken() {
         Gpt2Config config = Gpt2Config.of(3, 4, 32, 97, 40);
         try (CpuBackend backend = new CpuBackend(2);
-             Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F64)) {
+             ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
             // larger-than-GPT-2 init so the argmax varies from token to token
             Gpt2Initializer.initialize(weights, 5);
             for (var t : weights.all().values()) {
@@ -33,8 +36,8 @@ class Gpt2GeneratorTest {
                     prompt[i] = random.nextInt(97);
                 }
             }
-            int[][] reference = Gpt2Generator.greedyByRecomputation(model, prompts, 25);
-            try (Gpt2Generator generator = new Gpt2Generator(model, 3)) {
+            int[][] reference = GreedyReference.greedyByRecomputation(model, prompts, 25);
+            try (Generator generator = new Generator(model, 3)) {
                 int[][] cached = generator.greedy(prompts, 25);
                 for (int b = 0; b < 3; b++) {
                     assertArrayEquals(reference[b], cached[b], "sequence " + b);

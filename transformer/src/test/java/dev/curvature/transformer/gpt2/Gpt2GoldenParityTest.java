@@ -1,11 +1,15 @@
 package dev.curvature.transformer.gpt2;
 
-import dev.curvature.engine.NumericAssertions;
 import dev.curvature.engine.CpuBackend;
-import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
+import dev.curvature.engine.NumericAssertions;
+import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.checkpoint.Gpt2TensorCatalogue;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.model.Workspace;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -37,12 +41,12 @@ class Gpt2GoldenParityTest {
         Path dir = fixture("config.json").getParent();
         Gpt2Model model = Gpt2Checkpoints.load(backend, dir, dtype);
         try (SafetensorsFile expected = SafetensorsFile.open(fixture(expectedFile));
-             Gpt2Activations act = model.activations(2, 12);
-             Gpt2Parameters grads = model.allocateGradients();
+             Workspace act = model.workspace(2, 12);
+             ParameterSet grads = model.allocateGradients();
              Arena arena = Arena.ofConfined()) {
             int[] ids = NumericAssertions.intValues(expected.tensor("input_ids"));
             int[] targets = NumericAssertions.intValues(expected.tensor("targets"));
-            double loss = model.forward(act, ids, targets);
+            double loss = model.forward(act, new Batch.Tokens(ids, targets));
             List<String> report = new ArrayList<>();
             double logitsError = relativeError(expected.tensor("logits").toDoubleArray(), act.logits().toDoubleArray());
             report.add(String.format("logits %.2e", logitsError));
@@ -57,7 +61,7 @@ class Gpt2GoldenParityTest {
                 Tensor mine = grads.get(name);
                 Tensor theirs = expected.tensor("grad." + name);
                 // the fixture stores gradients in HF layout: Conv1D weights (in, out)
-                Tensor aligned = Gpt2Parameters.storedTransposed(name) ? theirs.transpose(0, 1) : theirs;
+                Tensor aligned = Gpt2TensorCatalogue.storedTransposed(name) ? theirs.transpose(0, 1) : theirs;
                 double error = relativeError(aligned.toDoubleArray(), mine.toDoubleArray());
                 worst = Math.max(worst, error);
                 assertTrue(error <= tolerance, "grad." + name + ": " + error);

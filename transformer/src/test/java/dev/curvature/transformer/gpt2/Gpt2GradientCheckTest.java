@@ -4,6 +4,9 @@ import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.model.Workspace;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +35,7 @@ class Gpt2GradientCheckTest {
         backend.close();
     }
 
-    static void randomize(Gpt2Parameters p, long seed) {
+    static void randomize(ParameterSet p, long seed) {
         Random random = new Random(seed);
         for (var e : p.all().entrySet()) {
             Tensor t = e.getValue();
@@ -59,17 +62,17 @@ class Gpt2GradientCheckTest {
             boolean last = i % time == time - 1;
             targets[i] = last || i == 3 ? -1 : ids[i + 1];
         }
-        try (Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F64)) {
+        try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
             randomize(weights, 11);
             Gpt2Model model = new Gpt2Model(backend, weights);
-            try (Gpt2Activations act = model.activations(batch, time);
-                 Gpt2Parameters grads = model.allocateGradients()) {
-                model.forward(act, ids, targets);
+            try (Workspace act = model.workspace(batch, time);
+                 ParameterSet grads = model.allocateGradients()) {
+                model.forward(act, new Batch.Tokens(ids, targets));
                 model.backward(act, grads);
                 double worst = 0;
                 String worstName = "";
                 for (String name : weights.names()) {
-                    double[] numeric = finiteDifferences(weights.get(name), () -> model.forward(act, ids, targets), 1e-6);
+                    double[] numeric = finiteDifferences(weights.get(name), () -> model.forward(act, new Batch.Tokens(ids, targets)), 1e-6);
                     double error = relativeError(numeric, grads.get(name).toDoubleArray());
                     if (error > worst) {
                         worst = error;
@@ -78,11 +81,11 @@ class Gpt2GradientCheckTest {
                     assertTrue(error <= 1e-6, name + ": relative error " + error);
                 }
                 // input embeddings: perturb x₀ = wte[ids] + wpe[t] directly and rerun from there
-                model.forward(act, ids, targets);
+                model.forward(act, new Batch.Tokens(ids, targets));
                 model.backward(act, grads);
                 double[] analytic = act.inputEmbeddingGradient().toDoubleArray();
-                model.forward(act, ids, targets);
-                Tensor x0 = act.residual[0];
+                model.forward(act, new Batch.Tokens(ids, targets));
+                Tensor x0 = act.inputEmbeddings();
                 double[] base = x0.toDoubleArray();
                 double[] numeric = finiteDifferences(x0, () -> {
                     double loss = model.forwardFromEmbeddings(act);

@@ -1,18 +1,18 @@
 package dev.curvature.transformer.train;
 
 import dev.curvature.engine.CpuBackend;
-import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.DType;
+import dev.curvature.engine.SharedCpuBackend;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
-import dev.curvature.transformer.gpt2.Gpt2Activations;
-import dev.curvature.transformer.gpt2.Gpt2Generator;
 import dev.curvature.transformer.gpt2.Gpt2Model;
-import dev.curvature.transformer.gpt2.Gpt2Parameters;
+import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.Generator;
+import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.model.Workspace;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,7 +43,7 @@ class Gpt2TrainerTest {
         int[] text = Arrays.copyOf(bytesOf("/text/genesis-1.txt"), 1856);
         Gpt2Config config = Gpt2Config.of(2, 4, 64, 256, 128);
         TrainingOptions options = new TrainingOptions(7, 128, 64, 500, 6e-3, 6e-4, 30, 0.0, 0.9, 0.95, 1e-8, 1.0, 7);
-        try (Gpt2Parameters weights = Gpt2Parameters.allocate(backend, config, DType.F32)) {
+        try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F32)) {
             Gpt2Initializer.initialize(weights, options.seed());
             Gpt2Model model = new Gpt2Model(backend, weights);
             TokenWindows windows = new TokenWindows(text, options.time(), options.stride(), options.seed());
@@ -63,7 +63,7 @@ class Gpt2TrainerTest {
             int[] recited = Arrays.copyOf(text, 16);
             recited = Arrays.copyOf(recited, text.length);
             int known = 16;
-            try (Gpt2Generator generator = new Gpt2Generator(model, 1)) {
+            try (Generator generator = new Generator(model, 1)) {
                 while (known < text.length) {
                     int start = Math.max(0, known - 64) / 64 * 64;
                     int[] prompt = Arrays.copyOfRange(recited, start, known);
@@ -93,12 +93,12 @@ class Gpt2TrainerTest {
         Gpt2Config config = Gpt2Config.of(2, 2, 32, 256, 32);
         TrainingOptions options = new TrainingOptions(4, 32, 7, 12, 1e-3, 1e-4, 3, 0.1, 0.9, 0.95, 1e-8, 0.5, 3);
         TokenWindows windows = new TokenWindows(text, options.time(), options.stride(), options.seed());
-        try (Gpt2Parameters straight = Gpt2Parameters.allocate(backend, config, DType.F32)) {
+        try (ParameterSet straight = ParameterSet.allocate(backend, config, DType.F32)) {
             Gpt2Initializer.initialize(straight, options.seed());
             try (Gpt2Trainer trainer = new Gpt2Trainer(new Gpt2Model(backend, straight), windows, options)) {
                 trainer.train(report -> { }, null, 0);
             }
-            try (Gpt2Parameters interrupted = Gpt2Parameters.allocate(backend, config, DType.F32)) {
+            try (ParameterSet interrupted = ParameterSet.allocate(backend, config, DType.F32)) {
                 Gpt2Initializer.initialize(interrupted, options.seed());
                 Path checkpoint = dir.resolve("run");
                 try (Gpt2Trainer trainer = new Gpt2Trainer(new Gpt2Model(backend, interrupted), windows, options)) {
@@ -129,8 +129,8 @@ class Gpt2TrainerTest {
         int[] text = Arrays.copyOf(bytesOf("/text/genesis-1.txt"), 600);
         Gpt2Config config = Gpt2Config.of(1, 2, 16, 256, 32);
         TrainingOptions options = new TrainingOptions(3, 32, 16, 1, 1e-3, 1e-4, 0, 0.1, 0.9, 0.95, 1e-8, 0.5, 5);
-        try (Gpt2Parameters trained = Gpt2Parameters.allocate(backend, config, DType.F64);
-             Gpt2Parameters reference = Gpt2Parameters.allocate(backend, config, DType.F64)) {
+        try (ParameterSet trained = ParameterSet.allocate(backend, config, DType.F64);
+             ParameterSet reference = ParameterSet.allocate(backend, config, DType.F64)) {
             Gpt2Initializer.initialize(trained, options.seed());
             Gpt2Initializer.initialize(reference, options.seed());
             TokenWindows windows = new TokenWindows(text, options.time(), options.stride(), options.seed());
@@ -143,9 +143,9 @@ class Gpt2TrainerTest {
             int[] targets = new int[ids.length];
             windows.batch(0, options.batch(), ids, targets);
             double squared = 0;
-            try (Gpt2Activations act = model.activations(options.batch(), options.time());
-                 Gpt2Parameters grads = model.allocateGradients()) {
-                model.forward(act, ids, targets);
+            try (Workspace act = model.workspace(options.batch(), options.time());
+                 ParameterSet grads = model.allocateGradients()) {
+                model.forward(act, new Batch.Tokens(ids, targets));
                 model.backward(act, grads);
                 for (Tensor g : grads.all().values()) {
                     for (double v : g.toDoubleArray()) {

@@ -1,0 +1,139 @@
+package dev.curvature.transformer.model;
+
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.DType;
+import dev.curvature.engine.Tensor;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The buffers every decoder-only LM's workspace has — tokens, the residual stream at each block boundary, the final
+ * hidden state, logits and losses, and the residual gradient — beside which a family allocates its own layers'
+ * buffers with {@link #alloc}. N = B·T rows, C = hidden size, V = vocabulary, L = blocks. The fields are the
+ * family's to read and write (its model class computes into them); callers outside use the {@link Workspace} view.
+ */
+public abstract class DecoderWorkspace implements Workspace {
+    public final int batch;
+    public final int time;
+    private final Arena arena;
+    private final Backend backend;
+    private final List<Tensor> all = new ArrayList<>();
+
+    long counted;                          // positions with a target ≥ 0 in the current batch
+    public final Tensor ids;               // (N) I32
+    final Tensor targets;                  // (N) I32, −1 = not scored
+    public final Tensor[] residual;        // L+1 × (N, C): residual[0] = input embeddings, residual[l+1] = block l out
+    public final Tensor finalHidden;       // (N, C) final norm output, the LM head's input
+    final Tensor logits;                   // (N, V); holds dlogits after backward
+    final Tensor losses;                   // (N) per-position cross-entropy
+    final Tensor logSumExp;                // (N) log Σ exp(logits) per row, reused by backward
+    public final Tensor dResidual;         // (N, C) running gradient of the residual stream
+    public final Tensor dFinalHidden;      // (N, C)
+
+    protected DecoderWorkspace(Backend backend, ModelConfig config, DType dtype, int batch, int time) {
+        if (batch < 1 || time < 1 || time > config.contextLength()) {
+            throw new IllegalArgumentException("batch " + batch + " × time " + time + " must be positive with time <= "
+                    + "the context length " + config.contextLength());
+        }
+        this.backend = backend;
+        this.batch = batch;
+        this.time = time;
+        this.arena = Arena.ofShared();
+        long n = (long) batch * time;
+        long c = config.hiddenSize();
+        ids = alloc(DType.I32, "ids", n);
+        targets = alloc(DType.I32, "targets", n);
+        residual = new Tensor[config.layers() + 1];
+        for (int l = 0; l <= config.layers(); l++) {
+            residual[l] = alloc(dtype, "residual." + l, n, c);
+        }
+        finalHidden = alloc(dtype, "final_norm", n, c);
+        logits = alloc(dtype, "logits", n, config.vocabSize());
+        losses = alloc(dtype, "losses", n);
+        logSumExp = alloc(dtype, "logsumexp", n);
+        dResidual = alloc(dtype, "d.residual", n, c);
+        dFinalHidden = alloc(dtype, "d.final_norm", n, c);
+    }
+
+    /** A zero-filled buffer of this workspace, named for the memory plan. */
+    protected final Tensor alloc(DType dtype, String name, long... shape) {
+        Tensor t = backend.allocate(arena, dtype, shape).named(name);
+        all.add(t);
+        return t;
+    }
+
+    /** (N, W) rows viewed as (B, T, W). */
+    public final Tensor batched(Tensor rows) {
+        return rows.reshape(batch, time, rows.dim(1));
+    }
+
+    @Override
+    public long bytes() {
+        long total = 0;
+        for (Tensor t : all) {
+            total += t.size() * t.dtype().byteSize();
+        }
+        return total;
+    }
+
+    @Override
+    public String memoryPlan() {
+        List<Tensor> sorted = new ArrayList<>(all);
+        sorted.sort((a, b) -> Long.compare(b.size() * b.dtype().byteSize(), a.size() * a.dtype().byteSize()));
+        StringBuilder s = new StringBuilder(String.format("activations for batch %d × %d tokens: %.1f MiB in %d buffers%n",
+                batch, time, bytes() / 1048576.0, all.size()));
+        for (int i = 0; i < Math.min(5, sorted.size()); i++) {
+            Tensor t = sorted.get(i);
+            s.append(String.format("  %-22s %8.1f MiB%n", t.name(), t.size() * t.dtype().byteSize() / 1048576.0));
+        }
+        return s.toString();
+    }
+
+    @Override
+    public int batch() {
+        return batch;
+    }
+
+    @Override
+    public int time() {
+        return time;
+    }
+
+    @Override
+    public Tensor logits() {
+        return logits;
+    }
+
+    @Override
+    public Tensor losses() {
+        return losses;
+    }
+
+    @Override
+    public Tensor targets() {
+        return targets;
+    }
+
+    @Override
+    public long countedPositions() {
+        return counted;
+    }
+
+    @Override
+    public Tensor inputEmbeddings() {
+        return residual[0];
+    }
+
+    /** The residual gradient backward leaves at the input of block 0, which is exactly ∂loss/∂x₀. */
+    @Override
+    public Tensor inputEmbeddingGradient() {
+        return dResidual;
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

@@ -1,0 +1,58 @@
+package dev.curvature.transformer.model;
+
+import dev.curvature.engine.Backend;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What every model family's hyper-parameters tell the code that is not family-specific: the family, the context
+ * length, the outputs (vocabulary), the parameter tensors and the linear layers. Each family's config is a record
+ * read from (and written back to) Hugging Face's {@code config.json}.
+ */
+public interface ModelConfig {
+    /** HF {@code model_type}: "gpt2", "llama", "olmo2". */
+    String modelType();
+
+    /** Positions a sequence may have (n_positions / max_position_embeddings). */
+    int contextLength();
+
+    /** Outputs per position: the vocabulary size. */
+    int vocabSize();
+
+    /** Transformer blocks. */
+    int layers();
+
+    /** Residual-stream width. */
+    int hiddenSize();
+
+    /** Width of the attention's query projection, H·head size (the attention products' inner width). */
+    int attentionWidth();
+
+    /** HF name → shape in the maths layout (linear weights (d_out, d_in)), in checkpoint order. */
+    Map<String, long[]> parameterShapes();
+
+    /** The linear layers (y = x Wᵀ) curvature can observe and edit, in forward order. */
+    List<LinearLayer> linearLayers();
+
+    /** The model of this shape over {@code weights} (allocated from this config), computing on {@code backend}. */
+    Model model(Backend backend, ParameterSet weights);
+
+    /** Writes this config as HF's {@code config.json}. */
+    void write(Path configFile) throws IOException;
+
+    /** Parameter count (a tied head is counted once). */
+    default long parameterCount() {
+        long n = 0;
+        for (long[] shape : parameterShapes().values()) {
+            long size = 1;
+            for (long d : shape) {
+                size *= d;
+            }
+            n += size;
+        }
+        return n;
+    }
+}

@@ -111,8 +111,8 @@ class MalformedTokenizerFilesTest {
     @Test
     void unsupportedTokenizerJsonOptionsAreNamed() throws IOException {
         String vocab = "{\"a\": 0, \"b\": 1, \"ab\": 2}";
-        assertJsonRefused(tokenizerJson("\"BPE\"", vocab, "[]", "[]", ", \"ignore_merges\": true"),
-                "model.ignore_merges");
+        assertJsonRefused(tokenizerJson("\"BPE\"", vocab, "[]", "[]", ", \"byte_fallback\": true"),
+                "model.byte_fallback");
         assertJsonRefused(tokenizerJson("\"BPE\"", vocab, "[]", "[]", ", \"dropout\": 0.1"), "model.dropout");
         assertJsonRefused(tokenizerJson("\"BPE\"", vocab, "[]", "[]", ", \"continuing_subword_prefix\": \"##\""),
                 "model.continuing_subword_prefix");

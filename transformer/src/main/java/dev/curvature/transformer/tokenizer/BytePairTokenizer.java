@@ -42,10 +42,6 @@ public final class BytePairTokenizer implements Tokenizer {
         /** GPT-2: its regex, encoder.py's merge order, no template, no BOS/EOS. */
         static final Options GPT2 = new Options(Gpt2PreTokenizer::split,
                 BytePairMerger.Order.ALL_OCCURRENCES_OF_BEST_PAIR, false, SpecialTokenTemplate.NONE, -1, -1);
-
-        Options withBosEos(int bos, int eos) {
-            return new Options(preTokenizer, mergeOrder, ignoreMerges, template, bos, eos);
-        }
     }
 
     BytePairTokenizer(String source, BpeVocabulary vocabulary, MergeRanks merges, List<AddedToken> addedTokens) {
@@ -64,16 +60,6 @@ public final class BytePairTokenizer implements Tokenizer {
         for (AddedToken t : this.addedTokens) {
             specialById[t.id()] |= t.special();
         }
-        this.options = options;
-    }
-
-    private BytePairTokenizer(BytePairTokenizer base, Options options) {
-        this.source = base.source;
-        this.bytesById = base.bytesById;
-        this.merger = base.merger;
-        this.addedTokens = base.addedTokens;
-        this.addedTokenMatcher = base.addedTokenMatcher;
-        this.specialById = base.specialById;
         this.options = options;
     }
 
@@ -104,15 +90,8 @@ public final class BytePairTokenizer implements Tokenizer {
             throw new java.nio.file.NoSuchFileException(json.toString(), null,
                     "a model directory needs tokenizer.json (or tokenizer.json.gz)");
         }
-        BytePairTokenizer tokenizer = HuggingFaceTokenizerJson.load(json);
         Path config = directory.resolve("tokenizer_config.json");
-        if (!java.nio.file.Files.exists(config)) {
-            return tokenizer;
-        }
-        int[] bosEos = HuggingFaceTokenizerJson.bosEosFromConfig(config, tokenizer);
-        return new BytePairTokenizer(tokenizer, tokenizer.options.withBosEos(
-                bosEos[0] >= 0 ? bosEos[0] : tokenizer.options.bosTokenId(),
-                bosEos[1] >= 0 ? bosEos[1] : tokenizer.options.eosTokenId()));
+        return HuggingFaceTokenizerJson.load(json, java.nio.file.Files.exists(config) ? config : null);
     }
 
     /**

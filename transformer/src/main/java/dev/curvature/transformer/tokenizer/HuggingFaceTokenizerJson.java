@@ -40,6 +40,14 @@ final class HuggingFaceTokenizerJson {
     }
 
     static BytePairTokenizer load(Path file) throws IOException {
+        return load(file, null);
+    }
+
+    /**
+     * @param config a tokenizer_config.json whose {@code bos_token} / {@code eos_token} override what the template
+     *               suggests, or null
+     */
+    static BytePairTokenizer load(Path file, Path config) throws IOException {
         JsonNode root = TokenizerFileReader.readJson(file);
         if (!root.isObject()) {
             throw new MalformedTokenizerFileException(file, "expected a JSON object at the top level");
@@ -70,15 +78,22 @@ final class HuggingFaceTokenizerJson {
                 ? BytePairMerger.Order.ONE_PAIR_AT_A_TIME : BytePairMerger.Order.ALL_OCCURRENCES_OF_BEST_PAIR;
         int bos = template.before().length == 1 ? template.before()[0] : -1;
         int eos = template.after().length == 1 ? template.after()[0] : -1;
+        if (config != null) {
+            int[] configured = bosEosFromConfig(config, vocabulary, added, file);
+            bos = configured[0] >= 0 ? configured[0] : bos;
+            eos = configured[1] >= 0 ? configured[1] : eos;
+        }
         return new BytePairTokenizer(file.toString(), vocabulary, ranks, added,
                 new BytePairTokenizer.Options(preTokenizer, order, ignoreMerges, template, bos, eos));
     }
 
     /**
      * The ids of {@code bos_token} and {@code eos_token} in a tokenizer_config.json, -1 for one that is absent or null.
-     * Each is a token's content, or an object whose {@code content} it is, and must be a token of {@code tokenizer}.
+     * Each is a token's content, or an object whose {@code content} it is, and must be an added token or a
+     * {@code model.vocab} entry of {@code tokenizerJson}.
      */
-    static int[] bosEosFromConfig(Path config, BytePairTokenizer tokenizer) throws IOException {
+    private static int[] bosEosFromConfig(Path config, BpeVocabulary vocabulary, List<AddedToken> added,
+                                          Path tokenizerJson) throws IOException {
         JsonNode root = TokenizerFileReader.readJson(config);
         if (!root.isObject()) {
             throw new MalformedTokenizerFileException(config, "expected a JSON object at the top level");
@@ -94,14 +109,11 @@ final class HuggingFaceTokenizerJson {
             String content = value.isObject()
                     ? JsonFields.text(config, value.get("content"), fields[k] + ".content")
                     : JsonFields.text(config, value, fields[k]);
-            ids[k] = tokenizer.addedTokenId(content).orElse(-1);
+            ids[k] = added.stream().filter(t -> t.content().equals(content)).mapToInt(AddedToken::id)
+                    .findFirst().orElse(vocabulary.idOf(content));
             if (ids[k] < 0) {
-                int[] asText = tokenizer.encodeOrdinary(content);
-                if (asText.length != 1) {
-                    throw new MalformedTokenizerFileException(config, fields[k] + " is '" + content
-                            + "', which is not a token of " + tokenizer.source());
-                }
-                ids[k] = asText[0];
+                throw new MalformedTokenizerFileException(config, fields[k] + " is '" + content
+                        + "', which is not a token of " + tokenizerJson);
             }
         }
         return ids;

@@ -17,6 +17,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -108,6 +109,39 @@ class Cl100kReferenceFixtureTest {
             }
         }
         assertEquals(List.of(), failures, "texts whose decode differs");
+    }
+
+    @org.junit.jupiter.api.Test
+    void llama3SpecialTokensHaveTheirRealIds() throws IOException {
+        // reference: Llama 3's tokenizer.json and tokenizer_config.json (meta-llama/Meta-Llama-3-8B): 128,000 ordinary
+        // ids, then 256 special ones; BOS <|begin_of_text|> 128000, EOS <|end_of_text|> 128001, <|eot_id|> 128009
+        BytePairTokenizer llama = tokenizer("llama3");
+        assertEquals(128256, llama.vocabularySize());
+        assertEquals(128000, llama.bosTokenId().orElseThrow());
+        assertEquals(128001, llama.eosTokenId().orElseThrow());
+        assertEquals(128009, llama.addedTokenId("<|eot_id|>").orElseThrow());
+        int[] hi = llama.encode("Hi");
+        assertEquals(1, hi.length);
+        assertArrayEquals(new int[] {128000, 128006, hi[0], 128007}, llama.encode("<|start_header_id|>Hi<|end_header_id|>", true));
+        // without tokenizer_config.json, BOS is read off the template and EOS is unknown
+        BytePairTokenizer bare = BytePairTokenizer.fromTokenizerJson(directory("llama3").resolve("tokenizer.json.gz"));
+        assertEquals(128000, bare.bosTokenId().orElseThrow());
+        assertTrue(bare.eosTokenId().isEmpty());
+    }
+
+    @org.junit.jupiter.api.Test
+    void olmo2SpecialTokensHaveTheirRealIds() throws IOException {
+        // reference: allenai's dolma2 tokenizer mapping: 100256..100277 added, BOS = EOS = <|endoftext|> 100257,
+        // <|pad|> 100277; its post-processor adds nothing
+        BytePairTokenizer olmo = tokenizer("olmo2");
+        assertEquals(100278, olmo.vocabularySize());
+        assertEquals(100257, olmo.bosTokenId().orElseThrow());
+        assertEquals(100257, olmo.eosTokenId().orElseThrow());
+        assertEquals(100277, olmo.addedTokenId("<|pad|>").orElseThrow());
+        assertArrayEquals(olmo.encode("a<|pad|>"), olmo.encode("a<|pad|>", true));
+        assertEquals(100277, olmo.encode("a<|pad|>")[1]);
+        // encodeOrdinary matches no added token: "<|pad|>" is text
+        assertTrue(olmo.encodeOrdinary("<|pad|>").length > 1);
     }
 
     private static void assertEveryCase(List<Case> cases, Function<Case, int[]> expected,

@@ -50,6 +50,21 @@ final class BpeVocabulary {
     }
 
     /**
+     * For {@code ignore_merges}: the id of every token by its bytes read as ISO-8859-1 (one char per byte), for the
+     * tokens written in the byte-level alphabet.
+     */
+    Map<String, Integer> wholeTokenIds() {
+        Map<String, Integer> ids = new HashMap<>();
+        idByToken.forEach((token, id) -> {
+            byte[] bytes = ByteLevelAlphabet.bytesOf(token);
+            if (bytes != null) {
+                ids.put(new String(bytes, StandardCharsets.ISO_8859_1), id);
+            }
+        });
+        return ids;
+    }
+
+    /**
      * Merge rules on ids; rule {@code r} is {@code pairs.get(r)}. Both tokens and their concatenation must be in the
      * vocabulary (Hugging Face tokenizers refuses such files too; GPT-2 would fail later, at encode time).
      *

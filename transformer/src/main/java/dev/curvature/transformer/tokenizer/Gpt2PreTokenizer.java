@@ -25,12 +25,6 @@ final class Gpt2PreTokenizer {
             "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" + WHITE_SPACE + "\\p{L}\\p{N}]+"
                     + "|" + WHITE_SPACE + "+(?!" + NOT_WHITE_SPACE + ")|" + WHITE_SPACE + "+");
 
-    /** Receives one piece as a char range {@code [start, end)} of the text. */
-    @FunctionalInterface
-    interface PieceSink {
-        void accept(int start, int end);
-    }
-
     private Gpt2PreTokenizer() {
     }
 
@@ -39,7 +33,7 @@ final class Gpt2PreTokenizer {
      * falls in one of the pattern's classes). The range is treated as a whole text: the lookahead does not see past
      * {@code to}, as when the segments between added tokens are pre-tokenized separately.
      */
-    static void split(CharSequence text, int from, int to, PieceSink sink) {
+    static void split(CharSequence text, int from, int to, PreTokenizer.PieceSink sink) {
         Matcher m = PATTERN.matcher(text).region(from, to);
         while (m.find()) {
             sink.accept(m.start(), m.end());

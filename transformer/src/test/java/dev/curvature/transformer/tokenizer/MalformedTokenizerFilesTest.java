@@ -111,8 +111,8 @@ class MalformedTokenizerFilesTest {
     @Test
     void unsupportedTokenizerJsonOptionsAreNamed() throws IOException {
         String vocab = "{\"a\": 0, \"b\": 1, \"ab\": 2}";
-        assertJsonRefused(tokenizerJson("\"BPE\"", vocab, "[]", "[]", ", \"ignore_merges\": true"),
-                "model.ignore_merges");
+        assertJsonRefused(tokenizerJson("\"BPE\"", vocab, "[]", "[]", ", \"byte_fallback\": true"),
+                "model.byte_fallback");
         assertJsonRefused(tokenizerJson("\"BPE\"", vocab, "[]", "[]", ", \"dropout\": 0.1"), "model.dropout");
         assertJsonRefused(tokenizerJson("\"BPE\"", vocab, "[]", "[]", ", \"continuing_subword_prefix\": \"##\""),
                 "model.continuing_subword_prefix");
@@ -134,6 +134,72 @@ class MalformedTokenizerFilesTest {
                 "added_tokens[0]", "id 1", "'b' in model.vocab");
         assertJsonRefused(tokenizerJson("\"BPE\"", vocab, "[]", "[{\"id\": 5, \"content\": \"\"}]", ""),
                 "added_tokens[0]", "empty content");
+    }
+
+    @Test
+    void splitPreTokenizerOptionsThatAreNotImplementedAreNamed() throws IOException {
+        assertJsonRefused(splitTokenizerJson("\"Removed\"", "false", "{\"Regex\": \"\\\\s+\"}", "false", "null"),
+                "pre_tokenizer.pretokenizers[0].behavior", "Removed");
+        assertJsonRefused(splitTokenizerJson("\"Isolated\"", "true", "{\"Regex\": \"\\\\s+\"}", "false", "null"),
+                "pre_tokenizer.pretokenizers[0].invert");
+        assertJsonRefused(splitTokenizerJson("\"Isolated\"", "false", "{\"Regex\": \"\\\\w+\"}", "false", "null"),
+                "pre_tokenizer.pretokenizers[0].pattern.Regex", "\\w");
+        assertJsonRefused(splitTokenizerJson("\"Isolated\"", "false", "{\"Regex\": \"(a\"}", "false", "null"),
+                "pre_tokenizer.pretokenizers[0].pattern.Regex", "not a valid regex");
+        assertJsonRefused(splitTokenizerJson("\"Isolated\"", "false", "{\"Glob\": \"*\"}", "false", "null"),
+                "pre_tokenizer.pretokenizers[0].pattern", "Glob");
+        assertJsonRefused(splitTokenizerJson("\"Isolated\"", "false", "{\"Regex\": \"\\\\s+\"}", "true", "null"),
+                "pre_tokenizer.pretokenizers[1].use_regex");
+        Path oneStep = write("one-step.json", "{\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\":"
+                + " [{\"type\": \"ByteLevel\"}]}, \"model\": {}}");
+        assertJsonRefused(oneStep, "pre_tokenizer.pretokenizers", "[Split, ByteLevel]");
+    }
+
+    @Test
+    void postProcessorTemplatesThatCannotBeUsedAreNamed() throws IOException {
+        String bos = "{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}";
+        String a = "{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}";
+        String known = "\"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [3], \"tokens\": [\"<s>\"]}}";
+        assertJsonRefused(splitTokenizerJson("\"Isolated\"", "false", "{\"Regex\": \"\\\\s+\"}", "false",
+                        "{\"type\": \"TemplateProcessing\", \"single\": [" + bos + ", " + a + "], \"special_tokens\": {}}"),
+                "post_processor.single[0]", "'<s>' is not in post_processor.special_tokens");
+        assertJsonRefused(splitTokenizerJson("\"Isolated\"", "false", "{\"Regex\": \"\\\\s+\"}", "false",
+                        "{\"type\": \"Sequence\", \"processors\": [{\"type\": \"ByteLevel\"},"
+                                + " {\"type\": \"TemplateProcessing\", \"single\": [" + bos + "], " + known + "}]}"),
+                "post_processor.processors[1].single", "no {\"Sequence\"");
+        assertJsonRefused(splitTokenizerJson("\"Isolated\"", "false", "{\"Regex\": \"\\\\s+\"}", "false",
+                        "{\"type\": \"TemplateProcessing\", \"single\": [" + bos + ", " + a + "],"
+                                + " \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [99]}}}"),
+                "post_processor.special_tokens['<s>'].ids[0] is 99", "neither in model.vocab nor in added_tokens");
+        assertJsonRefused(splitTokenizerJson("\"Isolated\"", "false", "{\"Regex\": \"\\\\s+\"}", "false",
+                "{\"type\": \"BertProcessing\"}"), "post_processor", "BertProcessing");
+    }
+
+    @Test
+    void tokenizerConfigNamingAnUnknownBosTokenNamesTheConfigFile() throws IOException {
+        Path model = Files.createDirectory(dir.resolve("model"));
+        Files.copy(splitTokenizerJson("\"Isolated\"", "false", "{\"Regex\": \"\\\\s+\"}", "false", "null"),
+                model.resolve("tokenizer.json"));
+        Path config = Files.writeString(model.resolve("tokenizer_config.json"), "{\"bos_token\": \"<|nope|>\"}");
+        MalformedTokenizerFileException e = assertThrows(MalformedTokenizerFileException.class,
+                () -> BytePairTokenizer.fromModelDirectory(model));
+        assertNames(e, config, "bos_token", "'<|nope|>'", "not a token");
+        Files.writeString(config, "{\"eos_token\": {\"text\": \"x\"}}");
+        e = assertThrows(MalformedTokenizerFileException.class, () -> BytePairTokenizer.fromModelDirectory(model));
+        assertNames(e, config, "eos_token.content", "expected a string");
+    }
+
+    /** A Llama-3-kind tokenizer.json: Sequence[Split, ByteLevel] pre-tokenizer, vocabulary "a" "b" "ab" "<s>". */
+    private Path splitTokenizerJson(String behavior, String invert, String pattern, String byteLevelRegex,
+                                    String postProcessor) throws IOException {
+        String content = "{\"added_tokens\": [{\"id\": 3, \"content\": \"<s>\", \"special\": true}],"
+                + " \"normalizer\": null, \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
+                + "{\"type\": \"Split\", \"pattern\": " + pattern + ", \"behavior\": " + behavior + ", \"invert\": "
+                + invert + "}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": "
+                + byteLevelRegex + "}]}, \"post_processor\": " + postProcessor + ", \"decoder\": {\"type\": \"ByteLevel\"},"
+                + " \"model\": {\"type\": \"BPE\", \"ignore_merges\": true,"
+                + " \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [[\"a\", \"b\"]]}}";
+        return write("split-" + Integer.toHexString(content.hashCode()) + ".json", content);
     }
 
     private Path tokenizerJson(String type, String vocab, String merges, String added, String modelExtra)

@@ -1,13 +1,6 @@
 package dev.curvature.transformer.checkpoint;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.util.DefaultIndenter;
-import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
-import com.fasterxml.jackson.core.util.Separators;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.curvature.engine.Backend;
 import dev.curvature.transformer.gpt2.Gpt2Model;
@@ -18,9 +11,6 @@ import dev.curvature.transformer.model.ModelConfig;
 import dev.curvature.transformer.model.ParameterSet;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -58,10 +48,6 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
     private static final int DEFAULT_N_POSITIONS = 1024;
     private static final double DEFAULT_EPSILON = 1e-5;
     private static final String DEFAULT_ACTIVATION = "gelu_new";
-
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     /** Validates the sizes and the activation. */
     public Gpt2Config {
@@ -162,17 +148,7 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
      * values and unsupported activations are errors naming the file and the field.
      */
     public static Gpt2Config read(Path configFile) throws IOException {
-        byte[] bytes = Files.readAllBytes(configFile);   // a missing or unreadable file is a plain IOException
-        JsonNode root;
-        try {
-            root = JSON.readTree(bytes);
-        } catch (IOException e) {
-            String detail = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
-            throw new CheckpointFormatException(configFile, null, "config is not valid JSON: " + detail, e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new CheckpointFormatException(configFile, null, "config is not a JSON object");
-        }
+        JsonNode root = ConfigJson.read(configFile);   // a missing or unreadable file is a plain IOException
         JsonNode modelType = root.get("model_type");
         if (modelType != null && modelType.isTextual() && !modelType.textValue().equals("gpt2")) {
             throw new CheckpointFormatException(configFile, null, "model_type is '" + modelType.textValue()
@@ -202,7 +178,7 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
      * {@code n_inner} null when it is the default 4·n_embd).
      */
     public String toJson() {
-        ObjectNode node = JSON.createObjectNode();
+        ObjectNode node = ConfigJson.object();
         node.put("activation_function", activationFunction);
         node.put("layer_norm_epsilon", layerNormEpsilon);
         node.put("model_type", "gpt2");
@@ -216,27 +192,13 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
         node.put("n_layer", nLayer);
         node.put("n_positions", nPositions);
         node.put("vocab_size", vocabSize);
-        DefaultPrettyPrinter printer = new DefaultPrettyPrinter()
-                .withSeparators(Separators.createDefaultInstance()
-                        .withObjectFieldValueSpacing(Separators.Spacing.AFTER))
-                .withObjectIndenter(new DefaultIndenter("  ", "\n"));
-        try {
-            return JSON.writer(printer).writeValueAsString(node) + "\n";
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("serialising a tree of scalars cannot fail", e);
-        }
+        return ConfigJson.toJson(node);
     }
 
     /** Writes {@link #toJson()} to {@code configFile}, replacing it atomically. */
     @Override
     public void write(Path configFile) throws IOException {
-        byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
-        AtomicFile.write(configFile, channel -> {
-            ByteBuffer buffer = ByteBuffer.wrap(bytes);
-            while (buffer.hasRemaining()) {
-                channel.write(buffer);
-            }
-        });
+        ConfigJson.write(configFile, toJson());
     }
 
     /** 4·n_embd, HF's MLP width when n_inner is null; an out-of-range n_embd is left for the constructor to refuse. */
@@ -251,37 +213,16 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
     }
 
     private static int intField(Path file, JsonNode root, String field, int absent) throws CheckpointFormatException {
-        JsonNode v = root.get(field);
-        if (v == null) {
-            return absent;
-        }
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-            throw new CheckpointFormatException(file, null, field + " must be an integer (32-bit), found " + v);
-        }
-        return v.intValue();
+        return ConfigJson.intField(file, root, field, absent);
     }
 
     private static double doubleField(Path file, JsonNode root, String field, double absent)
             throws CheckpointFormatException {
-        JsonNode v = root.get(field);
-        if (v == null) {
-            return absent;
-        }
-        if (!v.isNumber()) {
-            throw new CheckpointFormatException(file, null, field + " must be a number, found " + v);
-        }
-        return v.doubleValue();
+        return ConfigJson.doubleField(file, root, field, absent);
     }
 
     private static String stringField(Path file, JsonNode root, String field, String absent)
             throws CheckpointFormatException {
-        JsonNode v = root.get(field);
-        if (v == null) {
-            return absent;
-        }
-        if (!v.isTextual()) {
-            throw new CheckpointFormatException(file, null, field + " must be a string, found " + v);
-        }
-        return v.textValue();
+        return ConfigJson.stringField(file, root, field, absent);
     }
 }

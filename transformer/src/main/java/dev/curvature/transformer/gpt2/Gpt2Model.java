@@ -92,16 +92,8 @@ public final class Gpt2Model extends DecoderLm<Gpt2Activations> {
         Tensor q = qkv.slice(2, 0, c);
         Tensor k = qkv.slice(2, c, 2 * c);
         Tensor v = qkv.slice(2, 2 * c, 3 * c);
-        Tensor att = act.att[l];
-        if (cache != null) {
-            CachedAttention.append(backend, cache, l, from, k, v);
-            if (from > 0) {
-                k = CachedAttention.keys(cache, l, from + act.time);
-                v = CachedAttention.values(cache, l, from + act.time);
-                att = CachedAttention.scores(cache, act.batch, config.nHead(), from + act.time);
-            }
-        }
-        CausalSelfAttention.forward(backend, act.batched(act.attY[l]), att, q, k, v, config.nHead(), config.nHead());
+        CachedAttention.forward(backend, cache, l, from, act.batched(act.attY[l]), act.att[l], q, k, v, config.nHead(),
+                config.nHead());
         linearForward(p + "attn.c_proj", act.mid[l], act.attY[l]);
         backend.add(act.mid[l], act.mid[l], x);
         backend.layerNorm(act.ln2[l], act.ln2Mean[l], act.ln2Rstd[l], act.mid[l], block(l, "ln_2.weight"),

@@ -9,7 +9,6 @@ import dev.curvature.transformer.LinearObserver;
 import dev.curvature.transformer.model.Batch;
 import dev.curvature.transformer.model.LinearLayer;
 import dev.curvature.transformer.model.Model;
-import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.model.Workspace;
 
 import java.lang.foreign.Arena;
@@ -45,7 +44,6 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
     private Tensor countedRows;           // (n) I32 indices of counted rows in the current batch
     private Tensor scratch;               // (n, max d) rows gathered for accumulation
     private Tensor sampled;               // (N) I32 labels drawn from the model's softmax
-    private ParameterSet grads;           // parameter gradients the backward pass also produces (discarded)
     private int currentCount;             // counted rows in the current batch
 
     public KfacCollector(Backend backend, Model model, LayerSelection selection, Labels labels, long seed,
@@ -98,10 +96,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
                 loss = model.retarget(act, backend.readInts(sampled));
             }
             batchesSeen++;
-            if (grads == null) {
-                grads = model.allocateGradients();
-            }
-            model.backward(act, grads, 1.0);
+            model.backward(act, null, 1.0);     // output gradients only: no parameter gradient is formed
             return loss;
         } finally {
             model.removeObserver(this);
@@ -166,9 +161,6 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
                 e.getValue().activations().close();
             }
             e.getValue().gradients().close();
-        }
-        if (grads != null) {
-            grads.close();
         }
         arena.close();
     }

@@ -113,7 +113,8 @@ public final class Gpt2Model extends DecoderLm<Gpt2Activations> {
     @Override
     protected void finalNormBackward(Gpt2Activations act, ParameterSet grads) {
         backend.fill(act.dResidual, 0.0);
-        backend.layerNormBackward(act.dResidual, grads.get("ln_f.weight"), grads.get("ln_f.bias"), act.dFinalHidden,
+        backend.layerNormBackward(act.dResidual, vectorGradient(grads, act, "ln_f.weight"),
+                vectorGradient(grads, act, "ln_f.bias"), act.dFinalHidden,
                 act.residual[config.nLayer()], weights.get("ln_f.weight"), act.lnfMean, act.lnfRstd);
     }
 
@@ -126,7 +127,8 @@ public final class Gpt2Model extends DecoderLm<Gpt2Activations> {
         linearBackward(p + "mlp.c_proj", act.dGelu, grads, dx, act.gelu[l]);
         backend.geluTanhBackward(act.dFc, act.dGelu, act.fc[l]);
         linearBackward(p + "mlp.c_fc", act.dLn, grads, act.dFc, act.ln2[l]);
-        backend.layerNormBackward(dx, grads.get(p + "ln_2.weight"), grads.get(p + "ln_2.bias"), act.dLn,
+        backend.layerNormBackward(dx, vectorGradient(grads, act, p + "ln_2.weight"),
+                vectorGradient(grads, act, p + "ln_2.bias"), act.dLn,
                 act.mid[l], block(l, "ln_2.weight"), act.ln2Mean[l], act.ln2Rstd[l]);
         // dx now holds dm; m = x + c_proj(attention(c_attn(ln_1(x))))
         linearBackward(p + "attn.c_proj", act.dAttY, grads, dx, act.attY[l]);
@@ -136,7 +138,8 @@ public final class Gpt2Model extends DecoderLm<Gpt2Activations> {
                 act.dAtt, act.batched(act.dAttY), qkv.slice(2, 0, c), qkv.slice(2, c, 2 * c),
                 qkv.slice(2, 2 * c, 3 * c), act.att[l], config.nHead(), config.nHead());
         linearBackward(p + "attn.c_attn", act.dLn, grads, act.dQkv, act.ln1[l]);
-        backend.layerNormBackward(dx, grads.get(p + "ln_1.weight"), grads.get(p + "ln_1.bias"), act.dLn,
+        backend.layerNormBackward(dx, vectorGradient(grads, act, p + "ln_1.weight"),
+                vectorGradient(grads, act, p + "ln_1.bias"), act.dLn,
                 act.residual[l], block(l, "ln_1.weight"), act.ln1Mean[l], act.ln1Rstd[l]);
     }
 

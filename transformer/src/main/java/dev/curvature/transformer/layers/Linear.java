@@ -18,13 +18,15 @@ public final class Linear {
     }
 
     /**
-     * dy (N, d_out) → writes dx (N, d_in) = dy W; accumulates dWeight (d_out, d_in) += dyᵀ x and, unless null,
+     * dy (N, d_out) → writes dx (N, d_in) = dy W; accumulates, unless null, dWeight (d_out, d_in) += dyᵀ x and
      * dBias (d_out) += Σ dy. Needs x and W from forward.
      */
     public static void backward(Backend be, Tensor dx, Tensor dWeight, Tensor dBias, Tensor dy, Tensor x,
                                 Tensor weight) {
         be.gemm(dx, dy, Transpose.NONE, weight, Transpose.NONE, 1.0, 0.0);
-        be.gemm(dWeight, dy, Transpose.TRANSPOSED, x, Transpose.NONE, 1.0, 1.0);
+        if (dWeight != null) {
+            be.gemm(dWeight, dy, Transpose.TRANSPOSED, x, Transpose.NONE, 1.0, 1.0);
+        }
         if (dBias != null) {
             be.sumRowsInto(dBias, dy);
         }

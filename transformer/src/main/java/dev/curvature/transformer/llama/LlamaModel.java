@@ -120,7 +120,7 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
     @Override
     protected void finalNormBackward(LlamaActivations act, ParameterSet grads) {
         backend.fill(act.dResidual, 0.0);
-        backend.rmsNormBackward(act.dResidual, grads.get("model.norm.weight"), act.dFinalHidden,
+        backend.rmsNormBackward(act.dResidual, vectorGradient(grads, act, "model.norm.weight"), act.dFinalHidden,
                 act.residual[config.layers()], weights.get("model.norm.weight"), act.finalRstd);
     }
 
@@ -136,7 +136,8 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
         if (olmo) {
             // out = n₂(down): d down = n₂'ᵀ dx
             backend.fill(act.dC, 0.0);
-            backend.rmsNormBackward(act.dC, grads.get(p + "post_feedforward_layernorm.weight"), dx, act.mlpOut[l],
+            backend.rmsNormBackward(act.dC, vectorGradient(grads, act, p + "post_feedforward_layernorm.weight"),
+                    dx, act.mlpOut[l],
                     w(l, "post_feedforward_layernorm.weight"), act.postMlpRstd[l]);
             dDown = act.dC;
         }
@@ -148,14 +149,16 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
         if (olmo) {
             backend.add(dx, dx, act.dC);                       // the MLP input is m itself
         } else {
-            backend.rmsNormBackward(dx, grads.get(p + "post_attention_layernorm.weight"), act.dC, act.mid[l],
+            backend.rmsNormBackward(dx, vectorGradient(grads, act, p + "post_attention_layernorm.weight"),
+                    act.dC, act.mid[l],
                     w(l, "post_attention_layernorm.weight"), act.mlpInRstd[l]);
         }
         // dx = ∂/∂m; m = x + A(x)
         Tensor dO = dx;
         if (olmo) {
             backend.fill(act.dC, 0.0);
-            backend.rmsNormBackward(act.dC, grads.get(p + "post_attention_layernorm.weight"), dx, act.attOut[l],
+            backend.rmsNormBackward(act.dC, vectorGradient(grads, act, p + "post_attention_layernorm.weight"),
+                    dx, act.attOut[l],
                     w(l, "post_attention_layernorm.weight"), act.postAttnRstd[l]);
             dO = act.dC;
         }
@@ -168,10 +171,12 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
         backend.rotary(act.dK, act.dK, act.ropeCos, act.ropeSin, d, act.time, 0, true);
         if (olmo) {
             backend.fill(act.dQProj, 0.0);
-            backend.rmsNormBackward(act.dQProj, grads.get(p + "self_attn.q_norm.weight"), act.dQ, act.qProj[l],
+            backend.rmsNormBackward(act.dQProj, vectorGradient(grads, act, p + "self_attn.q_norm.weight"),
+                    act.dQ, act.qProj[l],
                     w(l, "self_attn.q_norm.weight"), act.qNormRstd[l]);
             backend.fill(act.dKProj, 0.0);
-            backend.rmsNormBackward(act.dKProj, grads.get(p + "self_attn.k_norm.weight"), act.dK, act.kProj[l],
+            backend.rmsNormBackward(act.dKProj, vectorGradient(grads, act, p + "self_attn.k_norm.weight"),
+                    act.dK, act.kProj[l],
                     w(l, "self_attn.k_norm.weight"), act.kNormRstd[l]);
         }
         Tensor a = olmo ? act.residual[l] : act.attnIn[l];
@@ -183,7 +188,8 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
         if (olmo) {
             backend.add(dx, dx, act.dC);
         } else {
-            backend.rmsNormBackward(dx, grads.get(p + "input_layernorm.weight"), act.dC, act.residual[l],
+            backend.rmsNormBackward(dx, vectorGradient(grads, act, p + "input_layernorm.weight"),
+                    act.dC, act.residual[l],
                     w(l, "input_layernorm.weight"), act.attnInRstd[l]);
         }
     }

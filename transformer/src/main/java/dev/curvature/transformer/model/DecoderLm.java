@@ -158,12 +158,17 @@ public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm 
         backend.crossEntropyBackward(dLogits, ws.logits, ws.logSumExp, ws.targets, scale);
         // logits = h · W_headᵀ: dh = dLogits · W_head, dW_head += dLogitsᵀ · h
         backend.gemm(ws.dFinalHidden, dLogits, Transpose.NONE, head, Transpose.NONE, 1.0, 0.0);
-        backend.gemm(grads.get(headWeight()), dLogits, Transpose.TRANSPOSED, ws.finalHidden, Transpose.NONE, 1.0, 1.0);
+        if (grads != null) {
+            backend.gemm(grads.get(headWeight()), dLogits, Transpose.TRANSPOSED, ws.finalHidden, Transpose.NONE, 1.0,
+                    1.0);
+        }
         finalNormBackward(ws, grads);
         for (int l = config.layers() - 1; l >= 0; l--) {
             blockBackward(ws, l, grads);
         }
-        embedBackward(ws, grads);
+        if (grads != null) {
+            embedBackward(ws, grads);
+        }
     }
 
     // ---- CausalLm ---------------------------------------------------------------------------------------------
@@ -211,7 +216,10 @@ public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm 
         }
     }
 
-    /** dy (N, d_out) → writes dx (N, d_in); accumulates the weight (and bias) gradients; reports dy to observers. */
+    /**
+     * dy (N, d_out) → writes dx (N, d_in); accumulates the weight (and bias) gradients unless {@code grads} is null;
+     * reports dy to observers.
+     */
     protected final void linearBackward(String name, Tensor dx, ParameterSet grads, Tensor dy, Tensor x) {
         for (LinearObserver o : observers) {
             if (o.observes(name)) {
@@ -219,8 +227,19 @@ public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm 
             }
         }
         String bias = name + ".bias";
-        Linear.backward(backend, dx, grads.get(name + ".weight"), weights.contains(bias) ? grads.get(bias) : null, dy,
-                x, weights.get(name + ".weight"));
+        Linear.backward(backend, dx, grads == null ? null : grads.get(name + ".weight"),
+                grads == null || !weights.contains(bias) ? null : grads.get(bias), dy, x, weights.get(name + ".weight"));
+    }
+
+    /**
+     * Where the gradient of the vector parameter {@code name} (a norm weight or a bias) accumulates: its tensor in
+     * {@code grads}, or, when no parameter gradients are wanted, the workspace's discard buffer.
+     */
+    protected final Tensor vectorGradient(ParameterSet grads, W ws, String name) {
+        if (grads != null) {
+            return grads.get(name);
+        }
+        return ws.discard.slice(0, 0, weights.get(name).size());
     }
 
     private void loadIds(W ws, int[] ids) {

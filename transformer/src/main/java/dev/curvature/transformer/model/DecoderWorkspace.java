@@ -31,6 +31,7 @@ public abstract class DecoderWorkspace implements Workspace {
     final Tensor logSumExp;                // (N) log Σ exp(logits) per row, reused by backward
     public final Tensor dResidual;         // (N, C) running gradient of the residual stream
     public final Tensor dFinalHidden;      // (N, C)
+    final Tensor discard;                  // (longest vector parameter) sink of unwanted norm/bias gradients
 
     protected DecoderWorkspace(Backend backend, ModelConfig config, DType dtype, int batch, int time) {
         if (batch < 1 || time < 1 || time > config.contextLength()) {
@@ -55,6 +56,11 @@ public abstract class DecoderWorkspace implements Workspace {
         logSumExp = alloc(dtype, "logsumexp", n);
         dResidual = alloc(dtype, "d.residual", n, c);
         dFinalHidden = alloc(dtype, "d.final_norm", n, c);
+        long longest = 1;
+        for (long[] shape : config.parameterShapes().values()) {
+            longest = shape.length == 1 ? Math.max(longest, shape[0]) : longest;
+        }
+        discard = alloc(dtype, "d.discarded", longest);
     }
 
     /** A zero-filled buffer of this workspace, named for the memory plan. */

@@ -52,7 +52,9 @@ public interface Model {
     /**
      * Backward of {@code scale · Σ_i loss_i} over scored positions i (scale = 1/count: the mean loss; 1: the summed
      * loss, whose per-position output gradients K-FAC accumulates). Accumulates every parameter gradient into
-     * {@code grads} and leaves ∂/∂(input embeddings) in {@link Workspace#inputEmbeddingGradient()}.
+     * {@code grads} and leaves ∂/∂(input embeddings) in {@link Workspace#inputEmbeddingGradient()}. With
+     * {@code grads} null no parameter gradient is formed (no weight-gradient products, no gradient memory): what
+     * observers see and ∂/∂(input embeddings) are the same.
      */
     void backward(Workspace ws, ParameterSet grads, double scale);
 

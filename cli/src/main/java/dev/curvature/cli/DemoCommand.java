@@ -20,9 +20,9 @@ import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.tokenizer.ByteTokenizer;
 import dev.curvature.transformer.tokenizer.Tokenizer;
-import dev.curvature.transformer.train.Gpt2Initializer;
-import dev.curvature.transformer.train.Gpt2Trainer;
+import dev.curvature.transformer.train.ModelInitializer;
 import dev.curvature.transformer.train.TokenWindows;
+import dev.curvature.transformer.train.Trainer;
 import dev.curvature.transformer.train.TrainingOptions;
 import dev.curvature.transformer.workbench.MemorizationSample;
 import dev.curvature.transformer.workbench.WorkbenchCorpus;
@@ -344,11 +344,11 @@ final class DemoCommand implements Callable<Integer> {
     private static Path trainFromScratch(Backend backend, Path template, WorkbenchCorpus corpus, Path out)
             throws IOException {
         Gpt2Config config = Gpt2Config.read(template.resolve("config.json"));
-        TrainingOptions options = Gpt2Trainer.readState(template).options();
+        TrainingOptions options = Trainer.readState(template).options();
         int[] tokens = new ByteTokenizer().encode(corpus.train());
         TokenWindows windows = new TokenWindows(tokens, options.time(), options.stride(), options.seed());
-        Gpt2Trainer trainer;
-        Gpt2Trainer.TrainerState saved = Gpt2Trainer.readStateOrNull(out);
+        Trainer trainer;
+        Trainer.TrainerState saved = Trainer.readStateOrNull(out);
         if (saved != null) {
             Gpt2Config savedConfig = Gpt2Config.read(out.resolve("config.json"));
             if (!savedConfig.equals(config)) {
@@ -359,12 +359,12 @@ final class DemoCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(out + " holds a training run with other options (" + saved.options()
                         + "); choose another --out");
             }
-            trainer = Gpt2Trainer.resume(backend, out, windows, DType.F32);
+            trainer = Trainer.resume(backend, out, windows, DType.F32);
             System.err.printf("resuming the training in %s at step %d of %d%n", out, trainer.step(), options.steps());
         } else {
             ParameterSet weights = ParameterSet.allocate(backend, config, DType.F32);
-            Gpt2Initializer.initialize(weights, options.seed());
-            trainer = new Gpt2Trainer(new Gpt2Model(backend, weights), windows, options);
+            ModelInitializer.initialize(weights, options.seed());
+            trainer = new Trainer(new Gpt2Model(backend, weights), windows, options);
             System.err.printf("training %d parameters on %d tokens for %d steps, as %s was made%n", weights.count(),
                     tokens.length, options.steps(), template);
         }
@@ -374,7 +374,7 @@ final class DemoCommand implements Callable<Integer> {
             trainer.train(report -> progress.update(report.step(), options.steps(), report.step() * tokensPerStep),
                     out, 500);
         } finally {
-            trainer.model().weights().close();
+            trainer.model().parameters().close();
         }
         // after training: a checkpoint write replaces the directory, so the manifest goes in last
         Files.copy(template.resolve("workbench-manifest.json"), out.resolve("workbench-manifest.json"),

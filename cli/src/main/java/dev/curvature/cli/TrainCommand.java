@@ -4,14 +4,15 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.data.TextCorpus;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.llama.LlamaConfig;
+import dev.curvature.transformer.model.ModelConfig;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.tokenizer.BytePairTokenizer;
 import dev.curvature.transformer.tokenizer.ByteTokenizer;
 import dev.curvature.transformer.tokenizer.Tokenizer;
-import dev.curvature.transformer.train.Gpt2Initializer;
-import dev.curvature.transformer.train.Gpt2Trainer;
+import dev.curvature.transformer.train.ModelInitializer;
 import dev.curvature.transformer.train.TokenWindows;
+import dev.curvature.transformer.train.Trainer;
 import dev.curvature.transformer.train.TrainingOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -23,9 +24,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code curvature train}: trains a small GPT-2 from scratch (or resumes a run) on a text corpus. */
+/** {@code curvature train}: trains a small GPT-2, Llama or OLMo-2 from scratch (or resumes a run) on a text corpus. */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Trains a small GPT-2 on a corpus with AdamW; resumable.",
+        description = {"Trains a small GPT-2, Llama or OLMo-2 on a corpus with AdamW; resumable.",
                 "",
                 "Builds models with known, controlled memorization. The corpus (text or JSONL) is tokenized "
                         + "(bytes by default, or --tokenizer tokenizer.json), cut into windows of --time tokens every "
@@ -51,6 +52,11 @@ final class TrainCommand implements Callable<Integer> {
             description = "'bytes' (vocabulary 256, default) or a tokenizer.json (copied into --out).")
     String tokenizer;
 
+    @Option(names = "--family", defaultValue = "gpt2", paramLabel = "gpt2|llama|olmo2",
+            description = "Model family (default: ${DEFAULT-VALUE}). llama: RMSNorm, rotary, grouped-query attention, "
+                    + "SwiGLU; olmo2: the same with post-norms and QK-norm (the paper's models).")
+    String family;
+
     @Option(names = "--layers", defaultValue = "4", description = "Transformer blocks (default: ${DEFAULT-VALUE}).")
     int layers;
 
@@ -59,6 +65,18 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--heads", defaultValue = "4", description = "Attention heads (default: ${DEFAULT-VALUE}).")
     int heads;
+
+    @Option(names = "--kv-heads", paramLabel = "N", description = "llama/olmo2: key/value heads, dividing --heads "
+            + "(grouped-query attention; default: --heads).")
+    Integer kvHeads;
+
+    @Option(names = "--inner", paramLabel = "N", description = "MLP width (default: 4 × width for gpt2; for "
+            + "llama/olmo2 the SwiGLU width 8/3 × width rounded up to a multiple of 8, as Llama sizes it).")
+    Integer inner;
+
+    @Option(names = "--tied", description = "llama/olmo2: tie the LM head to the token embedding (default: untied, "
+            + "as OLMo-2).")
+    boolean tied;
 
     @Option(names = "--time", defaultValue = "128", description = "Tokens per window = n_positions (default: "
             + "${DEFAULT-VALUE}).")
@@ -115,10 +133,10 @@ final class TrainCommand implements Callable<Integer> {
                 : BytePairTokenizer.fromTokenizerJson(Path.of(tokenizer));
         int[] tokens = TextCorpus.read(corpus).tokens(tok);
         try (Backend backend = compute.backend()) {
-            Gpt2Trainer trainer;
+            Trainer trainer;
             if (resume) {
-                TrainingOptions saved = Gpt2Trainer.readState(out).options();
-                trainer = Gpt2Trainer.resume(backend, out,
+                TrainingOptions saved = Trainer.readState(out).options();
+                trainer = Trainer.resume(backend, out,
                         new TokenWindows(tokens, saved.time(), saved.stride(), saved.seed()), dtype);
                 System.err.printf("resuming at step %d of %d%n", trainer.step(), saved.steps());
             } else {
@@ -129,10 +147,10 @@ final class TrainCommand implements Callable<Integer> {
                 int windowStride = stride != null ? stride : Math.max(1, time / 2);
                 TrainingOptions options = new TrainingOptions(batch, time, windowStride, steps, learningRate,
                         minLearningRate, warmup, weightDecay, 0.9, 0.95, 1e-8, clip, seed);
-                Gpt2Config config = Gpt2Config.of(layers, heads, width, tok.vocabularySize(), time);
+                ModelConfig config = config(tok.vocabularySize());
                 ParameterSet weights = ParameterSet.allocate(backend, config, dtype);
-                Gpt2Initializer.initialize(weights, seed);
-                trainer = new Gpt2Trainer(new Gpt2Model(backend, weights),
+                ModelInitializer.initialize(weights, seed);
+                trainer = new Trainer(config.model(backend, weights),
                         new TokenWindows(tokens, time, windowStride, seed), options);
                 System.err.printf("%d tokens; model %d parameters%n", tokens.length, weights.count());
             }
@@ -154,7 +172,7 @@ final class TrainCommand implements Callable<Integer> {
                 summary = String.format("checkpoint: %s%nsteps: %d of %d; final loss %.4f (mean cross-entropy "
                         + "of the last batch)%n", out, trainer.step(), total, lastLoss[0]);
             } finally {
-                trainer.model().weights().close();
+                trainer.model().parameters().close();
             }
             if (!"bytes".equals(tokenizer)) {
                 Files.copy(Path.of(tokenizer), out.resolve("tokenizer.json"),
@@ -162,6 +180,27 @@ final class TrainCommand implements Callable<Integer> {
             }
             output.print(result, summary);
             return 0;
+        }
+    }
+
+    /** The new model's config from the options. */
+    ModelConfig config(int vocabulary) {
+        switch (family) {
+            case "gpt2" -> {
+                if (kvHeads != null || tied) {
+                    throw new IllegalArgumentException("--kv-heads and --tied are for llama/olmo2 (GPT-2 ties its head"
+                            + " and has one key/value head per query head)");
+                }
+                Gpt2Config c = Gpt2Config.of(layers, heads, width, vocabulary, time);
+                return inner == null ? c : new Gpt2Config(c.nLayer(), c.nHead(), c.nEmbd(), c.vocabSize(),
+                        c.nPositions(), inner, c.layerNormEpsilon(), c.activationFunction());
+            }
+            case "llama", "olmo2" -> {
+                int mlp = inner != null ? inner : (int) ((8L * width / 3 + 7) / 8 * 8);
+                return LlamaConfig.of(family, width, mlp, layers, heads, kvHeads != null ? kvHeads : heads, vocabulary,
+                        time, tied);
+            }
+            default -> throw new IllegalArgumentException("--family '" + family + "' is not one of gpt2, llama, olmo2");
         }
     }
 }

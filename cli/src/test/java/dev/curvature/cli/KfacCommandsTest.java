@@ -8,7 +8,7 @@ import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.ParameterSet;
-import dev.curvature.transformer.train.Gpt2Initializer;
+import dev.curvature.transformer.train.ModelInitializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,7 +38,7 @@ class KfacCommandsTest {
         Path modelDir = dir.resolve("model");
         try (CpuBackend backend = new CpuBackend(2);
              ParameterSet weights = ParameterSet.allocate(backend, Gpt2Config.of(2, 2, 32, 256, 64), DType.F32)) {
-            Gpt2Initializer.initialize(weights, 3);
+            ModelInitializer.initialize(weights, 3);
             Gpt2Checkpoints.save(new Gpt2Model(backend, weights), modelDir, DType.F32, Map.of());
         }
         Path corpus = dir.resolve("corpus.txt");

@@ -7,7 +7,7 @@ import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.Batch;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.model.Workspace;
-import dev.curvature.transformer.train.Gpt2Initializer;
+import dev.curvature.transformer.train.ModelInitializer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -67,7 +67,7 @@ public class Gpt2StepBenchmark {
         backend = new CpuBackend(threads);
         Gpt2Config config = Gpt2Config.of(layers, heads, width, vocab, Math.max(1024, time));
         weights = ParameterSet.allocate(backend, config, DType.F32);
-        Gpt2Initializer.initialize(weights, 1);
+        ModelInitializer.initialize(weights, 1);
         model = new Gpt2Model(backend, weights);
         grads = model.allocateGradients();
         activations = model.workspace(batch, time);

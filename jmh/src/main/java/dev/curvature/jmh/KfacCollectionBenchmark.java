@@ -10,7 +10,7 @@ import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.model.Workspace;
-import dev.curvature.transformer.train.Gpt2Initializer;
+import dev.curvature.transformer.train.ModelInitializer;
 import dev.curvature.transformer.train.TokenWindows;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -73,7 +73,7 @@ public class KfacCollectionBenchmark {
         backend = new CpuBackend(threads);
         Gpt2Config config = Gpt2Config.of(layers, heads, width, vocab, Math.max(1024, time));
         weights = ParameterSet.allocate(backend, config, DType.F32);
-        Gpt2Initializer.initialize(weights, 1);
+        ModelInitializer.initialize(weights, 1);
         Gpt2Model model = new Gpt2Model(backend, weights);
         activations = model.workspace(batch, time);
         collector = new KfacCollector(backend, model, LayerSelection.parse(CollectionThroughput.COLLECTED_LAYERS),

@@ -8,7 +8,7 @@ import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.Batch;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.model.Workspace;
-import dev.curvature.transformer.train.Gpt2Initializer;
+import dev.curvature.transformer.train.ModelInitializer;
 import dev.curvature.transformer.train.TokenWindows;
 
 import java.util.ArrayList;
@@ -188,7 +188,7 @@ public final class CollectionThroughput {
         List<Double> collectionSeconds = new ArrayList<>();
         List<String> collected;
         try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F32)) {
-            Gpt2Initializer.initialize(weights, WEIGHT_SEED);
+            ModelInitializer.initialize(weights, WEIGHT_SEED);
             Gpt2Model model = new Gpt2Model(backend, weights);
             // one activation buffer for both kinds of step: they run one after the other on the same batch shape
             try (Workspace act = model.workspace(batch, time);

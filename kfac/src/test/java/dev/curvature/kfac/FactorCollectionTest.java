@@ -6,7 +6,7 @@ import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.ParameterSet;
-import dev.curvature.transformer.train.Gpt2Initializer;
+import dev.curvature.transformer.train.ModelInitializer;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -35,7 +35,7 @@ class FactorCollectionTest {
     void resumedRunEqualsUninterruptedRunBitwise(KfacCollector.Labels labels, @TempDir Path dir) throws Exception {
         try (CpuBackend backend = new CpuBackend(2);
              ParameterSet weights = ParameterSet.allocate(backend, Gpt2Config.of(2, 2, 32, 256, 32), DType.F32)) {
-            Gpt2Initializer.initialize(weights, 9);
+            ModelInitializer.initialize(weights, 9);
             Gpt2Model model = new Gpt2Model(backend, weights);
             int[] tokens = new int[32 * 23 + 5];
             Random random = new Random(4);
@@ -81,7 +81,7 @@ class FactorCollectionTest {
     void mergingPerPartShardsEqualsOneRunOverBothPartsBitwise(@TempDir Path dir) throws IOException {
         try (CpuBackend backend = new CpuBackend(2);
              ParameterSet weights = ParameterSet.allocate(backend, Gpt2Config.of(2, 2, 32, 256, 32), DType.F32)) {
-            Gpt2Initializer.initialize(weights, 2);
+            ModelInitializer.initialize(weights, 2);
             Gpt2Model model = new Gpt2Model(backend, weights);
             Random random = new Random(6);
             int[] part1 = random.ints(32 * 9, 0, 256).toArray();
@@ -116,7 +116,7 @@ class FactorCollectionTest {
     void aCheckpointOfAnotherRunIsNotOverwritten(@TempDir Path dir) throws IOException {
         try (CpuBackend backend = new CpuBackend(1);
              ParameterSet weights = ParameterSet.allocate(backend, Gpt2Config.of(1, 2, 16, 256, 16), DType.F32)) {
-            Gpt2Initializer.initialize(weights, 1);
+            ModelInitializer.initialize(weights, 1);
             Gpt2Model model = new Gpt2Model(backend, weights);
             int[] tokens = new int[16 * 8];
             var gold = new FactorCollection.Options(LayerSelection.DEFAULT, KfacCollector.Labels.GOLD, 0, 2, 16, 0,

@@ -7,7 +7,7 @@ import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.GreedyReference;
 import dev.curvature.transformer.model.ParameterSet;
-import dev.curvature.transformer.train.Gpt2Initializer;
+import dev.curvature.transformer.train.ModelInitializer;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -66,7 +66,7 @@ class EvaluationTest {
     void batchMeanPerplexityIsTheMeanOfPerBatchExponentials() {
         Gpt2Config config = Gpt2Config.of(1, 2, 16, 50, 16);
         try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
-            Gpt2Initializer.initialize(weights, 3);
+            ModelInitializer.initialize(weights, 3);
             for (var t : weights.all().values()) {
                 backend.scale(t, t, 4.0);   // sharper predictions: batches differ in loss
             }
@@ -88,7 +88,7 @@ class EvaluationTest {
     void recitationScoresFollowTheLevenshteinDefinitions() {
         Gpt2Config config = Gpt2Config.of(2, 2, 32, 61, 64);
         try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
-            Gpt2Initializer.initialize(weights, 5);
+            ModelInitializer.initialize(weights, 5);
             for (var t : weights.all().values()) {
                 backend.scale(t, t, 10.0);
             }
@@ -161,8 +161,8 @@ class EvaluationTest {
         Gpt2Config config = Gpt2Config.of(2, 2, 16, 40, 16);
         try (ParameterSet base = ParameterSet.allocate(backend, config, DType.F64);
              ParameterSet other = ParameterSet.allocate(backend, config, DType.F64)) {
-            Gpt2Initializer.initialize(base, 5);
-            Gpt2Initializer.initialize(other, 5);
+            ModelInitializer.initialize(base, 5);
+            ModelInitializer.initialize(other, 5);
             for (var t : base.all().values()) {
                 backend.scale(t, t, 3.0);
             }

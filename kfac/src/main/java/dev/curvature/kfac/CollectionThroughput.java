@@ -4,8 +4,9 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
-import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.ModelConfig;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.model.Workspace;
 import dev.curvature.transformer.train.ModelInitializer;
@@ -158,7 +159,7 @@ public final class CollectionThroughput {
      * @param overheadRatio    collection tokens/s ÷ plain tokens/s (1 would be free collection)
      * @param pytorchHooks     collection tokens/s against PyTorch 1.13 with hooks (external figure)
      */
-    public record Report(Options options, Gpt2Config model, String backend, List<String> collectedLayers,
+    public record Report(Options options, ModelConfig model, String backend, List<String> collectedLayers,
                          long tokensPerStep, long countedPositionsPerStep, CollectionStepFlops flops,
                          Measurement plain, Measurement collection, double overheadRatio,
                          ExternalReference pytorchHooks) {
@@ -175,13 +176,26 @@ public final class CollectionThroughput {
      * collection steps on the same random batches, and reports their rates. Everything allocated here is freed here.
      */
     public static Report measure(Backend backend, Options options, Progress progress) {
-        Gpt2Config config = options.config();
+        return measure(backend, options, options.config(), LayerSelection.parse(COLLECTED_LAYERS), true, progress);
+    }
+
+    /**
+     * The same for a model of any family: {@code config} with random weights (F32), the layers {@code selection}
+     * picks, batch × time and step counts from {@code options} (its GPT-2 shape fields are not used); with
+     * {@code plainSteps} false only collection steps run (no parameter gradients are allocated: the memory of a
+     * collection run alone) and the plain measurement is absent.
+     */
+    public static Report measure(Backend backend, Options options, ModelConfig config, LayerSelection selection,
+                                 boolean plainSteps, Progress progress) {
         int batch = options.batch();
         int time = options.time();
+        if (time > config.contextLength()) {
+            throw new IllegalArgumentException("time " + time + " exceeds the model's context of "
+                    + config.contextLength());
+        }
         int totalSteps = options.warmupSteps() + options.steps();
         long tokensPerStep = (long) batch * time;
         long countedPerStep = (long) batch * (time - 1);
-        LayerSelection selection = LayerSelection.parse(COLLECTED_LAYERS);
         CollectionStepFlops flops = CollectionStepFlops.of(config, batch, time, countedPerStep, selection);
         int[] tokens = randomTokens(config.vocabSize(), (int) (tokensPerStep * totalSteps));
         List<Double> plainSeconds = new ArrayList<>();
@@ -189,10 +203,10 @@ public final class CollectionThroughput {
         List<String> collected;
         try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F32)) {
             ModelInitializer.initialize(weights, WEIGHT_SEED);
-            Gpt2Model model = new Gpt2Model(backend, weights);
+            Model model = config.model(backend, weights);
             // one activation buffer for both kinds of step: they run one after the other on the same batch shape
             try (Workspace act = model.workspace(batch, time);
-                 ParameterSet plainGradients = model.allocateGradients();
+                 ParameterSet plainGradients = plainSteps ? model.allocateGradients() : null;
                  KfacCollector collector = new KfacCollector(backend, model, selection, KfacCollector.Labels.GOLD, 0,
                          options.precision())) {
                 collected = List.copyOf(collector.factors().keySet());
@@ -202,8 +216,10 @@ public final class CollectionThroughput {
                 for (int step = 0; step < totalSteps; step++) {
                     TokenWindows.consecutive(tokens, (long) step * batch, batch, time, ids, targets);
                     long start = System.nanoTime();
-                    model.forward(act, new Batch.Tokens(ids, targets));
-                    model.backward(act, plainGradients, 1.0);
+                    if (plainSteps) {
+                        model.forward(act, new Batch.Tokens(ids, targets));
+                        model.backward(act, plainGradients, 1.0);
+                    }
                     long plainEnd = System.nanoTime();
                     collector.collect(act, ids, targets);
                     long collectionEnd = System.nanoTime();
@@ -215,10 +231,10 @@ public final class CollectionThroughput {
                 }
             }
         }
-        Measurement plain = Measurement.of(plainSeconds, tokensPerStep, flops.plainStep());
+        Measurement plain = plainSteps ? Measurement.of(plainSeconds, tokensPerStep, flops.plainStep()) : null;
         Measurement collection = Measurement.of(collectionSeconds, tokensPerStep, flops.collectionStep());
         return new Report(options, config, backend.name(), collected, tokensPerStep, countedPerStep, flops, plain,
-                collection, collection.tokensPerSecond() / plain.tokensPerSecond(),
+                collection, plain == null ? Double.NaN : collection.tokensPerSecond() / plain.tokensPerSecond(),
                 ExternalReference.pytorchHooks(collection.tokensPerSecond()));
     }
 

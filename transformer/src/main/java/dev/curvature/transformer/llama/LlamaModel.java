@@ -119,9 +119,8 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
 
     @Override
     protected void finalNormBackward(LlamaActivations act, ParameterSet grads) {
-        backend.fill(act.dResidual, 0.0);
-        backend.rmsNormBackward(act.dResidual, vectorGradient(grads, act, "model.norm.weight"), act.dFinalHidden,
-                act.residual[config.layers()], weights.get("model.norm.weight"), act.finalRstd);
+        normBackward(act.dResidual, grads, act, "model.norm.weight", act.dFinalHidden, act.residual[config.layers()],
+                act.finalRstd);
     }
 
     /** dx (act.dResidual) holds ∂/∂x' on entry and ∂/∂x on return. */
@@ -135,11 +134,8 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
         Tensor dDown = dx;
         if (olmo) {
             // out = n₂(down): d down = n₂'ᵀ dx
-            backend.fill(act.dC, 0.0);
-            backend.rmsNormBackward(act.dC, vectorGradient(grads, act, p + "post_feedforward_layernorm.weight"),
-                    dx, act.mlpOut[l],
-                    w(l, "post_feedforward_layernorm.weight"), act.postMlpRstd[l]);
-            dDown = act.dC;
+            dDown = normBackward(act.dC, grads, act, p + "post_feedforward_layernorm.weight", dx, act.mlpOut[l],
+                    act.postMlpRstd[l]);
         }
         linearBackward(p + "mlp.down_proj", act.dHidden, grads, dDown, act.hidden[l]);
         backend.swigluBackward(act.dGate, act.dUp, act.dHidden, act.gate[l], act.up[l]);
@@ -156,11 +152,8 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
         // dx = ∂/∂m; m = x + A(x)
         Tensor dO = dx;
         if (olmo) {
-            backend.fill(act.dC, 0.0);
-            backend.rmsNormBackward(act.dC, vectorGradient(grads, act, p + "post_attention_layernorm.weight"),
-                    dx, act.attOut[l],
-                    w(l, "post_attention_layernorm.weight"), act.postAttnRstd[l]);
-            dO = act.dC;
+            dO = normBackward(act.dC, grads, act, p + "post_attention_layernorm.weight", dx, act.attOut[l],
+                    act.postAttnRstd[l]);
         }
         linearBackward(p + "self_attn.o_proj", act.dAttY, grads, dO, act.attY[l]);
         CausalSelfAttention.backward(backend, act.batched(act.dQ), act.batched(act.dK), act.batched(act.dV), act.dAtt,
@@ -170,14 +163,8 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
         backend.rotary(act.dQ, act.dQ, act.ropeCos, act.ropeSin, d, act.time, 0, true);
         backend.rotary(act.dK, act.dK, act.ropeCos, act.ropeSin, d, act.time, 0, true);
         if (olmo) {
-            backend.fill(act.dQProj, 0.0);
-            backend.rmsNormBackward(act.dQProj, vectorGradient(grads, act, p + "self_attn.q_norm.weight"),
-                    act.dQ, act.qProj[l],
-                    w(l, "self_attn.q_norm.weight"), act.qNormRstd[l]);
-            backend.fill(act.dKProj, 0.0);
-            backend.rmsNormBackward(act.dKProj, vectorGradient(grads, act, p + "self_attn.k_norm.weight"),
-                    act.dK, act.kProj[l],
-                    w(l, "self_attn.k_norm.weight"), act.kNormRstd[l]);
+            normBackward(act.dQProj, grads, act, p + "self_attn.q_norm.weight", act.dQ, act.qProj[l], act.qNormRstd[l]);
+            normBackward(act.dKProj, grads, act, p + "self_attn.k_norm.weight", act.dK, act.kProj[l], act.kNormRstd[l]);
         }
         Tensor a = olmo ? act.residual[l] : act.attnIn[l];
         linearBackward(p + "self_attn.q_proj", act.dC, grads, act.dQProj, a);
@@ -192,6 +179,14 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
                     act.dC, act.residual[l],
                     w(l, "input_layernorm.weight"), act.attnInRstd[l]);
         }
+    }
+
+    /** Writes dx = the RMSNorm backward of dy for y = norm(x) with weight {@code weight}: zeroed, then accumulated. */
+    private Tensor normBackward(Tensor dx, ParameterSet grads, LlamaActivations act, String weight, Tensor dy,
+                                Tensor x, Tensor rstd) {
+        backend.fill(dx, 0.0);
+        backend.rmsNormBackward(dx, vectorGradient(grads, act, weight), dy, x, weights.get(weight), rstd);
+        return dx;
     }
 
     @Override

@@ -34,6 +34,15 @@ class ShardedBf16CheckpointTest {
         return Float.intBitsToFloat(rounded);
     }
 
+    /** Every element through {@link #bf16}. */
+    static float[] bf16(float[] values) {
+        float[] rounded = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            rounded[i] = bf16(values[i]);
+        }
+        return rounded;
+    }
+
     static float[] floats(Tensor t) {
         double[] d = t.toDoubleArray();
         float[] f = new float[d.length];
@@ -52,12 +61,7 @@ class ShardedBf16CheckpointTest {
         Model bf16 = ModelCheckpoints.load(backend, sharded, DType.F32);
         try (var a = f32.parameters(); var b = bf16.parameters()) {
             for (String name : a.names()) {
-                float[] original = floats(a.get(name));
-                float[] rounded = new float[original.length];
-                for (int i = 0; i < original.length; i++) {
-                    rounded[i] = bf16(original[i]);
-                }
-                assertArrayEquals(rounded, floats(b.get(name)), name);
+                assertArrayEquals(bf16(floats(a.get(name))), floats(b.get(name)), name);
             }
         }
     }
@@ -81,12 +85,7 @@ class ShardedBf16CheckpointTest {
             Model reloaded = ModelCheckpoints.load(backend, out, DType.F32);
             try (var back = reloaded.parameters()) {
                 for (String name : weights.names()) {
-                    float[] saved = floats(weights.get(name));
-                    float[] rounded = new float[saved.length];
-                    for (int i = 0; i < saved.length; i++) {
-                        rounded[i] = bf16(saved[i]);
-                    }
-                    assertArrayEquals(rounded, floats(back.get(name)), name);
+                    assertArrayEquals(bf16(floats(weights.get(name))), floats(back.get(name)), name);
                 }
             }
         }

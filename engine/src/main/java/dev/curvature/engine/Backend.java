@@ -102,6 +102,12 @@ public interface Backend extends AutoCloseable {
      */
     void rowArgmax(Tensor out, Tensor x);
 
+    /**
+     * Writes out (N, k) I32 = the indices of the k largest entries of each row of x (N, C), 1 ≤ k ≤ C, largest first;
+     * ties go to the lower index first, and NaN ranks below every number.
+     */
+    void rowTopK(Tensor out, Tensor x);
+
     /** Writes y (N, C) = softmax of each row of x (N, C); y may be x. */
     void softmaxRows(Tensor y, Tensor x);
 

@@ -601,6 +601,51 @@ public final class CpuBackend implements Backend {
         });
     }
 
+    @Override
+    public void rowTopK(Tensor out, Tensor x) {
+        requireCompute("rowTopK", x);
+        long[] nc = rowsAndCols("rowTopK", x);
+        requireNonEmptyRows("rowTopK", x, nc);
+        if (out.dtype() != DType.I32 || out.rank() != 2 || out.dim(0) != nc[0] || out.dim(1) > nc[1] || out.dim(1) < 1
+                || !out.isContiguous()) {
+            throw new IllegalArgumentException("rowTopK: output " + out.describe() + " must be contiguous I32 (N, k) "
+                    + "with N = " + nc[0] + " rows and 1 <= k <= " + nc[1] + " for input " + x.describe());
+        }
+        int cols = (int) nc[1];
+        int k = (int) out.dim(1);
+        forRows(nc[0], nc[1], ParallelLoop.shareable(out, x), (r, buffers) -> {
+            double[] row = buffers[0];
+            x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
+            int[] best = topK(row, cols, k);
+            for (int j = 0; j < k; j++) {
+                out.dtype().set(out.storage(), out.offset() + r * k + j, best[j]);
+            }
+        });
+    }
+
+    /** Indices of the k largest of row[0, cols) by insertion into a sorted list; NaN ranks last. */
+    private static int[] topK(double[] row, int cols, int k) {
+        int[] best = new int[k];
+        int filled = 0;
+        for (int i = 0; i < cols; i++) {
+            int slot = filled;
+            while (slot > 0 && ranksAbove(row[i], row[best[slot - 1]])) {
+                slot--;
+            }
+            if (slot < k) {
+                System.arraycopy(best, slot, best, slot + 1, Math.min(filled, k - 1) - slot);
+                best[slot] = i;
+                filled = Math.min(filled + 1, k);
+            }
+        }
+        return best;
+    }
+
+    /** Whether a later entry a moves above an earlier b: strictly larger, or a number above a NaN. */
+    private static boolean ranksAbove(double a, double b) {
+        return a > b || (Double.isNaN(b) && !Double.isNaN(a));
+    }
+
     /** Index of the largest non-NaN of row[0, cols), the lowest on ties; 0 when all are NaN. */
     private static int argmax(double[] row, int cols) {
         int arg = -1;

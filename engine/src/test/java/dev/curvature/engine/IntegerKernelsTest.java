@@ -10,6 +10,7 @@ import java.util.SplittableRandom;
 import static dev.curvature.engine.NumericAssertions.intValues;
 import static dev.curvature.engine.NumericAssertions.randomValues;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -229,6 +230,70 @@ class IntegerKernelsTest {
                 assertTrue(e.getMessage().startsWith("sampleSoftmaxRows:") && e.getMessage().contains("'mask'"),
                         e.getMessage());
             }
+        }
+    }
+
+    // ---- top-k -------------------------------------------------------------------------------------------------
+
+    @Test
+    void rowTopKMatchesAFullSortWithTiesToTheLowerIndexAndNaNLast() {
+        // reference: every index of the row sorted by (value descending, NaN last, index ascending), first k kept
+        Random random = new Random(4);
+        int rows = 300, cols = 97, k = 10;
+        double[] values = new double[rows * cols];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = random.nextInt(5) == 0 ? random.nextInt(4) : random.nextGaussian();   // many ties
+            if (random.nextInt(50) == 0) {
+                values[i] = Double.NaN;
+            }
+        }
+        for (int c = 0; c < cols; c++) {
+            values[c] = Double.NaN;       // row 0: NaN everywhere but a few entries
+        }
+        values[5] = 1.0;
+        values[40] = 1.0;
+        for (DType dtype : COMPUTE) {
+            try (Arena arena = Arena.ofShared()) {
+                Tensor x = Tensor.of(arena, dtype, values, rows, cols);
+                Tensor out = Tensor.allocate(arena, DType.I32, rows, k);
+                backend.rowTopK(out, x);
+                int[] got = backend.readInts(out);
+                double[] stored = x.toDoubleArray();
+                for (int r = 0; r < rows; r++) {
+                    final int row = r;
+                    Integer[] order = new Integer[cols];
+                    for (int c = 0; c < cols; c++) {
+                        order[c] = c;
+                    }
+                    Arrays.sort(order, (a, b) -> {
+                        double va = stored[row * cols + a];
+                        double vb = stored[row * cols + b];
+                        boolean na = Double.isNaN(va);
+                        boolean nb = Double.isNaN(vb);
+                        if (na != nb) {
+                            return na ? 1 : -1;
+                        }
+                        int byValue = na ? 0 : Double.compare(vb, va);
+                        return byValue != 0 ? byValue : Integer.compare(a, b);
+                    });
+                    for (int j = 0; j < k; j++) {
+                        assertEquals(order[j], got[r * k + j], dtype + " row " + r + " rank " + j);
+                    }
+                }
+                assertEquals(5, got[0]);
+                assertEquals(40, got[1]);
+                assertEquals(0, got[2]);          // then the NaNs, lowest index first
+            }
+        }
+    }
+
+    @Test
+    void rowTopKRejectsAnOutputWiderThanTheRowNamingTheOp() {
+        try (Arena arena = Arena.ofShared()) {
+            Tensor x = Tensor.allocate(arena, DType.F32, 2, 3).named("logits");
+            Tensor out = Tensor.allocate(arena, DType.I32, 2, 4);
+            var e = assertThrows(IllegalArgumentException.class, () -> backend.rowTopK(out, x));
+            assertTrue(e.getMessage().startsWith("rowTopK:") && e.getMessage().contains("k <= 3"), e.getMessage());
         }
     }
 }

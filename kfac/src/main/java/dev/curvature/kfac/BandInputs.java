@@ -10,8 +10,6 @@ import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.model.Workspace;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -124,7 +122,7 @@ public final class BandInputs implements LinearObserver, AutoCloseable {
                         rowsToTally[n++] = b * time + t;
                     }
                 }
-                MemorySegment.copy(rowsToTally, 0, rowIndex.segment(), ValueLayout.JAVA_INT, 0, n);
+                backend.writeInts(rowIndex.slice(0, 0, n), java.util.Arrays.copyOf(rowsToTally, n));
                 rowCount = n;
                 model.addObserver(this);
                 try {

@@ -1,7 +1,11 @@
 package dev.curvature.transformer.eval;
 
+import dev.curvature.engine.Backend;
+import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.model.Model;
+
+import java.lang.foreign.Arena;
 
 /**
  * Held-out perplexity of a model and nDCG@K of its next-token ranking against a frozen baseline's, from one forward
@@ -84,24 +88,30 @@ public final class BaselineComparison {
     /** One pass: losses for perplexity, top-K per position for the baseline or nDCG against it. */
     private Result run(Model model, boolean recordBaseline) {
         double[] ndcgSum = {0};
-        double[] row = new double[vocab];
-        int[] top = new int[k];
-        Perplexity perplexity = Perplexity.of(model, tokens, time, batch, (act, first, size) -> {
-            Tensor logits = act.logits(); // (B·T, V)
-            for (int b = 0; b < size; b++) {
-                for (int t = 0; t < time - 1; t++) {
-                    long position = (long) (first + b) * (time - 1) + t;
-                    logits.readRow((long) b * time + t, row);
-                    int at = (int) (position * k);
-                    if (recordBaseline) {
-                        RankingAgreement.topK(row, k, baselineTopK, at);
-                    } else {
-                        RankingAgreement.topK(row, k, top, 0);
-                        ndcgSum[0] += RankingAgreement.ndcg(baselineTopK, at, top, k);
+        Backend backend = model.backend();
+        try (Arena arena = Arena.ofShared()) {
+            Tensor[] topBuffer = {null};
+            Perplexity perplexity = Perplexity.of(model, tokens, time, batch, (act, first, size) -> {
+                long rows = (long) size * time;
+                if (topBuffer[0] == null || topBuffer[0].dim(0) != rows) {
+                    topBuffer[0] = backend.allocate(arena, DType.I32, rows, k);
+                }
+                backend.rowTopK(topBuffer[0], act.logits());                    // (B·T, k) from logits (B·T, V)
+                int[] top = backend.readInts(topBuffer[0]);
+                for (int b = 0; b < size; b++) {
+                    for (int t = 0; t < time - 1; t++) {
+                        long position = (long) (first + b) * (time - 1) + t;
+                        int row = (b * time + t) * k;
+                        int at = (int) (position * k);
+                        if (recordBaseline) {
+                            System.arraycopy(top, row, baselineTopK, at, k);
+                        } else {
+                            ndcgSum[0] += RankingAgreement.ndcg(baselineTopK, at, top, row, k);
+                        }
                     }
                 }
-            }
-        });
-        return new Result(perplexity, recordBaseline ? 1.0 : ndcgSum[0] / positions(), k);
+            });
+            return new Result(perplexity, recordBaseline ? 1.0 : ndcgSum[0] / positions(), k);
+        }
     }
 }

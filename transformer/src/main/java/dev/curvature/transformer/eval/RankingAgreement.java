@@ -16,20 +16,20 @@ public final class RankingAgreement {
 
     /** nDCG@k of one position from the two models' logits (length V each). */
     public static double ndcg(double[] baselineLogits, double[] editedLogits, int k) {
-        return ndcg(topK(baselineLogits, k), 0, topK(editedLogits, k), k);
+        return ndcg(topK(baselineLogits, k), 0, topK(editedLogits, k), 0, k);
     }
 
     /**
      * nDCG@k from the two top-k lists: the baseline's at {@code baseline[baselineAt .. baselineAt + k)}, the edited
-     * model's in {@code edited[0 .. k)}, best first.
+     * model's at {@code edited[editedAt .. editedAt + k)}, best first.
      */
-    static double ndcg(int[] baseline, int baselineAt, int[] edited, int k) {
+    static double ndcg(int[] baseline, int baselineAt, int[] edited, int editedAt, int k) {
         double gain = 0;
         double ideal = 0;
         for (int r = 1; r <= k; r++) {
             double discount = Math.log(r + 1) / Math.log(2);
             ideal += (k - r + 1) / discount;
-            int token = edited[r - 1];
+            int token = edited[editedAt + r - 1];
             for (int j = baselineAt; j < baselineAt + k; j++) {
                 if (baseline[j] == token) {
                     gain += (k - r + 1) / discount;

@@ -250,7 +250,7 @@ public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm 
                         + "vocabulary (0.." + (vocab - 1) + ")");
             }
         }
-        upload(ws.ids, ids);
+        backend.writeInts(ws.ids, ids);
     }
 
     /** Checks targets (−1 or a token id), uploads them and counts the scored positions. */
@@ -263,13 +263,8 @@ public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm 
             }
             counted += targets[i] >= 0 ? 1 : 0;
         }
-        upload(ws.targets, targets);
+        backend.writeInts(ws.targets, targets);
         ws.counted = counted;
-    }
-
-    private static void upload(Tensor t, int[] values) {
-        java.lang.foreign.MemorySegment.copy(values, 0, t.segment(), java.lang.foreign.ValueLayout.JAVA_INT, 0,
-                values.length);
     }
 
     private W cast(Workspace ws) {

@@ -87,9 +87,8 @@ public final class MemoryPlan {
                                         List<LinearLayer> selected, CovariancePrecision precision) {
         List<Item> items = new ArrayList<>();
         addModel(items, config, dtype);
-        items.add(new Item("activations", "workspace for batch " + batch + " × " + time,
-                config.workspaceBytes(batch, time, dtype), "forward and backward buffers of " + batch + " × " + time
-                + " tokens, " + name(dtype)));
+        items.add(new Item("activations", "activations (forward/backward workspace)",
+                config.workspaceBytes(batch, time, dtype), "batch " + batch + " × " + time + " tokens, " + name(dtype)));
         long rows = (long) batch * time;
         long counted = (long) batch * (time - 1);
         Set<String> seen = new HashSet<>();
@@ -240,7 +239,7 @@ public final class MemoryPlan {
     private static void addModel(List<Item> items, ModelConfig config, DType dtype) {
         long count = config.parameterCount();
         items.add(new Item("parameters", "parameters of the " + config.modelType() + " model", count * dtype.byteSize(),
-                count + " × " + name(dtype)));
+                String.format(Locale.ROOT, "%,d × %s", count, name(dtype))));
     }
 
     private static void addFactorsRead(List<Item> items, List<FactorStore.Layer> layers) {

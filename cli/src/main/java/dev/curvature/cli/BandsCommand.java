@@ -8,7 +8,7 @@ import dev.curvature.kfac.EigenbasisStore;
 import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.LayerSelection;
 import dev.curvature.transformer.data.TextCorpus;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.tokenizer.Tokenizer;
 import dev.curvature.transformer.workbench.MemorizationSample;
 import dev.curvature.transformer.workbench.MemorizationSet;
@@ -95,7 +95,7 @@ final class BandsCommand implements Callable<Integer> {
                     + " [0, 1]");
         }
         try (Backend backend = model.backend()) {
-            Gpt2Model gpt2 = model.load(backend);
+            Model lm = model.load(backend);
             try (FactorStore.Loaded loaded = source.readFactors(backend);
                  EigenbasisStore.Loaded bases = source.readEigenbases(backend)) {
                 Path file = source.file();
@@ -103,14 +103,14 @@ final class BandsCommand implements Callable<Integer> {
                 List<String> chosen = available;
                 if (layers != null) {
                     LayerSelection selection = LayerSelection.parse(layers);
-                    chosen = selection.filter(available, gpt2.linearLayers());
+                    chosen = selection.filter(available, lm.linearLayers());
                     if (chosen.isEmpty()) {
                         throw new IllegalArgumentException("--layers '" + layers + "' matches none of the layers in "
                                 + file + " (" + String.join(", ", available) + ")");
                     }
                 }
-                Tokenizer tokenizer = model.tokenizer(gpt2.config().vocabSize());
-                List<int[]> data = memorizedSequences(tokenizer, gpt2.config().nPositions());
+                Tokenizer tokenizer = model.tokenizer(lm.config().vocabSize());
+                List<int[]> data = memorizedSequences(tokenizer, lm.config().contextLength());
                 int[] cleanTokens = TextCorpus.read(clean).tokens(tokenizer);
                 if (cleanTokens.length == 0) {
                     throw new IllegalArgumentException(clean + ": holds no tokens");
@@ -121,8 +121,8 @@ final class BandsCommand implements Callable<Integer> {
                         .computeIfAbsent(set, s -> new ProgressLine("bands " + s, "sequences"))
                         .update(done, total, positions);
                 BandAnalysis.Report report = loaded != null
-                        ? BandAnalysis.run(gpt2, loaded, chosen, data, cleanTokens, options, onProgress)
-                        : BandAnalysis.run(gpt2, bases, chosen, data, cleanTokens, options, onProgress);
+                        ? BandAnalysis.run(lm, loaded, chosen, data, cleanTokens, options, onProgress)
+                        : BandAnalysis.run(lm, bases, chosen, data, cleanTokens, options, onProgress);
                 Map<String, Object> out = new LinkedHashMap<>();
                 out.put("model", model.model.toString());
                 out.put("source", file.toString());
@@ -132,7 +132,7 @@ final class BandsCommand implements Callable<Integer> {
                 output.print(out, table(report));
                 return 0;
             } finally {
-                gpt2.weights().close();
+                lm.parameters().close();
             }
         }
     }

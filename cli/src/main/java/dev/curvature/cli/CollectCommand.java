@@ -5,9 +5,14 @@ import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.kfac.FactorCollection;
 import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.KfacCollector;
+import dev.curvature.kfac.EditDefaults;
 import dev.curvature.kfac.LayerSelection;
+import dev.curvature.kfac.MemoryPlan;
+import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.data.TextCorpus;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.LinearLayer;
+import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.ModelConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -28,7 +33,11 @@ import java.util.concurrent.Callable;
                         + "respect to the layer output. Sums and counts are written (never means), so shards merge "
                         + "exactly. Output: a safetensors file with a JSON description. Prints a summary (file, "
                         + "layers, tokens, positions, mean loss) on stderr; --json also prints it as JSON on stdout. "
-                        + "Progress on stderr."})
+                        + "Progress on stderr.",
+                "",
+                "A memory plan (parameters, activations, every factor, scratch) is printed first, from config.json "
+                        + "alone; a run that does not fit the available memory is refused before anything is loaded "
+                        + "(--memory-limit, --dry-run)."})
 final class CollectCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -47,9 +56,10 @@ final class CollectCommand implements Callable<Integer> {
                     + "GPT-2 c_fc and c_proj; Llama/OLMo-2 gate_proj, up_proj and down_proj). Default: ${DEFAULT-VALUE}.")
     String layers;
 
-    @Option(names = "--labels", defaultValue = "GOLD", paramLabel = "GOLD|SAMPLED",
+    @Option(names = "--labels", paramLabel = "GOLD|SAMPLED",
             description = "GOLD: the next tokens (empirical Fisher). SAMPLED: drawn from the model's softmax (true "
-                    + "Fisher), seeded by --seed. Default: ${DEFAULT-VALUE}.")
+                    + "Fisher), seeded by --seed. Default: GOLD for gpt2; SAMPLED for llama and olmo2 (the paper's "
+                    + "setting, §5.1).")
     KfacCollector.Labels labels;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed for sampled labels (default: ${DEFAULT-VALUE}).")
@@ -58,7 +68,8 @@ final class CollectCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "8", description = "Windows per batch (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--time", paramLabel = "T", description = "Tokens per window (default: min(n_positions, 256)).")
+    @Option(names = "--time", paramLabel = "T", description = "Tokens per window (default: min(context, 256) for "
+            + "gpt2; min(context, 512) for llama and olmo2, the paper's windows).")
     Integer time;
 
     @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N",
@@ -76,33 +87,57 @@ final class CollectCommand implements Callable<Integer> {
     boolean exact;
 
     @Mixin
+    MemoryOptions memory;
+
+    @Mixin
     ReportOutput output;
 
     @Override
     public Integer call() throws Exception {
+        ModelConfig config = ModelCheckpoints.readConfig(model.model);
+        EditDefaults defaults = EditDefaults.of(config);
+        if ((labels == null || time == null) && defaults.describeCollect() != null) {
+            System.err.println(defaults.describeCollect());
+        }
+        KfacCollector.Labels labelMode = labels != null ? labels : defaults.labels();
+        int window = time != null ? time : defaults.time();
+        if (window < 2 || window > config.contextLength()) {
+            throw new IllegalArgumentException("--time " + window + " must be in [2, " + config.contextLength()
+                    + "] (the model's context)");
+        }
+        if (batch < 1) {
+            throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        }
+        CovariancePrecision precision = exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS;
+        List<String> names = LayerSelection.parse(layers).select(config.linearLayers());
+        List<LinearLayer> selected = config.linearLayers().stream().filter(l -> names.contains(l.name())).toList();
+        MemoryPlan plan = MemoryPlan.collection(config, model.computeDtype(), batch, window, selected, precision);
+        if (memory.stopAfter(plan, "reduce --batch, --time or --layers")) {
+            return 0;
+        }
         try (Backend backend = model.backend()) {
-            Gpt2Model gpt2 = model.load(backend);
+            Model loaded = model.load(backend);
             try {
-                var tokenizer = model.tokenizer(gpt2.config().vocabSize());
+                var tokenizer = model.tokenizer(loaded.config().vocabSize());
                 List<int[]> parts = new java.util.ArrayList<>();
                 for (Path file : corpus) {
                     parts.add(TextCorpus.read(file).tokens(tokenizer));
                 }
-                int window = time != null ? time : Math.min(gpt2.config().nPositions(), 256);
-                var options = new FactorCollection.Options(layers, labels, seed, batch, window, maxTokens,
-                        exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS, checkpointEvery);
+                var options = new FactorCollection.Options(layers, labelMode, seed, batch, window, maxTokens,
+                        precision, checkpointEvery);
                 ProgressLine progress = new ProgressLine("collect", "windows");
-                FactorCollection.Result result = FactorCollection.runParts(gpt2, parts, options, out, progress::update);
+                FactorCollection.Result result = FactorCollection.runParts(loaded, parts, options, out,
+                        progress::update);
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("factors", out.toString());
                 report.put("meanLoss", result.meanLoss());
                 report.put("description", result.description());
                 output.print(report, summary(out, result.description())
                         + String.format("mean loss %.4f (cross-entropy of the %s labels, batches collected in this "
-                        + "run)%n", result.meanLoss(), labels));
+                        + "run)%n", result.meanLoss(), labelMode));
                 return 0;
             } finally {
-                gpt2.weights().close();
+                loaded.parameters().close();
             }
         }
     }

@@ -5,10 +5,13 @@ import dev.curvature.engine.Backend;
 import dev.curvature.kfac.CurvatureMassSelection;
 import dev.curvature.kfac.EigenbasisStore;
 import dev.curvature.kfac.FactorStore;
+import dev.curvature.kfac.EditDefaults;
 import dev.curvature.kfac.LayerSelection;
+import dev.curvature.kfac.MemoryPlan;
 import dev.curvature.kfac.ModelEditor;
-import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.checkpoint.ModelCheckpoints;
+import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.ModelConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -27,9 +30,13 @@ import java.util.concurrent.Callable;
                 "Per layer, W is expressed in the eigenbasis of its factors, C = U_Gᵀ W U_A; the pairs (i, j) "
                         + "with the largest λ_i μ_j that hold a fraction ρ of the total curvature mass are kept (or, "
                         + "with --ablate, removed), and W' = U_G (C ⊙ M) U_Aᵀ is rebuilt in float64. ρ = 1 leaves a "
-                        + "layer as it is. Writes <out>/config.json and <out>/model.safetensors (Hugging Face "
-                        + "layout) and <out>/edit-report.json. Prints a table on stderr; --json also prints the report as "
-                        + "JSON on stdout."})
+                        + "layer as it is. Writes <out>/config.json and the weights in the layout of the input (Hugging "
+                        + "Face: one model.safetensors, or the same shards and model.safetensors.index.json), in its "
+                        + "storage dtype unless --save-dtype, and <out>/edit-report.json; --out must not be the input "
+                        + "directory. Prints a table on stderr; --json also prints the report as JSON on stdout.",
+                "",
+                "A memory plan is printed first, from config.json and the file headers; a run that does not fit is "
+                        + "refused before anything is loaded (--memory-limit, --dry-run)."})
 final class EditCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -40,14 +47,17 @@ final class EditCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory for the edited model.")
     Path out;
 
-    @Option(names = "--layers", defaultValue = LayerSelection.DEFAULT, paramLabel = "PATTERNS",
-            description = "Layers to edit, comma-separated globs, or 'mlp' for every MLP projection of the model "
-                    + "(default: ${DEFAULT-VALUE}).")
+    @Option(names = "--layers", paramLabel = "PATTERNS",
+            description = "Layers to edit, comma-separated globs, or 'mlp' for every MLP projection of the model. "
+                    + "Default for gpt2: mlp. Default for llama and olmo2 (the paper's setting, §5.1): gate_proj and "
+                    + "up_proj of blocks 23-25 with 32 blocks (OLMo-2 7B), 13-15 with 16 (OLMo-2 1B), else the three "
+                    + "blocks from round(0.72·L); down_proj untouched.")
     String layers;
 
-    @Option(names = "--rho", defaultValue = "0.9", paramLabel = "ρ",
-            description = "Fraction of curvature mass to keep, in [0, 1] (default: ${DEFAULT-VALUE}).")
-    double rho;
+    @Option(names = "--rho", paramLabel = "ρ",
+            description = "Fraction of curvature mass to keep, in [0, 1] (default: 0.9 for gpt2, 0.6 for llama and "
+                    + "olmo2, the paper's).")
+    Double rho;
 
     @Option(names = "--rho-config", paramLabel = "FILE",
             description = "JSON {\"layer\": ρ, ...} of per-layer ρ; overrides --rho and --layers.")
@@ -57,7 +67,8 @@ final class EditCommand implements Callable<Integer> {
     boolean ablate;
 
     @Option(names = "--save-dtype", paramLabel = "F32|BF16|F16|F64",
-            description = "dtype of the written weights (default: the dtype of the input checkpoint).")
+            description = "dtype of the written weights (default: the dtype of the input checkpoint). The shards "
+                    + "of a sharded input are kept either way.")
     dev.curvature.engine.DType saveDtype;
 
     @Option(names = "--rule", defaultValue = "mass", paramLabel = "mass|ranks",
@@ -75,58 +86,103 @@ final class EditCommand implements Callable<Integer> {
     double rhoG;
 
     @Mixin
+    MemoryOptions memory;
+
+    @Mixin
     ReportOutput output;
 
     @Override
     public Integer call() throws Exception {
-        try (Backend backend = model.backend()) {
-            Gpt2Model gpt2 = model.load(backend);
-            try (FactorStore.Loaded loaded = source.readFactors(backend);
-                 EigenbasisStore.Loaded bases = source.readEigenbases(backend)) {
-                List<String> available = EigenbasisSource.layers(loaded, bases);
-                Map<String, Double> rhoByLayer = new LinkedHashMap<>();
-                if (rhoConfig != null) {
-                    Map<?, ?> config = new ObjectMapper().readValue(Files.readString(rhoConfig), Map.class);
-                    config.forEach((k, v) -> rhoByLayer.put(String.valueOf(k), ((Number) v).doubleValue()));
-                } else {
-                    for (String layer : LayerSelection.parse(layers).select(available, gpt2.linearLayers())) {
-                        rhoByLayer.put(layer, rho);
-                    }
+        requireDistinctOutput(model.model, out);
+        ModelConfig config = ModelCheckpoints.readConfig(model.model);
+        EditDefaults defaults = EditDefaults.of(config);
+        double keep = rho != null ? rho : defaults.rho();
+        String patterns = layers != null ? layers : defaults.layers();
+        List<FactorStore.Layer> sourceLayers = source.headerLayers();
+        List<String> available = sourceLayers.stream().map(FactorStore.Layer::name).toList();
+        Map<String, Double> rhoByLayer = new LinkedHashMap<>();
+        if (rhoConfig != null) {
+            Map<?, ?> perLayer = new ObjectMapper().readValue(Files.readString(rhoConfig), Map.class);
+            perLayer.forEach((k, v) -> rhoByLayer.put(String.valueOf(k), ((Number) v).doubleValue()));
+        } else {
+            if ((layers == null || rho == null) && defaults.describeEdit() != null) {
+                System.err.println(defaults.describeEdit());
+            }
+            if (layers == null && defaults.paper()) {
+                List<String> missing = java.util.Arrays.stream(patterns.split(","))
+                        .filter(name -> !available.contains(name)).toList();
+                if (!missing.isEmpty()) {
+                    throw new IllegalArgumentException(source.file() + " has no factors for the default layers "
+                            + missing + "; collect them (collect --layers " + patterns + ") or pass --layers");
                 }
-                var mode = ablate ? CurvatureMassSelection.Mode.ABLATE : CurvatureMassSelection.Mode.KEEP;
-                ModelEditor.Rule selectionRule = switch (rule) {
-                    case "mass" -> ModelEditor.Rule.mass(mode);
-                    case "ranks" -> ModelEditor.Rule.ranks(rhoG, rhoA, ablate);
-                    default -> throw new IllegalArgumentException("--rule must be mass or ranks, got '" + rule + "'");
-                };
+            }
+            for (String layer : LayerSelection.parse(patterns).select(available, config.linearLayers())) {
+                rhoByLayer.put(layer, keep);
+            }
+        }
+        ModelCheckpoints.Layout stored = ModelCheckpoints.layout(model.model);
+        ModelCheckpoints.Layout layout = saveDtype != null ? new ModelCheckpoints.Layout(saveDtype, stored.shards())
+                : stored;
+        MemoryPlan plan = MemoryPlan.edit(config, model.computeDtype(), layout.storage(), sourceLayers,
+                source.isFactors(), new java.util.ArrayList<>(rhoByLayer.keySet()));
+        if (memory.stopAfter(plan, "edit fewer layers, or give --eigenbases for fewer layers")) {
+            return 0;
+        }
+        var mode = ablate ? CurvatureMassSelection.Mode.ABLATE : CurvatureMassSelection.Mode.KEEP;
+        ModelEditor.Rule selectionRule = switch (rule) {
+            case "mass" -> ModelEditor.Rule.mass(mode);
+            case "ranks" -> ModelEditor.Rule.ranks(rhoG, rhoA, ablate);
+            default -> throw new IllegalArgumentException("--rule must be mass or ranks, got '" + rule + "'");
+        };
+        try (Backend backend = model.backend()) {
+            Model loaded = model.load(backend);
+            try (FactorStore.Loaded factors = source.readFactors(backend);
+                 EigenbasisStore.Loaded bases = source.readEigenbases(backend)) {
                 ProgressLine progress = new ProgressLine("edit", "layers");
                 int[] done = {0};
                 java.util.function.Consumer<ModelEditor.LayerResult> onLayer = r -> progress.update(++done[0],
                         rhoByLayer.size(), 0);
-                List<ModelEditor.LayerResult> results = loaded != null
-                        ? ModelEditor.edit(backend, gpt2, loaded, rhoByLayer, selectionRule, onLayer)
-                        : ModelEditor.edit(backend, gpt2, bases, rhoByLayer, selectionRule, onLayer);
-                var dtype = saveDtype != null ? saveDtype : Gpt2Checkpoints.storedDtype(model.model);
-                Gpt2Checkpoints.save(gpt2, out, dtype, Map.of("curvature.edit", selectionRule + " " + rhoByLayer));
+                List<ModelEditor.LayerResult> results = factors != null
+                        ? ModelEditor.edit(backend, loaded, factors, rhoByLayer, selectionRule, onLayer)
+                        : ModelEditor.edit(backend, loaded, bases, rhoByLayer, selectionRule, onLayer);
+                ModelCheckpoints.save(loaded, out, layout, Map.of("curvature.edit", selectionRule + " " + rhoByLayer));
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model.model.toString());
                 report.put("source", String.valueOf(source.file()));
                 report.put("layers", results);
                 Files.writeString(out.resolve("edit-report.json"), Json.write(report));
-                StringBuilder table = new StringBuilder(String.format("%-18s %6s %12s %10s %9s %9s%n", "layer", "ρ",
-                        "kept pairs", "mass kept", "ΔW/W", "U_G/U_A"));
+                int width = Math.max(18, results.stream().mapToInt(r -> r.edit().layer().length()).max().orElse(0));
+                StringBuilder table = new StringBuilder(String.format("%-" + width + "s %6s %12s %10s %9s %9s%n",
+                        "layer", "ρ", "kept pairs", "mass kept", "ΔW/W", "U_G/U_A"));
                 for (ModelEditor.LayerResult r : results) {
-                    table.append(String.format("%-18s %6.3f %11.4f%% %10.4f %9.4f %4d/%-4d%n", r.edit().layer(),
-                            r.rho(), 100 * r.edit().keptFraction(), r.edit().massKept(), r.edit().relativeChange(),
-                            r.edit().gEigenvectorsUsed(), r.edit().aEigenvectorsUsed()));
+                    table.append(String.format("%-" + width + "s %6.3f %11.4f%% %10.4f %9.4f %4d/%-4d%n",
+                            r.edit().layer(), r.rho(), 100 * r.edit().keptFraction(), r.edit().massKept(),
+                            r.edit().relativeChange(), r.edit().gEigenvectorsUsed(), r.edit().aEigenvectorsUsed()));
                 }
-                table.append(String.format("edited model: %s (config.json, model.safetensors, edit-report.json)%n",
-                        out));
+                String files = layout.shards() == null ? "model.safetensors"
+                        : new java.util.TreeSet<>(layout.shards().values()).size() + " shards + "
+                        + "model.safetensors.index.json";
+                table.append(String.format("edited model: %s (config.json, %s in %s, edit-report.json)%n", out, files,
+                        layout.storage()));
                 output.print(report, table.toString());
                 return 0;
             } finally {
-                gpt2.weights().close();
+                loaded.parameters().close();
             }
+        }
+    }
+
+    /** Refuses an output directory that is the input model's: the edit must never overwrite its own source. */
+    static void requireDistinctOutput(Path input, Path output) throws java.io.IOException {
+        Path in = input.toAbsolutePath().normalize();
+        Path target = output.toAbsolutePath().normalize();
+        boolean same = in.equals(target);
+        if (!same && Files.exists(in) && Files.exists(target)) {
+            same = Files.isSameFile(in, target);
+        }
+        if (same) {
+            throw new IllegalArgumentException("--out " + output + " is the input model directory " + input
+                    + ": refusing to overwrite the model being edited (nothing written); choose another --out");
         }
     }
 }

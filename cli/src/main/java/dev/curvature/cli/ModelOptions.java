@@ -2,8 +2,8 @@ package dev.curvature.cli;
 
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
-import dev.curvature.transformer.gpt2.Gpt2Checkpoints;
-import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.checkpoint.ModelCheckpoints;
+import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.tokenizer.BytePairTokenizer;
 import dev.curvature.transformer.tokenizer.ByteTokenizer;
 import dev.curvature.transformer.tokenizer.Tokenizer;
@@ -16,7 +16,8 @@ import java.nio.file.Path;
 /** Options shared by commands that load a model: where it is, the compute dtype, threads, tokenizer. */
 final class ModelOptions {
     @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "Model directory in Hugging Face layout (config.json + model.safetensors or a shard index).")
+            description = "Model directory in Hugging Face layout (config.json + model.safetensors or a shard index); "
+                    + "model_type gpt2, llama or olmo2.")
     Path model;
 
     @Option(names = "--dtype", defaultValue = "F32", paramLabel = "F32|F64",
@@ -28,18 +29,25 @@ final class ModelOptions {
 
     @Option(names = "--tokenizer", paramLabel = "FILE|bytes",
             description = "tokenizer.json, or 'bytes' for one token per byte (default: the model directory's "
-                    + "tokenizer.json, else bytes when the vocabulary has 256 entries).")
+                    + "tokenizer.json, with BOS/EOS from its tokenizer_config.json, else bytes when the vocabulary "
+                    + "has 256 entries).")
     String tokenizer;
 
     Backend backend() {
         return compute.backend();
     }
 
-    Gpt2Model load(Backend backend) throws IOException {
+    /** The compute dtype, checked: F32 or F64. */
+    DType computeDtype() {
         if (dtype != DType.F32 && dtype != DType.F64) {
             throw new IllegalArgumentException("--dtype must be F32 or F64, got " + dtype);
         }
-        return Gpt2Checkpoints.load(backend, model, dtype);
+        return dtype;
+    }
+
+    /** The model of any supported family (by config.json's model_type), computing in {@link #computeDtype()}. */
+    Model load(Backend backend) throws IOException {
+        return ModelCheckpoints.load(backend, model, computeDtype());
     }
 
     Tokenizer tokenizer(int vocabularySize) throws IOException {
@@ -49,9 +57,8 @@ final class ModelOptions {
         if (tokenizer != null) {
             return BytePairTokenizer.fromTokenizerJson(Path.of(tokenizer));
         }
-        Path beside = model.resolve("tokenizer.json");
-        if (Files.exists(beside)) {
-            return BytePairTokenizer.fromTokenizerJson(beside);
+        if (Files.exists(model.resolve("tokenizer.json")) || Files.exists(model.resolve("tokenizer.json.gz"))) {
+            return BytePairTokenizer.fromModelDirectory(model);
         }
         if (vocabularySize == 256) {
             return new ByteTokenizer();

@@ -6,6 +6,7 @@ import dev.curvature.kfac.EigenbasisStore;
 import dev.curvature.kfac.FactorEigenbasis;
 import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.KroneckerFactors;
+import dev.curvature.kfac.MemoryPlan;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -26,7 +27,8 @@ import java.util.concurrent.Callable;
                         + "eigenvalues, the trace, the residual ‖AV−VΛ‖/‖A‖, the orthogonality ‖VᵀV−I‖/√n and the "
                         + "negative eigenvalues clipped to 0. Prints a table on stderr; --json also prints the "
                         + "report (with the leading eigenvalues) as JSON on stdout. Progress "
-                        + "on stderr."})
+                        + "on stderr. A memory plan is printed first (stderr); a run that does not fit is refused "
+                        + "before anything is read (--memory-limit, --dry-run)."})
 final class SpectrumCommand implements Callable<Integer> {
     @Option(names = "--factors", required = true, paramLabel = "FILE", description = "Factor file from collect/merge.")
     Path factors;
@@ -44,10 +46,18 @@ final class SpectrumCommand implements Callable<Integer> {
     int top;
 
     @Mixin
+    MemoryOptions memory;
+
+    @Mixin
     ReportOutput output;
 
     @Override
     public Integer call() throws Exception {
+        MemoryPlan plan = MemoryPlan.spectrum(EigenbasisSource.factorLayers(factors), eigenbases != null);
+        if (memory.stopAfter(plan, eigenbases != null ? "collect fewer layers, or leave out --eigenbases"
+                : "collect fewer layers")) {
+            return 0;
+        }
         List<Map<String, Object>> layers = new ArrayList<>();
         Map<String, double[]> spectra = SpectrumPlot.newSpectra();
         try (Backend backend = new CpuBackend(); FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {

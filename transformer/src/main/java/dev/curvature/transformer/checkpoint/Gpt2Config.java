@@ -3,6 +3,7 @@ package dev.curvature.transformer.checkpoint;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.curvature.engine.Backend;
+import dev.curvature.engine.DType;
 import dev.curvature.transformer.gpt2.Gpt2Model;
 import dev.curvature.transformer.model.LinearLayer;
 import dev.curvature.transformer.model.LinearRole;
@@ -125,6 +126,28 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
             layers.add(new LinearLayer(h + "mlp.c_proj", l, LinearRole.MLP_OUT, nInner, nEmbd));
         }
         return layers;
+    }
+
+    /**
+     * {@code Gpt2Activations}' buffers by formula, N = B·T: the decoder's common ones (ids and targets (N) I32;
+     * L+1 residuals, final norm, d.residual, d.final_norm (N, C); logits (N, V); losses, log-sum-exp (N); the
+     * longest vector parameter), per block 7·N·C (ln_1, qkv 3C, attn.y, mid, ln_2) + 4·N (means, rstds) + 2·N·F
+     * (fc, gelu) + B·H·T² (softmax), then ln_f mean/rstd 2·N and the backward scratch 5·N·C + 2·N·F + B·H·T².
+     */
+    @Override
+    public long workspaceBytes(int batch, int time, DType dtype) {
+        long n = (long) batch * time;
+        long c = nEmbd;
+        long f = nInner;
+        long att = (long) batch * nHead * time * time;
+        long longest = 1;
+        for (long[] shape : parameterShapes().values()) {
+            longest = shape.length == 1 ? Math.max(longest, shape[0]) : longest;
+        }
+        long common = (nLayer + 4L) * n * c + n * vocabSize + 2 * n + longest;
+        long perBlock = 7 * n * c + 4 * n + 2 * n * f + att;
+        long tail = 2 * n + 5 * n * c + 2 * n * f + att;
+        return 2 * n * DType.I32.byteSize() + (common + nLayer * perBlock + tail) * dtype.byteSize();
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.curvature.transformer.llama;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.curvature.engine.Backend;
+import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.CheckpointFormatException;
 import dev.curvature.transformer.checkpoint.ConfigJson;
 import dev.curvature.transformer.model.LinearLayer;
@@ -281,6 +282,34 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
             out.add(new LinearLayer(mlp + "down_proj", l, LinearRole.MLP_OUT, intermediateSize, hiddenSize));
         }
         return out;
+    }
+
+    /**
+     * {@code LlamaActivations}' buffers by formula, N = B·T, Q = H·d, K = H_kv·d: the decoder's common ones (ids and
+     * targets (N) I32; L+1 residuals, final norm, d.residual, d.final_norm (N, C); logits (N, V); losses,
+     * log-sum-exp (N); the longest vector parameter), the rotary tables 2·P·d/2, per block B·H·T² (softmax) +
+     * 3·N·I (gate, up, hidden) + 3·N·C and then Llama: 2·N (norm rstds) + 2·N·Q + 2·N·K (q, k = projections, v,
+     * attn.y); OLMo-2: 4·N + 3·N·Q + 3·N·K (QK-norm keeps projections and normed q, k apart); then model.norm rstd
+     * N and the backward scratch 2·N·C + B·H·T² + 3·N·I + (Llama 2, OLMo-2 3)·(N·Q + N·K).
+     */
+    @Override
+    public long workspaceBytes(int batch, int time, DType dtype) {
+        long n = (long) batch * time;
+        long c = hiddenSize;
+        long q = attentionWidth();
+        long k = keyWidth();
+        long inner = intermediateSize;
+        long att = (long) batch * heads * time * time;
+        long longest = 1;
+        for (long[] shape : parameterShapes().values()) {
+            longest = shape.length == 1 ? Math.max(longest, shape[0]) : longest;
+        }
+        long common = (layers + 4L) * n * c + n * vocabSize + 2 * n + longest;
+        long rope = 2L * maxPositions * (headDim / 2);
+        long qk = isOlmo2() ? 3 : 2;
+        long perBlock = att + 3 * n * inner + 3 * n * c + (isOlmo2() ? 4 : 2) * n + qk * n * (q + k);
+        long tail = n + 2 * n * c + att + 3 * n * inner + qk * n * (q + k);
+        return 2 * n * DType.I32.byteSize() + (common + rope + layers * perBlock + tail) * dtype.byteSize();
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.curvature.transformer.model;
 
 import dev.curvature.engine.Backend;
+import dev.curvature.engine.DType;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -36,6 +37,13 @@ public interface ModelConfig {
 
     /** The linear layers (y = x Wᵀ) curvature can observe and edit, in forward order. */
     List<LinearLayer> linearLayers();
+
+    /**
+     * Bytes of the workspace {@code model(...).workspace(batch, time)} allocates in compute dtype {@code dtype}, by
+     * formula (nothing is allocated): what a memory plan counts before a model is loaded. Equal to the workspace's
+     * {@link Workspace#bytes()}.
+     */
+    long workspaceBytes(int batch, int time, DType dtype);
 
     /** The model of this shape over {@code weights} (allocated from this config), computing on {@code backend}. */
     Model model(Backend backend, ParameterSet weights);

@@ -51,9 +51,10 @@ final class CollectCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Factor file to write (.safetensors).")
     Path out;
 
-    @Option(names = "--layers", defaultValue = LayerSelection.DEFAULT, paramLabel = "PATTERNS",
+    @Option(names = "--layers", paramLabel = "PATTERNS",
             description = "Comma-separated globs over layer names, or 'mlp': every MLP projection of the model (by role: "
-                    + "GPT-2 c_fc and c_proj; Llama/OLMo-2 gate_proj, up_proj and down_proj). Default: ${DEFAULT-VALUE}.")
+                    + "GPT-2 c_fc and c_proj; Llama/OLMo-2 gate_proj, up_proj and down_proj). Default: GPT-2 'mlp'; "
+                    + "Llama/OLMo-2 gate_proj, up_proj and down_proj of the blocks the edit defaults to (paper §5.1).")
     String layers;
 
     @Option(names = "--labels", paramLabel = "GOLD|SAMPLED",
@@ -96,9 +97,10 @@ final class CollectCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ModelConfig config = ModelCheckpoints.readConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
-        if ((labels == null || time == null) && defaults.describeCollect() != null) {
+        if ((labels == null || time == null || layers == null) && defaults.describeCollect() != null) {
             System.err.println(defaults.describeCollect());
         }
+        String layerPatterns = layers != null ? layers : defaults.collectLayers();
         KfacCollector.Labels labelMode = labels != null ? labels : defaults.labels();
         int window = time != null ? time : defaults.time();
         if (window < 2 || window > config.contextLength()) {
@@ -109,7 +111,7 @@ final class CollectCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         }
         CovariancePrecision precision = exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS;
-        List<String> names = LayerSelection.parse(layers).select(config.linearLayers());
+        List<String> names = LayerSelection.parse(layerPatterns).select(config.linearLayers());
         List<LinearLayer> selected = config.linearLayers().stream().filter(l -> names.contains(l.name())).toList();
         MemoryPlan plan = MemoryPlan.collection(config, model.computeDtype(), batch, window, selected, precision);
         if (memory.stopAfter(plan, "reduce --batch, --time or --layers")) {
@@ -123,7 +125,7 @@ final class CollectCommand implements Callable<Integer> {
                 for (Path file : corpus) {
                     parts.add(TextCorpus.read(file).tokens(tokenizer));
                 }
-                var options = new FactorCollection.Options(layers, labelMode, seed, batch, window, maxTokens,
+                var options = new FactorCollection.Options(layerPatterns, labelMode, seed, batch, window, maxTokens,
                         precision, checkpointEvery);
                 ProgressLine progress = new ProgressLine("collect", "windows");
                 FactorCollection.Result result = FactorCollection.runParts(loaded, parts, options, out,

@@ -84,7 +84,8 @@ class LlamaCommandsTest {
         Path factors = dir.resolve("factors.safetensors");
         CommandRun.Output collected = CommandRun.capture("collect", "--model", modelDir.toString(), "--corpus",
                 corpus.toString(), "--out", factors.toString(), "--batch", "4", "--threads", "2");
-        assertTrue(collected.stderr().contains("defaults for olmo2: --labels SAMPLED, --time 64 (paper §5.1)"),
+        assertTrue(collected.stderr().contains("defaults for olmo2 (2 layers): --layers blocks 0-1 gate_proj+up_proj+down_proj, "
+                        + "--labels SAMPLED, --time 64 (paper §5.1)"),
                 collected.stderr());
         assertTrue(collected.stderr().contains("memory plan (collect: float32, batch 4 × 64, 6 layers)"),
                 collected.stderr());

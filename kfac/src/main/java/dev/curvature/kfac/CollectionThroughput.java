@@ -4,6 +4,7 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
+import dev.curvature.transformer.llama.LlamaConfig;
 import dev.curvature.transformer.model.Batch;
 import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.model.ModelConfig;
@@ -47,6 +48,17 @@ public final class CollectionThroughput {
 
     private CollectionThroughput() {
     }
+
+    /**
+     * The shape of OLMo-2 1B ({@code allenai/OLMo-2-0425-1B}): 16 blocks, hidden 2048, SwiGLU 8192, 16 heads (no
+     * grouping), vocabulary 100,352, context 4096, untied head — for benchmarks with random weights.
+     */
+    public static LlamaConfig olmo2OneBillion() {
+        return LlamaConfig.of("olmo2", 2048, 8192, 16, 16, 16, 100_352, 4096, false);
+    }
+
+    /** The paper's 1B edit setting (ALGORITHMS.md §1.3): gate, up and down projections of blocks 13–15. */
+    public static final String OLMO2_1B_LAYERS = "model.layers.13.mlp.*,model.layers.14.mlp.*,model.layers.15.mlp.*";
 
     /**
      * What to measure. Defaults of {@code curvature bench}: GPT-2 small (12 layers, width 768, 12 heads, vocabulary

@@ -11,7 +11,7 @@ import java.util.regex.Pattern;
 
 /**
  * Which linear layers to collect, as comma-separated glob patterns over HF layer names: {@code *} matches any run of
- * characters, e.g. {@code h.9.mlp.c_fc,h.10.mlp.*} or {@code model.layers.2[3-5]...}; or, by default, every layer
+ * characters, e.g. {@code h.9.mlp.c_fc,h.10.mlp.*} or {@code model.layers.23.mlp.*}; or, by default, every layer
  * whose role is an MLP projection ({@link LinearRole#isMlp}), whatever the family calls it.
  */
 public final class LayerSelection {

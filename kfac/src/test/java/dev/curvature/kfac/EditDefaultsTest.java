@@ -17,6 +17,9 @@ class EditDefaultsTest {
         assertEquals("model.layers.23.mlp.gate_proj,model.layers.23.mlp.up_proj,model.layers.24.mlp.gate_proj,"
                 + "model.layers.24.mlp.up_proj,model.layers.25.mlp.gate_proj,model.layers.25.mlp.up_proj", d.layers());
         assertEquals(0.6, d.rho());
+        assertEquals(String.join(",", java.util.stream.IntStream.rangeClosed(23, 25).boxed().flatMap(b -> java.util.stream
+                .Stream.of("gate_proj", "up_proj", "down_proj").map(p -> "model.layers." + b + ".mlp." + p)).toList()),
+                d.collectLayers(), "collection: gate, up and down of the edited blocks");
         assertEquals(KfacCollector.Labels.SAMPLED, d.labels());
         assertEquals(512, d.time());
         assertEquals("defaults for olmo2 (32 layers): blocks 23-25 gate_proj+up_proj, rho 0.6 (paper §5.1); "
@@ -43,6 +46,7 @@ class EditDefaultsTest {
     void gpt2KeepsTheEnginesDefaultsAndAnnouncesNothing() {
         EditDefaults d = EditDefaults.of(Gpt2Config.of(2, 2, 32, 256, 1024));
         assertEquals(LayerSelection.DEFAULT, d.layers());
+        assertEquals(LayerSelection.DEFAULT, d.collectLayers());
         assertEquals(0.9, d.rho());
         assertEquals(KfacCollector.Labels.GOLD, d.labels());
         assertEquals(256, d.time());

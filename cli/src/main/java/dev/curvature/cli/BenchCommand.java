@@ -2,8 +2,13 @@ package dev.curvature.cli;
 
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.CpuBackend;
+import dev.curvature.engine.DType;
 import dev.curvature.kfac.CollectionStepFlops;
 import dev.curvature.kfac.CollectionThroughput;
+import dev.curvature.kfac.LayerSelection;
+import dev.curvature.kfac.MemoryPlan;
+import dev.curvature.transformer.llama.LlamaConfig;
+import dev.curvature.transformer.model.LinearLayer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -11,6 +16,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code curvature bench}: K-FAC factor collection throughput against plain forward + backward, same run. */
@@ -31,10 +37,23 @@ import java.util.concurrent.Callable;
                         + "47 tokens/s on this machine class (quoted, not measured; target >= 1.5x). With the "
                         + "defaults the command takes about 1-2 minutes on 2 cores.",
                 "",
+                "--shape olmo2-1b measures the paper's 1B setting instead: OLMo-2 1B's shape (16 blocks, hidden 2048, "
+                        + "SwiGLU 8192, 16 heads, vocabulary 100,352, untied head; random weights, about 6 GB in "
+                        + "float32), batch 2 x 512, factors of gate_proj, up_proj and down_proj of blocks 13-15, "
+                        + "collection steps only (no parameter gradients: the memory of a collection run), and "
+                        + "compares the memory plan's prediction with the process's measured peak resident set "
+                        + "(VmHWM). It needs about 18 GB of memory and takes about a minute per step on 2 cores.",
+                "",
                 "Prints a table on stderr; --json also prints the report as JSON on stdout. Progress on stderr."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    @Option(names = "--shape", defaultValue = "gpt2-small", paramLabel = "gpt2-small|olmo2-1b",
+            description = "gpt2-small: the GPT-2 shape of --layers/--width/--heads/--vocab (default); olmo2-1b: OLMo-2 "
+                    + "1B's shape, blocks 13-15 gate/up/down, batch 2 x 512 unless --batch/--time are given, "
+                    + "collection steps only, memory plan against peak RSS.")
+    String shape;
 
     @Option(names = "--layers", defaultValue = "12", paramLabel = "L",
             description = "Transformer blocks (default: ${DEFAULT-VALUE}).")
@@ -98,6 +117,13 @@ final class BenchCommand implements Callable<Integer> {
             // bad option values, not a failed run: a usage error (exit 2) whose message names the option
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
+        if (shape.equals("olmo2-1b")) {
+            return olmo2OneBillion();
+        }
+        if (!shape.equals("gpt2-small")) {
+            throw new ParameterException(spec.commandLine(), "--shape must be gpt2-small or olmo2-1b, got '" + shape
+                    + "'");
+        }
         try (CpuBackend backend = new CpuBackend(threads)) {
             System.err.printf("bench: GPT-2 L=%d C=%d H=%d V=%d, batch %d x %d, %s, %s%n", layers, width, heads, vocab,
                     batch, time, precision, backend.name());
@@ -107,6 +133,61 @@ final class BenchCommand implements Callable<Integer> {
             output.print(report, table(report));
             return 0;
         }
+    }
+
+    /** The report of --shape olmo2-1b: the collection's rates, and the memory plan against the measured peak. */
+    record MemoryCheck(CollectionThroughput.Report throughput, long plannedBytes, long plannedWithFileWriteBytes,
+                       long peakResidentBytes, double peakOverPlan, String plan) {
+    }
+
+    private int olmo2OneBillion() {
+        var parse = spec.commandLine().getParseResult();
+        int b = parse.hasMatchedOption("--batch") ? batch : 2;
+        int t = parse.hasMatchedOption("--time") ? time : 512;
+        LlamaConfig config = CollectionThroughput.olmo2OneBillion();
+        LayerSelection selection = LayerSelection.parse(CollectionThroughput.OLMO2_1B_LAYERS);
+        List<String> names = selection.select(config.linearLayers());
+        List<LinearLayer> selected = config.linearLayers().stream().filter(l -> names.contains(l.name())).toList();
+        MemoryPlan plan = MemoryPlan.collection(config, DType.F32, b, t, selected, precision);
+        // the bench writes no factor file: its prediction is the plan without the file writer's copies
+        long withoutWrite = plan.items().stream().filter(i -> !i.group().equals("factor file write"))
+                .mapToLong(MemoryPlan.Item::bytes).sum();
+        String rendered = plan.render(MemoryPlan.available(null));
+        System.err.print(rendered);
+        CollectionThroughput.Options options = new CollectionThroughput.Options(layers, width, heads, vocab, b, t,
+                warmup, steps, precision);
+        try (CpuBackend backend = new CpuBackend(threads)) {
+            System.err.printf("bench: OLMo-2 1B shape (%d blocks, hidden %d, SwiGLU %d, %d heads, vocabulary %d), "
+                            + "batch %d x %d, %s, %s; collection steps only%n", config.layers(), config.hiddenSize(),
+                    config.intermediateSize(), config.heads(), config.vocabSize(), b, t, precision, backend.name());
+            ProgressLine progress = new ProgressLine("bench", "collection steps");
+            CollectionThroughput.Report report = CollectionThroughput.measure(backend, options, config, selection,
+                    false, (done, total) -> progress.update(done, total, 0));
+            long peak = PeakMemory.residentHighWaterMark();
+            MemoryCheck check = new MemoryCheck(report, withoutWrite, plan.total(), peak,
+                    (double) peak / withoutWrite, rendered);
+            output.print(check, memoryTable(check));
+            return 0;
+        }
+    }
+
+    static String memoryTable(MemoryCheck check) {
+        CollectionThroughput.Report r = check.throughput();
+        CollectionThroughput.Measurement m = r.collection();
+        StringBuilder s = new StringBuilder();
+        s.append(String.format("K-FAC collection, OLMo-2 1B shape, batch %d x %d (%d counted positions), %d layers "
+                        + "collected (%s), GOLD labels, %s%n", r.options().batch(), r.options().time(),
+                r.countedPositionsPerStep(), r.collectedLayers().size(), CollectionThroughput.OLMO2_1B_LAYERS,
+                r.options().precision()));
+        s.append(String.format("  %s%n", r.backend()));
+        s.append(String.format("  %-28s %5s %9s %10s %9s %11s%n", "", "steps", "s/step", "tokens/s", "GFLOP/s",
+                "GFLOP/step"));
+        row(s, "K-FAC collection", m);
+        s.append(String.format("  memory: plan %s (without the factor file writer's copies, %s with them); measured "
+                        + "peak resident set (VmHWM) %s: %.3f of the plan%n", MemoryPlan.bytes(check.plannedBytes()),
+                MemoryPlan.bytes(check.plannedWithFileWriteBytes()), MemoryPlan.bytes(check.peakResidentBytes()),
+                check.peakOverPlan()));
+        return s.toString();
     }
 
     /** The human summary: one line per kind of step, the ratios, and the flop count. */

@@ -5,7 +5,6 @@ import dev.curvature.transformer.model.LinearLayer;
 import dev.curvature.transformer.model.LinearRole;
 import dev.curvature.transformer.model.ParameterSet;
 
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -18,6 +17,8 @@ import java.util.SplittableRandom;
  * Deterministic: tensors are filled in checkpoint order from one seeded generator.
  */
 public final class ModelInitializer {
+    private static final int BLOCK = 1 << 20;
+
     private ModelInitializer() {
     }
 
@@ -30,21 +31,23 @@ public final class ModelInitializer {
                 residual.add(layer.weightName());
             }
         }
+        double[] block = new double[BLOCK];
         for (Map.Entry<String, Tensor> e : weights.all().entrySet()) {
             String name = e.getKey();
             Tensor t = e.getValue();
-            double[] values = new double[(int) t.size()];
-            if (t.rank() == 1) {
-                if (name.endsWith(".weight")) {          // a norm's gain; biases stay 0
-                    Arrays.fill(values, 1.0);
+            double std = residual.contains(name) ? residualStd : 0.02;
+            // in blocks (bounded heap for billion-parameter shapes); the draws are in element order either way
+            for (long from = 0; from < t.size(); from += BLOCK) {
+                int length = (int) Math.min(BLOCK, t.size() - from);
+                for (int i = 0; i < length; i++) {
+                    if (t.rank() == 1) {
+                        block[i] = name.endsWith(".weight") ? 1.0 : 0.0;    // a norm's gain; biases stay 0
+                    } else {
+                        block[i] = std * gaussian(random);
+                    }
                 }
-            } else {
-                double std = residual.contains(name) ? residualStd : 0.02;
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = std * gaussian(random);
-                }
+                t.dtype().write(t.storage(), t.offset() + from, block, 0, length);
             }
-            t.dtype().write(t.storage(), t.offset(), values, 0, values.length);
         }
     }
 

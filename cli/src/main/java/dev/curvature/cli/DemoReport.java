@@ -75,11 +75,11 @@ final class DemoReport {
         t.append(String.format("controls keep the K-FAC edit's fraction of each layer: SVD = best rank-r approximation "
                 + "with r = fraction × min(p, q) (r(p+q−r) free parameters: more than K-FAC keeps, so the comparison "
                 + "favours SVD); random = as many components, uniformly, in the same eigenbasis%n%n"));
-        String header = String.format("%-16s %-6s %-7s %6s | %-12s %5s | %-12s | %-12s | %7s %8s %7s%n",
+        String header = String.format(setColumn() + " %-6s %-7s %6s | %-12s %5s | %-12s | %-12s | %7s %8s %7s%n",
                 "layer set", "method", "budget", "kept", "canaries", "TF", "duplicates", "held-out", "ppl", "Δppl",
                 "nDCG@" + k);
         t.append(header);
-        t.append(String.format("%-16s %-6s %-7s %6s | %-12s %5s | %-12s | %-12s | %7s %8s %7s%n", "", "", "", "",
+        t.append(String.format(setColumn() + " %-6s %-7s %6s | %-12s %5s | %-12s | %-12s | %7s %8s %7s%n", "", "", "", "",
                 "strict/loose", "", "strict/loose", "strict/loose", "", "", ""));
         t.append("-".repeat(header.length() - 1)).append('\n');
         t.append(row("unedited", "-", "-", 1.0, baseline));
@@ -101,9 +101,19 @@ final class DemoReport {
         Map<String, RecitationEval.Summary> by = e.recitation().bySource();
         var ppl = e.heldout().perplexity();
         String rise = e == baseline ? "-" : String.format("%+.1f%%", 100 * perplexityRise(e));
-        return String.format("%-16s %-6s %-7s %5.1f%% | %-12s %5.3f | %-12s | %-12s | %7.3f %8s %7.3f%n", set, method,
+        return String.format(setColumn() + " %-6s %-7s %5.1f%% | %-12s %5.3f | %-12s | %-12s | %7.3f %8s %7.3f%n", set,
+                method,
                 budget, 100 * kept, counts(by.get("canaries")), by.get("canaries").teacherForcedAccuracy(),
                 counts(by.get("duplicates")), counts(by.get("heldout")), ppl.perplexity(), rise, e.heldout().ndcg());
+    }
+
+    /** "%-W s" for the layer-set column: at least 16 wide, as wide as the longest set name. */
+    private String setColumn() {
+        int width = 16;
+        for (var v : variants) {
+            width = Math.max(width, v.layerSet().length());
+        }
+        return "%-" + width + "s";
     }
 
     private static String counts(RecitationEval.Summary s) {
@@ -168,16 +178,23 @@ final class DemoReport {
         StringBuilder t = new StringBuilder();
         t.append("band activation (paper §4): ratio of mean activation on the set to clean held-out text; (a) = "
                 + "‖W_band x‖, (b) = RMS |v_jᵀx| over the band's pairs; bands by count of λ_iμ_j\n");
-        t.append(String.format("%-16s %-11s", "", ""));
+        BandAnalysis.Report first = bands.values().iterator().next();
+        int width = 16;
+        for (var layer : first.layers()) {
+            for (var ratio : layer.ratios()) {
+                width = Math.max(width, ratio.layer().length());
+            }
+        }
+        String layerColumn = "%-" + width + "s %-11s";
+        t.append(String.format(layerColumn, "", ""));
         bands.keySet().forEach(set -> t.append(String.format(" | %-15s", set)));
-        t.append('\n').append(String.format("%-16s %-11s", "layer", "band"));
+        t.append('\n').append(String.format(layerColumn, "layer", "band"));
         bands.keySet().forEach(set -> t.append(String.format(" | %7s %7s", "(a)", "(b)")));
         t.append('\n');
-        BandAnalysis.Report first = bands.values().iterator().next();
         for (int l = 0; l < first.layers().size(); l++) {
             var ratios = first.layers().get(l).ratios();
             for (int b = 0; b < ratios.size(); b++) {
-                t.append(String.format("%-16s %-11s", ratios.get(b).layer(), ratios.get(b).label()));
+                t.append(String.format(layerColumn, ratios.get(b).layer(), ratios.get(b).label()));
                 for (BandAnalysis.Report report : bands.values()) {
                     var r = report.layers().get(l).ratios().get(b);
                     t.append(String.format(" | %7.2f %7.2f", r.outputNormRatio(), r.projectionRmsRatio()));

@@ -3,9 +3,9 @@ package dev.curvature.transformer.llama;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.layers.RotaryEmbedding;
 import dev.curvature.transformer.model.DecoderWorkspace;
 
-import java.lang.foreign.Arena;
 
 /**
  * Llama / OLMo-2 buffers for one forward/backward pass of a (B, T) batch, beside the decoder's common ones.
@@ -66,7 +66,7 @@ public final class LlamaActivations extends DecoderWorkspace {
         long olmoRows = olmo ? n : 0;
         ropeCos = alloc(dtype, "rope.cos", config.maxPositions(), config.headDim() / 2);
         ropeSin = alloc(dtype, "rope.sin", config.maxPositions(), config.headDim() / 2);
-        fillRotaryTables(backend, config, ropeCos, ropeSin);
+        RotaryEmbedding.tables(backend, ropeCos, ropeSin, config.inverseFrequencies());
         attnIn = new Tensor[layers];
         attnInRstd = new Tensor[layers];
         qProj = new Tensor[layers];
@@ -125,24 +125,5 @@ public final class LlamaActivations extends DecoderWorkspace {
         dGate = alloc(dtype, "d.mlp.gate", n, inner);
         dUp = alloc(dtype, "d.mlp.up", n, inner);
         dHidden = alloc(dtype, "d.mlp.hidden", n, inner);
-    }
-
-    /** cos, sin (P, d/2) of p · inv_freq_i, computed in double and stored in the compute dtype. */
-    private static void fillRotaryTables(Backend backend, LlamaConfig config, Tensor cos, Tensor sin) {
-        double[] inv = config.inverseFrequencies();
-        int positions = config.maxPositions();
-        double[] c = new double[positions * inv.length];
-        double[] s = new double[c.length];
-        for (int p = 0; p < positions; p++) {
-            for (int i = 0; i < inv.length; i++) {
-                double angle = p * inv[i];
-                c[p * inv.length + i] = Math.cos(angle);
-                s[p * inv.length + i] = Math.sin(angle);
-            }
-        }
-        try (Arena host = Arena.ofConfined()) {
-            backend.copy(cos, Tensor.of(host, DType.F64, c, positions, inv.length));
-            backend.copy(sin, Tensor.of(host, DType.F64, s, positions, inv.length));
-        }
     }
 }

@@ -4,6 +4,7 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.layers.CachedAttention;
 import dev.curvature.transformer.layers.CausalSelfAttention;
+import dev.curvature.transformer.layers.RotaryEmbedding;
 import dev.curvature.transformer.model.DecoderLm;
 import dev.curvature.transformer.model.KvCache;
 import dev.curvature.transformer.model.ParameterSet;
@@ -83,8 +84,8 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
             backend.rmsNorm(act.q[l], act.qNormRstd[l], act.qProj[l], w(l, "self_attn.q_norm.weight"), eps);
             backend.rmsNorm(act.k[l], act.kNormRstd[l], act.kProj[l], w(l, "self_attn.k_norm.weight"), eps);
         }
-        backend.rotary(act.q[l], act.q[l], act.ropeCos, act.ropeSin, d, act.time, from, false);
-        backend.rotary(act.k[l], act.k[l], act.ropeCos, act.ropeSin, d, act.time, from, false);
+        RotaryEmbedding.forward(backend, act.q[l], act.ropeCos, act.ropeSin, d, act.time, from);
+        RotaryEmbedding.forward(backend, act.k[l], act.ropeCos, act.ropeSin, d, act.time, from);
         CachedAttention.forward(backend, cache, l, from, act.batched(act.attY[l]), act.att[l], act.batched(act.q[l]),
                 act.batched(act.k[l]), act.batched(act.v[l]), config.heads(), config.kvHeads());
         if (olmo) {
@@ -159,9 +160,8 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
         CausalSelfAttention.backward(backend, act.batched(act.dQ), act.batched(act.dK), act.batched(act.dV), act.dAtt,
                 act.batched(act.dAttY), act.batched(act.q[l]), act.batched(act.k[l]), act.batched(act.v[l]),
                 act.att[l], config.heads(), config.kvHeads());
-        // rotary is a rotation: its backward rotates the gradient back
-        backend.rotary(act.dQ, act.dQ, act.ropeCos, act.ropeSin, d, act.time, 0, true);
-        backend.rotary(act.dK, act.dK, act.ropeCos, act.ropeSin, d, act.time, 0, true);
+        RotaryEmbedding.backward(backend, act.dQ, act.ropeCos, act.ropeSin, d, act.time);
+        RotaryEmbedding.backward(backend, act.dK, act.ropeCos, act.ropeSin, d, act.time);
         if (olmo) {
             normBackward(act.dQProj, grads, act, p + "self_attn.q_norm.weight", act.dQ, act.qProj[l], act.qNormRstd[l]);
             normBackward(act.dKProj, grads, act, p + "self_attn.k_norm.weight", act.dK, act.kProj[l], act.kNormRstd[l]);

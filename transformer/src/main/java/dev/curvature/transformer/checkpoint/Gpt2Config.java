@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.gpt2.Gpt2Model;
+import dev.curvature.transformer.model.DecoderWorkspace;
 import dev.curvature.transformer.model.LinearLayer;
 import dev.curvature.transformer.model.LinearRole;
 import dev.curvature.transformer.model.Model;
@@ -140,14 +141,9 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
         long c = nEmbd;
         long f = nInner;
         long att = (long) batch * nHead * time * time;
-        long longest = 1;
-        for (long[] shape : parameterShapes().values()) {
-            longest = shape.length == 1 ? Math.max(longest, shape[0]) : longest;
-        }
-        long common = (nLayer + 4L) * n * c + n * vocabSize + 2 * n + longest;
         long perBlock = 7 * n * c + 4 * n + 2 * n * f + att;
         long tail = 2 * n + 5 * n * c + 2 * n * f + att;
-        return 2 * n * DType.I32.byteSize() + (common + nLayer * perBlock + tail) * dtype.byteSize();
+        return DecoderWorkspace.commonBytes(this, batch, time, dtype) + (nLayer * perBlock + tail) * dtype.byteSize();
     }
 
     @Override

@@ -6,6 +6,7 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.CheckpointFormatException;
 import dev.curvature.transformer.checkpoint.ConfigJson;
+import dev.curvature.transformer.model.DecoderWorkspace;
 import dev.curvature.transformer.model.LinearLayer;
 import dev.curvature.transformer.model.LinearRole;
 import dev.curvature.transformer.model.Model;
@@ -300,16 +301,12 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
         long k = keyWidth();
         long inner = intermediateSize;
         long att = (long) batch * heads * time * time;
-        long longest = 1;
-        for (long[] shape : parameterShapes().values()) {
-            longest = shape.length == 1 ? Math.max(longest, shape[0]) : longest;
-        }
-        long common = (layers + 4L) * n * c + n * vocabSize + 2 * n + longest;
         long rope = 2L * maxPositions * (headDim / 2);
         long qk = isOlmo2() ? 3 : 2;
         long perBlock = att + 3 * n * inner + 3 * n * c + (isOlmo2() ? 4 : 2) * n + qk * n * (q + k);
         long tail = n + 2 * n * c + att + 3 * n * inner + qk * n * (q + k);
-        return 2 * n * DType.I32.byteSize() + (common + rope + layers * perBlock + tail) * dtype.byteSize();
+        return DecoderWorkspace.commonBytes(this, batch, time, dtype)
+                + (rope + layers * perBlock + tail) * dtype.byteSize();
     }
 
     @Override

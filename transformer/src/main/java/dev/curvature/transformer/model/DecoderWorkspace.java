@@ -56,11 +56,28 @@ public abstract class DecoderWorkspace implements Workspace {
         logSumExp = alloc(dtype, "logsumexp", n);
         dResidual = alloc(dtype, "d.residual", n, c);
         dFinalHidden = alloc(dtype, "d.final_norm", n, c);
+        discard = alloc(dtype, "d.discarded", longestVector(config));
+    }
+
+    /** Elements of the longest vector parameter (a norm weight or bias; 1 if none): the discard buffer's size. */
+    static long longestVector(ModelConfig config) {
         long longest = 1;
         for (long[] shape : config.parameterShapes().values()) {
             longest = shape.length == 1 ? Math.max(longest, shape[0]) : longest;
         }
-        discard = alloc(dtype, "d.discarded", longest);
+        return longest;
+    }
+
+    /**
+     * Bytes of the buffers every decoder workspace has, for {@link ModelConfig#workspaceBytes}: ids and targets (N)
+     * I32; L+1 residuals, final norm, its gradient and the residual gradient (N, C); logits (N, V); losses and
+     * log-sum-exp (N); the discard buffer. A family adds its own layers' buffers.
+     */
+    public static long commonBytes(ModelConfig config, int batch, int time, DType dtype) {
+        long n = (long) batch * time;
+        long elements = (config.layers() + 4L) * n * config.hiddenSize() + n * config.vocabSize() + 2 * n
+                + longestVector(config);
+        return 2 * n * DType.I32.byteSize() + elements * dtype.byteSize();
     }
 
     /** A zero-filled buffer of this workspace, named for the memory plan. */

@@ -1,15 +1,11 @@
 package dev.curvature.transformer.model;
 
 import dev.curvature.engine.Backend;
-import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.engine.Transpose;
 import dev.curvature.transformer.LinearObserver;
 import dev.curvature.transformer.layers.Linear;
 import dev.curvature.transformer.model.Batch;
-
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The skeleton every decoder-only LM shares, written once: tokens in, embeddings, L blocks, a final norm, the LM
@@ -26,18 +22,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
  *
  * @param <W> the family's workspace
  */
-public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm {
-    protected final Backend backend;
-    protected final ParameterSet weights;
+public abstract class DecoderLm<W extends DecoderWorkspace> extends LayeredModel<W> implements CausalLm {
     private final ModelConfig config;
-    private final Class<W> workspaceType;
-    private final List<LinearObserver> observers = new CopyOnWriteArrayList<>();
 
     protected DecoderLm(Backend backend, ParameterSet weights, Class<W> workspaceType) {
-        this.backend = backend;
-        this.weights = weights;
+        super(backend, weights, workspaceType);
         this.config = weights.config();
-        this.workspaceType = workspaceType;
     }
 
     // ---- what a family supplies ------------------------------------------------------------------------------
@@ -72,33 +62,8 @@ public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm 
     // ---- Model -------------------------------------------------------------------------------------------------
 
     @Override
-    public ModelConfig config() {
-        return config;
-    }
-
-    @Override
-    public ParameterSet parameters() {
-        return weights;
-    }
-
-    @Override
-    public Backend backend() {
-        return backend;
-    }
-
-    @Override
     public W workspace(int batch, int time) {
         return newWorkspace(batch, time);
-    }
-
-    @Override
-    public void addObserver(LinearObserver observer) {
-        observers.add(observer);
-    }
-
-    @Override
-    public void removeObserver(LinearObserver observer) {
-        observers.remove(observer);
     }
 
     @Override
@@ -200,46 +165,9 @@ public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm 
 
     // ---- shared by the families' blocks -----------------------------------------------------------------------
 
-    /** y (N, d_out) = x (N, d_in) · Wᵀ (+ b when the model has {@code name}.bias), reported to observers. */
-    protected final void linearForward(String name, Tensor y, Tensor x) {
-        for (LinearObserver o : observers) {
-            if (o.observes(name)) {
-                o.onInput(name, x);
-            }
-        }
-        String bias = name + ".bias";
-        Linear.forward(backend, y, x, weights.get(name + ".weight"), weights.contains(bias) ? weights.get(bias) : null);
-        for (LinearObserver o : observers) {
-            if (o.observes(name)) {
-                o.onOutput(name, y);
-            }
-        }
-    }
-
-    /**
-     * dy (N, d_out) → writes dx (N, d_in); accumulates the weight (and bias) gradients unless {@code grads} is null;
-     * reports dy to observers.
-     */
-    protected final void linearBackward(String name, Tensor dx, ParameterSet grads, Tensor dy, Tensor x) {
-        for (LinearObserver o : observers) {
-            if (o.observes(name)) {
-                o.onOutputGradient(name, dy);
-            }
-        }
-        String bias = name + ".bias";
-        Linear.backward(backend, dx, grads == null ? null : grads.get(name + ".weight"),
-                grads == null || !weights.contains(bias) ? null : grads.get(bias), dy, x, weights.get(name + ".weight"));
-    }
-
-    /**
-     * Where the gradient of the vector parameter {@code name} (a norm weight or a bias) accumulates: its tensor in
-     * {@code grads}, or, when no parameter gradients are wanted, the workspace's discard buffer.
-     */
+    /** {@link LayeredModel#vectorGradient} with the workspace's discard buffer. */
     protected final Tensor vectorGradient(ParameterSet grads, W ws, String name) {
-        if (grads != null) {
-            return grads.get(name);
-        }
-        return ws.discard.slice(0, 0, weights.get(name).size());
+        return vectorGradient(grads, ws.discard, name);
     }
 
     private void loadIds(W ws, int[] ids) {
@@ -267,14 +195,6 @@ public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm 
         ws.counted = counted;
     }
 
-    private W cast(Workspace ws) {
-        if (!workspaceType.isInstance(ws)) {
-            throw new IllegalArgumentException("a " + config.modelType() + " model needs its own workspace, got "
-                    + ws.getClass().getSimpleName());
-        }
-        return workspaceType.cast(ws);
-    }
-
     /** Allocates the chunk-independent decoding cache: keys/values (B, P, K) per block and one scores scratch. */
     protected final KvCache newCache(int batch, int length, int keyWidth, int heads) {
         if (batch < 1 || length < 1 || length > config.contextLength()) {
@@ -282,10 +202,5 @@ public abstract class DecoderLm<W extends DecoderWorkspace> implements CausalLm 
                     + " length <= the context length " + config.contextLength());
         }
         return new DecoderKvCache(backend, dtype(), config.layers(), batch, length, keyWidth, heads);
-    }
-
-    @Override
-    public DType dtype() {
-        return weights.dtype();
     }
 }

@@ -9,6 +9,7 @@ import dev.curvature.transformer.llama.LlamaConfig;
 import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.model.ModelConfig;
 import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.vit.VitConfig;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -45,8 +46,9 @@ public final class ModelCheckpoints {
         return switch (type) {
             case "gpt2" -> Gpt2Config.read(file);
             case "llama", "olmo2" -> LlamaConfig.read(file);
+            case "vit" -> VitConfig.read(file);
             default -> throw new CheckpointFormatException(file, null, "model_type '" + type + "' is not supported "
-                    + "(supported: gpt2, llama, olmo2)");
+                    + "(supported: gpt2, llama, olmo2, vit)");
         };
     }
 

@@ -4,7 +4,7 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.checkpoint.Gpt2Config;
 import dev.curvature.transformer.layers.CachedAttention;
-import dev.curvature.transformer.layers.CausalSelfAttention;
+import dev.curvature.transformer.layers.MultiHeadAttention;
 import dev.curvature.transformer.model.DecoderLm;
 import dev.curvature.transformer.model.KvCache;
 import dev.curvature.transformer.model.ParameterSet;
@@ -134,7 +134,7 @@ public final class Gpt2Model extends DecoderLm<Gpt2Activations> {
         linearBackward(p + "attn.c_proj", act.dAttY, grads, dx, act.attY[l]);
         Tensor qkv = act.batched(act.qkv[l]);
         Tensor dQkv = act.batched(act.dQkv);
-        CausalSelfAttention.backward(backend, dQkv.slice(2, 0, c), dQkv.slice(2, c, 2 * c), dQkv.slice(2, 2 * c, 3 * c),
+        MultiHeadAttention.backward(backend, dQkv.slice(2, 0, c), dQkv.slice(2, c, 2 * c), dQkv.slice(2, 2 * c, 3 * c),
                 act.dAtt, act.batched(act.dAttY), qkv.slice(2, 0, c), qkv.slice(2, c, 2 * c),
                 qkv.slice(2, 2 * c, 3 * c), act.att[l], config.nHead(), config.nHead());
         linearBackward(p + "attn.c_attn", act.dLn, grads, act.dQkv, act.ln1[l]);

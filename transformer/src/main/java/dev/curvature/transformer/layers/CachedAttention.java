@@ -26,7 +26,7 @@ public final class CachedAttention {
                 att = scores(cache, (int) q.dim(0), heads, length);
             }
         }
-        CausalSelfAttention.forward(be, y, att, q, k, v, heads, kvHeads);
+        MultiHeadAttention.forward(be, y, att, q, k, v, heads, kvHeads);
     }
 
     /** Writes k, v (B, T, K) of the chunk at positions from .. from + T into block l's cache. */

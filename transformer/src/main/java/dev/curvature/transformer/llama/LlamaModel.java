@@ -3,7 +3,7 @@ package dev.curvature.transformer.llama;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.layers.CachedAttention;
-import dev.curvature.transformer.layers.CausalSelfAttention;
+import dev.curvature.transformer.layers.MultiHeadAttention;
 import dev.curvature.transformer.layers.RotaryEmbedding;
 import dev.curvature.transformer.model.DecoderLm;
 import dev.curvature.transformer.model.KvCache;
@@ -157,7 +157,7 @@ public final class LlamaModel extends DecoderLm<LlamaActivations> {
                     act.postAttnRstd[l]);
         }
         linearBackward(p + "self_attn.o_proj", act.dAttY, grads, dO, act.attY[l]);
-        CausalSelfAttention.backward(backend, act.batched(act.dQ), act.batched(act.dK), act.batched(act.dV), act.dAtt,
+        MultiHeadAttention.backward(backend, act.batched(act.dQ), act.batched(act.dK), act.batched(act.dV), act.dAtt,
                 act.batched(act.dAttY), act.batched(act.q[l]), act.batched(act.k[l]), act.batched(act.v[l]),
                 act.att[l], config.heads(), config.kvHeads());
         RotaryEmbedding.backward(backend, act.dQ, act.ropeCos, act.ropeSin, d, act.time);

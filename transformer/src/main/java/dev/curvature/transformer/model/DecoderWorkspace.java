@@ -4,22 +4,13 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 
-import java.lang.foreign.Arena;
-import java.util.ArrayList;
-import java.util.List;
-
 /**
  * The buffers every decoder-only LM's workspace has — tokens, the residual stream at each block boundary, the final
  * hidden state, logits and losses, and the residual gradient — beside which a family allocates its own layers'
  * buffers with {@link #alloc}. N = B·T rows, C = hidden size, V = vocabulary, L = blocks. The fields are the
  * family's to read and write (its model class computes into them); callers outside use the {@link Workspace} view.
  */
-public abstract class DecoderWorkspace implements Workspace {
-    public final int batch;
-    public final int time;
-    private final Arena arena;
-    private final Backend backend;
-    private final List<Tensor> all = new ArrayList<>();
+public abstract class DecoderWorkspace extends WorkspaceBuffers {
 
     long counted;                          // positions with a target ≥ 0 in the current batch
     public final Tensor ids;               // (N) I32
@@ -34,14 +25,11 @@ public abstract class DecoderWorkspace implements Workspace {
     final Tensor discard;                  // (longest vector parameter) sink of unwanted norm/bias gradients
 
     protected DecoderWorkspace(Backend backend, ModelConfig config, DType dtype, int batch, int time) {
+        super(backend, batch, time);
         if (batch < 1 || time < 1 || time > config.contextLength()) {
             throw new IllegalArgumentException("batch " + batch + " × time " + time + " must be positive with time <= "
                     + "the context length " + config.contextLength());
         }
-        this.backend = backend;
-        this.batch = batch;
-        this.time = time;
-        this.arena = Arena.ofShared();
         long n = (long) batch * time;
         long c = config.hiddenSize();
         ids = alloc(DType.I32, "ids", n);
@@ -80,50 +68,6 @@ public abstract class DecoderWorkspace implements Workspace {
         return 2 * n * DType.I32.byteSize() + elements * dtype.byteSize();
     }
 
-    /** A zero-filled buffer of this workspace, named for the memory plan. */
-    protected final Tensor alloc(DType dtype, String name, long... shape) {
-        Tensor t = backend.allocate(arena, dtype, shape).named(name);
-        all.add(t);
-        return t;
-    }
-
-    /** (N, W) rows viewed as (B, T, W). */
-    public final Tensor batched(Tensor rows) {
-        return rows.reshape(batch, time, rows.dim(1));
-    }
-
-    @Override
-    public long bytes() {
-        long total = 0;
-        for (Tensor t : all) {
-            total += t.size() * t.dtype().byteSize();
-        }
-        return total;
-    }
-
-    @Override
-    public String memoryPlan() {
-        List<Tensor> sorted = new ArrayList<>(all);
-        sorted.sort((a, b) -> Long.compare(b.size() * b.dtype().byteSize(), a.size() * a.dtype().byteSize()));
-        StringBuilder s = new StringBuilder(String.format("activations for batch %d × %d tokens: %.1f MiB in %d buffers%n",
-                batch, time, bytes() / 1048576.0, all.size()));
-        for (int i = 0; i < Math.min(5, sorted.size()); i++) {
-            Tensor t = sorted.get(i);
-            s.append(String.format("  %-22s %8.1f MiB%n", t.name(), t.size() * t.dtype().byteSize() / 1048576.0));
-        }
-        return s.toString();
-    }
-
-    @Override
-    public int batch() {
-        return batch;
-    }
-
-    @Override
-    public int time() {
-        return time;
-    }
-
     @Override
     public Tensor logits() {
         return logits;
@@ -155,8 +99,4 @@ public abstract class DecoderWorkspace implements Workspace {
         return dResidual;
     }
 
-    @Override
-    public void close() {
-        arena.close();
-    }
 }

@@ -60,14 +60,15 @@ public record CollectionStepFlops(double forwardLinear, double forwardAttention,
         double backward = 2 * (forwardLinear + forwardAttention + forwardLmHead);
         double covariance = 0;
         Set<String> picked = new HashSet<>(selection.select(config.linearLayers()));
+        Set<String> groupsWithA = new HashSet<>();
         for (LinearLayer layer : config.linearLayers()) {
             if (!picked.contains(layer.name())) {
                 continue;
             }
             double dOut = layer.dOut();
             double dIn = layer.dIn();
-            // a layer sharing its input with a collected layer (gate_proj / up_proj) shares that layer's A
-            boolean ownA = layer.inputFrom() == null || !picked.contains(layer.inputFrom());
+            // the first collected layer of an input group (gate_proj / up_proj; q/k/v) forms the group's one A
+            boolean ownA = groupsWithA.add(layer.inputGroup());
             covariance += ((ownA ? dIn * (dIn + 1) : 0) + dOut * (dOut + 1)) * countedPositions;
         }
         return new CollectionStepFlops(forwardLinear, forwardAttention, forwardLmHead, backward, covariance);

@@ -13,6 +13,7 @@ import dev.curvature.transformer.model.Workspace;
 
 import java.lang.foreign.Arena;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,14 +56,13 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         Map<String, LinearLayer> byName = new LinkedHashMap<>();
         model.linearLayers().forEach(l -> byName.put(l.name(), l));
         List<String> picked = selection.select(model.linearLayers());
+        Map<String, CovarianceAccumulator> sharedInputs = new HashMap<>();   // input group → its one A
         for (String name : picked) {
             LinearLayer layer = byName.get(name);
-            String sharing = layer.inputFrom();
-            CovarianceAccumulator a;
-            if (sharing != null && factors.containsKey(sharing)) {
-                a = factors.get(sharing).activations();     // the same x rows: one A, accumulated by its owner
-            } else {
+            CovarianceAccumulator a = sharedInputs.get(layer.inputGroup());
+            if (a == null) {      // the group's first selected layer owns and accumulates A
                 a = new CovarianceAccumulator(backend, layer.dIn(), precision, name + ".A");
+                sharedInputs.put(layer.inputGroup(), a);
                 inputsAccumulated.add(name);
             }
             factors.put(name, new KroneckerFactors(name, a,

@@ -10,12 +10,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * What a collect, spectrum or edit run will allocate off-heap, item by item, computed from the model's config and
@@ -91,16 +90,15 @@ public final class MemoryPlan {
                 config.workspaceBytes(batch, time, dtype), "batch " + batch + " × " + time + " tokens, " + name(dtype)));
         long rows = (long) batch * time;
         long counted = (long) batch * (time - 1);
-        Set<String> seen = new HashSet<>();
+        Map<String, String> owners = new HashMap<>();   // input group → the selected layer that holds its A
         List<long[]> sums = new ArrayList<>();        // {dim} of every accumulator
         List<String> sumNames = new ArrayList<>();
         int maxDim = 0;
         for (LinearLayer layer : selected) {
-            boolean sharesA = layer.inputFrom() != null && seen.contains(layer.inputFrom());
-            seen.add(layer.name());
-            if (sharesA) {
-                items.add(new Item("K-FAC factors", "A of " + layer.name() + " (shared with " + layer.inputFrom()
-                        + ")", 0, "no memory of its own"));
+            String owner = owners.putIfAbsent(layer.inputGroup(), layer.name());
+            if (owner != null) {                       // a selected layer of its input group came first
+                items.add(new Item("K-FAC factors", "A of " + layer.name() + " (shared with " + owner + ")", 0,
+                        "no memory of its own"));
             } else {
                 items.add(square("K-FAC factors", "A of " + layer.name(), layer.dIn(), F64));
                 sums.add(new long[]{layer.dIn()});

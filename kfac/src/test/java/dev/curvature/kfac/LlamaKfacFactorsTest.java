@@ -19,8 +19,10 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static dev.curvature.engine.NumericAssertions.relativeError;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -92,6 +94,70 @@ class LlamaKfacFactorsTest {
                             "model.layers.0.mlp.down_proj", "model.layers.1.mlp.gate_proj", "model.layers.1.mlp.up_proj",
                             "model.layers.1.mlp.down_proj"),
                     LayerSelection.parse(LayerSelection.DEFAULT).select(model.linearLayers()));
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"model.layers.0.mlp.up_proj", "'model.layers.0.self_attn.k_proj,model.layers.0.self_attn.v_proj'"})
+    void aGroupWithoutItsOwnerSelectedStillFormsOneCorrectA(String layers) throws Exception {
+        // reference: PyTorch's A of each layer (the fixture); v_proj must share k_proj's A when q_proj is not collected
+        Path dir = fixture("llama-tiny");
+        Model model = ModelCheckpoints.load(backend, dir, DType.F64);
+        try (var weights = model.parameters();
+             KfacCollector collector = new KfacCollector(backend, model, LayerSelection.parse(layers),
+                     KfacCollector.Labels.GOLD, 0, CovariancePrecision.F64_EXACT);
+             Workspace act = model.workspace(2, 12);
+             SafetensorsFile expected = SafetensorsFile.open(dir.resolve("expected-f64.safetensors"));
+             Arena arena = Arena.ofConfined()) {
+            collector.collect(act, NumericAssertions.intValues(expected.tensor("input_ids")),
+                    NumericAssertions.intValues(expected.tensor("targets")));
+            var factors = List.copyOf(collector.factors().values());
+            assertSame(factors.get(0).activations(), factors.get(factors.size() - 1).activations());
+            for (KroneckerFactors f : factors) {
+                double a = relativeError(expected.tensor("kfac." + f.layer() + ".A").toDoubleArray(),
+                        symmetric(f.activations(), arena));
+                assertTrue(a <= 1e-10, f.layer() + ": A " + a);
+                assertEquals(21, f.positions());
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void anInterruptedSampledCollectionWithSharedFactorsResumesBitForBit(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        // reference: the uninterrupted run; OLMo-2 with GQA, every linear layer (q/k/v and gate/up share their A)
+        var config = dev.curvature.transformer.llama.LlamaConfig.of("olmo2", 16, 24, 2, 4, 2, 40, 16, false);
+        int[] tokens = new int[16 * 12];
+        java.util.Random random = new java.util.Random(1);
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = random.nextInt(40);
+        }
+        var options = new FactorCollection.Options("model.layers.*", KfacCollector.Labels.SAMPLED, 7, 2, 8, 0,
+                CovariancePrecision.F32_WITH_F64_SUMS, 16);
+        try (var weights = dev.curvature.transformer.model.ParameterSet.allocate(backend, config, DType.F32)) {
+            dev.curvature.transformer.train.ModelInitializer.initialize(weights, 3);
+            Model model = config.model(backend, weights);
+            Path full = dir.resolve("full.safetensors");
+            FactorCollection.run(model, tokens, options, full, (a, b, c) -> { });
+            Path cut = dir.resolve("cut.safetensors");
+            assertThrows(IllegalStateException.class, () -> FactorCollection.run(model, tokens, options, cut,
+                    (done, total, t) -> {
+                        if (done >= 6) {
+                            throw new IllegalStateException("interrupted");
+                        }
+                    }));
+            assertTrue(Files.exists(FactorCollection.checkpointOf(cut)));
+            FactorCollection.run(model, tokens, options, cut, (a, b, c) -> { });
+            try (var x = FactorStore.read(backend, full); var y = FactorStore.read(backend, cut)) {
+                assertEquals(14, x.factors().size());
+                for (String name : x.factors().keySet()) {
+                    assertArrayEquals(x.factors().get(name).activations().upperSum().toDoubleArray(),
+                            y.factors().get(name).activations().upperSum().toDoubleArray(), name + " A");
+                    assertArrayEquals(x.factors().get(name).gradients().upperSum().toDoubleArray(),
+                            y.factors().get(name).gradients().upperSum().toDoubleArray(), name + " G");
+                    assertEquals(x.factors().get(name).positions(), y.factors().get(name).positions());
+                }
+            }
         }
     }
 

@@ -133,6 +133,9 @@ public final class ModelCheckpoints {
     public static void save(Model model, Path directory, Layout layout, Map<String, String> metadata)
             throws IOException {
         Files.createDirectories(directory);
+        if (layout.shards() == null) {
+            removeShardIndex(directory);     // an index left there would win over the new single file on load
+        }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "pt");   // what HF writes; some loaders check it
         meta.putAll(metadata);
@@ -155,12 +158,32 @@ public final class ModelCheckpoints {
             }
             if (layout.shards() != null) {
                 writeIndex(directory.resolve(Checkpoint.INDEX_FILE_NAME), files, totalBytes);
+                Files.deleteIfExists(directory.resolve(Checkpoint.SINGLE_FILE_NAME));   // a stale single file
             }
         }
         if (config instanceof LlamaConfig llama) {
             llama.write(directory.resolve("config.json"), torchDtype(layout.storage()));
         } else {
             config.write(directory.resolve("config.json"));
+        }
+    }
+
+    /** Deletes {@code directory}'s shard index and the shard files it names (inside the directory only). */
+    private static void removeShardIndex(Path directory) throws IOException {
+        Path index = directory.resolve(Checkpoint.INDEX_FILE_NAME);
+        if (!Files.exists(index)) {
+            return;
+        }
+        Path root = directory.toAbsolutePath().normalize();
+        var weightMap = ConfigJson.read(index).get("weight_map");
+        Files.delete(index);
+        if (weightMap != null && weightMap.isObject()) {
+            for (var shard : weightMap) {
+                Path file = root.resolve(shard.asText()).normalize();
+                if (file.getParent() != null && file.getParent().equals(root)) {
+                    Files.deleteIfExists(file);
+                }
+            }
         }
     }
 

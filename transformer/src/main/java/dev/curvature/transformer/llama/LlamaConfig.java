@@ -96,6 +96,27 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
         original = original == null ? ConfigJson.object() : original.deepCopy();
     }
 
+    /**
+     * Equal when every typed field is: the original JSON is kept for writing back, not for identity (a file that says
+     * {@code 500000} and one that says {@code 500000.0}, or one with and one without {@code torch_dtype}, describe
+     * the same model).
+     */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof LlamaConfig c && c.modelType.equals(modelType) && c.hiddenSize == hiddenSize
+                && c.intermediateSize == intermediateSize && c.layers == layers && c.heads == heads
+                && c.kvHeads == kvHeads && c.headDim == headDim && c.vocabSize == vocabSize
+                && c.maxPositions == maxPositions && Double.compare(c.rmsNormEps, rmsNormEps) == 0
+                && Double.compare(c.ropeTheta, ropeTheta) == 0 && java.util.Objects.equals(c.ropeScaling, ropeScaling)
+                && c.tieWordEmbeddings == tieWordEmbeddings;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(modelType, hiddenSize, intermediateSize, layers, heads, kvHeads, headDim,
+                vocabSize, maxPositions, rmsNormEps, ropeTheta, ropeScaling, tieWordEmbeddings);
+    }
+
     /** OLMo-2: post-norms after attention and MLP (no input norms) and QK-norm. */
     public boolean isOlmo2() {
         return modelType.equals("olmo2");

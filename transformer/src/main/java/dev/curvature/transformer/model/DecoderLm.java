@@ -88,6 +88,7 @@ public abstract class DecoderLm<W extends DecoderWorkspace> extends LayeredModel
      * The forward pass from x₀ = ws.residual[0] (already filled: by {@link #forward}, or by a caller that perturbs
      * the input embeddings). Returns the mean loss over scored positions.
      */
+    @Override
     public double forwardFromEmbeddings(Workspace workspace) {
         W ws = cast(workspace);
         for (int l = 0; l < config.layers(); l++) {

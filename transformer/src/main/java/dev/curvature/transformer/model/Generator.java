@@ -39,9 +39,20 @@ public final class Generator implements AutoCloseable {
         this.batch = batch;
         this.maxLength = maxLength;
         this.cache = model.cache(batch, maxLength);
-        this.step = model.workspace(batch, 1);
-        this.logits = backend.allocate(arena, model.dtype(), batch, model.config().vocabSize()).named("next logits");
-        this.next = backend.allocate(arena, DType.I32, batch).named("next tokens");
+        Workspace stepWorkspace = null;
+        try {
+            stepWorkspace = model.workspace(batch, 1);
+            this.logits = backend.allocate(arena, model.dtype(), batch, model.config().vocabSize()).named("next logits");
+            this.next = backend.allocate(arena, DType.I32, batch).named("next tokens");
+        } catch (RuntimeException | Error e) {      // nothing half-built stays allocated
+            if (stepWorkspace != null) {
+                stepWorkspace.close();
+            }
+            cache.close();
+            arena.close();
+            throw e;
+        }
+        this.step = stepWorkspace;
     }
 
     /**

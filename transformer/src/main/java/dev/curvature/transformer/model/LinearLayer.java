@@ -23,6 +23,15 @@ public record LinearLayer(String name, int block, LinearRole role, int dIn, int 
         this(name, block, role, dIn, dOut, null);
     }
 
+    /**
+     * The layers that see the same input rows share one factor A: this names the group, the layer whose input it
+     * shares ({@link #inputFrom}) or itself. Collected layers of one group share the first one's A, whichever
+     * of them are selected.
+     */
+    public String inputGroup() {
+        return inputFrom != null ? inputFrom : name;
+    }
+
     /** The HF name of its weight tensor. */
     public String weightName() {
         return name + ".weight";

@@ -44,6 +44,13 @@ public interface Model {
     double forward(Workspace ws, Batch batch);
 
     /**
+     * The forward pass from {@link Workspace#inputEmbeddings()} as the last {@link #forward} left them, or as the
+     * caller changed them (input-space curvature perturbs them); targets as the last forward stored them. Returns the
+     * mean loss over scored positions.
+     */
+    double forwardFromEmbeddings(Workspace ws);
+
+    /**
      * Replaces the targets of the last forward (e.g. by labels sampled from the model's own softmax) and re-scores
      * the kept logits without re-running the model. Returns the new mean loss.
      */

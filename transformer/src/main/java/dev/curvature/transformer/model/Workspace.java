@@ -25,7 +25,7 @@ public interface Workspace extends AutoCloseable {
 
     /**
      * The input embeddings x₀ (B·T, C) of the last forward; a caller may change them and run the model from there
-     * ({@link DecoderLm#forwardFromEmbeddings}), e.g. to perturb the inputs.
+     * ({@link Model#forwardFromEmbeddings}), e.g. to perturb the inputs.
      */
     Tensor inputEmbeddings();
 

@@ -60,10 +60,25 @@ public final class Trainer implements AutoCloseable {
         this.backend = model.backend();
         this.data = data;
         this.options = options;
-        this.grads = model.allocateGradients();
-        this.firstMoments = model.allocateGradients();
-        this.secondMoments = model.allocateGradients();
-        this.activations = model.workspace(options.batch(), options.time());
+        ParameterSet g = null;
+        ParameterSet m = null;
+        ParameterSet v = null;
+        try {
+            g = model.allocateGradients();
+            m = model.allocateGradients();
+            v = model.allocateGradients();
+            this.activations = model.workspace(options.batch(), options.time());
+        } catch (RuntimeException | Error e) {      // nothing half-built stays allocated
+            for (ParameterSet built : new ParameterSet[]{g, m, v}) {
+                if (built != null) {
+                    built.close();
+                }
+            }
+            throw e;
+        }
+        this.grads = g;
+        this.firstMoments = m;
+        this.secondMoments = v;
         this.ids = new int[options.batch() * options.time()];
         this.targets = new int[ids.length];
     }

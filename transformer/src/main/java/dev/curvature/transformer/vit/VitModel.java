@@ -178,6 +178,7 @@ public final class VitModel extends LayeredModel<VitActivations> {
      * The forward pass from x₀ = {@link Workspace#inputEmbeddings()} (filled by {@link #forward}, or changed by the
      * caller). Returns the mean loss over scored images.
      */
+    @Override
     public double forwardFromEmbeddings(Workspace workspace) {
         VitActivations act = cast(workspace);
         double eps = config.layerNormEps();

@@ -90,4 +90,24 @@ class ShardedBf16CheckpointTest {
             }
         }
     }
+
+    @Test
+    void savingAnotherLayoutIntoTheSameDirectoryLeavesNoStaleCheckpointBehind(@TempDir Path out) throws Exception {
+        // reference: the values written last; a stale index would otherwise win over a new single file on load
+        Path sharded = LlamaGoldenParityTest.fixture("llama-tiny-bf16-sharded");
+        Model model = ModelCheckpoints.load(backend, LlamaGoldenParityTest.fixture("llama-tiny"), DType.F32);
+        try (var weights = model.parameters()) {
+            ModelCheckpoints.save(model, out, ModelCheckpoints.layout(sharded), Map.of());
+            backend.fill(weights.get("model.embed_tokens.weight"), 0.5);
+            ModelCheckpoints.save(model, out, ModelCheckpoints.Layout.single(DType.F32), Map.of());
+            assertTrue(!Files.exists(out.resolve("model.safetensors.index.json"))
+                    && !Files.exists(out.resolve("model-00001-of-00002.safetensors")), "the shards are gone");
+            Model single = ModelCheckpoints.load(backend, out, DType.F32);
+            try (var reloaded = single.parameters()) {
+                assertEquals(0.5, reloaded.get("model.embed_tokens.weight").toDoubleArray()[7]);
+            }
+            ModelCheckpoints.save(model, out, ModelCheckpoints.layout(sharded), Map.of());
+            assertTrue(!Files.exists(out.resolve("model.safetensors")), "the single file is gone");
+        }
+    }
 }

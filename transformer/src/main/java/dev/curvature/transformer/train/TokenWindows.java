@@ -1,5 +1,7 @@
 package dev.curvature.transformer.train;
 
+import dev.curvature.transformer.model.Batch;
+
 import java.util.SplittableRandom;
 
 /**
@@ -8,7 +10,7 @@ import java.util.SplittableRandom;
  * (target −1), the same convention K-FAC collection uses. The order of windows is a seeded shuffle per epoch, so
  * the batch of any step is a pure function of (seed, step) — resuming needs no data state.
  */
-public final class TokenWindows {
+public final class TokenWindows implements BatchSource {
     private final int[] tokens;
     private final int time;
     private final int stride;
@@ -40,8 +42,18 @@ public final class TokenWindows {
         return count;
     }
 
+    @Override
     public int time() {
         return time;
+    }
+
+    /** The token windows of step {@code step} as a batch. */
+    @Override
+    public Batch batch(long step, int batch) {
+        int[] ids = new int[batch * time];
+        int[] targets = new int[ids.length];
+        batch(step, batch, ids, targets);
+        return new Batch.Tokens(ids, targets);
     }
 
     /**

@@ -9,7 +9,6 @@ import dev.curvature.transformer.checkpoint.CheckpointFormatException;
 import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
 import dev.curvature.transformer.checkpoint.SafetensorsWriter;
-import dev.curvature.transformer.model.Batch;
 import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.model.Workspace;
@@ -42,19 +41,18 @@ public final class Trainer implements AutoCloseable {
 
     private final Model model;
     private final Backend backend;
-    private final TokenWindows data;
+    private final BatchSource data;
     private final TrainingOptions options;
     private final ParameterSet grads;
     private final ParameterSet firstMoments;
     private final ParameterSet secondMoments;
     private final Workspace activations;
-    private final int[] ids;
-    private final int[] targets;
     private long step;
 
-    public Trainer(Model model, TokenWindows data, TrainingOptions options) {
+    public Trainer(Model model, BatchSource data, TrainingOptions options) {
         if (data.time() != options.time()) {
-            throw new IllegalArgumentException("data windows of " + data.time() + " tokens, options say " + options.time());
+            throw new IllegalArgumentException("data samples of " + data.time() + " positions, options say "
+                    + options.time());
         }
         this.model = model;
         this.backend = model.backend();
@@ -79,8 +77,6 @@ public final class Trainer implements AutoCloseable {
         this.grads = g;
         this.firstMoments = m;
         this.secondMoments = v;
-        this.ids = new int[options.batch() * options.time()];
-        this.targets = new int[ids.length];
     }
 
     /** Steps taken so far. */
@@ -97,11 +93,10 @@ public final class Trainer implements AutoCloseable {
         return activations.memoryPlan();
     }
 
-    /** One optimizer step on the batch {@link TokenWindows#batch} gives for the current step. */
+    /** One optimizer step on the batch the data source gives for the current step. */
     public StepReport trainStep() {
         long start = System.nanoTime();
-        data.batch(step, options.batch(), ids, targets);
-        double loss = model.forward(activations, new Batch.Tokens(ids, targets));
+        double loss = model.forward(activations, data.batch(step, options.batch()));
         grads.zero(backend);
         model.backward(activations, grads);
         double norm = Math.sqrt(backend.sumOfSquares(List.copyOf(grads.all().values())));
@@ -185,7 +180,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     /** Resumes from a checkpoint written by {@link #saveCheckpoint}: model, moments and step. */
-    public static Trainer resume(Backend backend, Path directory, TokenWindows data, DType dtype) throws IOException {
+    public static Trainer resume(Backend backend, Path directory, BatchSource data, DType dtype) throws IOException {
         TrainerState state = readState(directory);
         Model model = ModelCheckpoints.load(backend, directory, dtype);
         Trainer trainer;

@@ -9,6 +9,7 @@ import dev.curvature.transformer.LinearObserver;
 import dev.curvature.transformer.model.Batch;
 import dev.curvature.transformer.model.LinearLayer;
 import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.model.TokenRows;
 import dev.curvature.transformer.model.Workspace;
 
 import java.lang.foreign.Arena;
@@ -38,6 +39,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
     private final Model model;
     private final Labels labels;
     private final long seed;
+    private final TokenRows rows;
     private long batchesSeen;             // batches collected so far: the sampling stream of batch k is (seed, k)
     private final Map<String, KroneckerFactors> factors = new LinkedHashMap<>();
     private final Set<String> inputsAccumulated = new HashSet<>();   // layers whose onInput adds to their A
@@ -49,7 +51,17 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
 
     public KfacCollector(Backend backend, Model model, LayerSelection selection, Labels labels, long seed,
                          CovariancePrecision precision) {
+        this(backend, model, selection, labels, seed, precision, TokenRows.LABELLED);
+    }
+
+    /**
+     * A collector counting the rows {@code rows} picks: {@link TokenRows#LABELLED} (the positions with a target; a
+     * ViT's CLS token, the paper's choice) or {@link TokenRows#ALL} (every token of a scored sample).
+     */
+    public KfacCollector(Backend backend, Model model, LayerSelection selection, Labels labels, long seed,
+                         CovariancePrecision precision, TokenRows rows) {
         this.backend = backend;
+        this.rows = rows;
         this.model = model;
         this.labels = labels;
         this.seed = seed;
@@ -75,25 +87,24 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
      * Returns the mean loss of the labels used.
      */
     public double collect(Workspace act, int[] ids, int[] targets) {
-        int counted = 0;
-        for (int t : targets) {
-            counted += t >= 0 ? 1 : 0;
-        }
-        int[] rows = new int[counted];
-        for (int i = 0, k = 0; i < targets.length; i++) {
-            if (targets[i] >= 0) {
-                rows[k++] = i;
-            }
-        }
-        prepare(rows, act);
+        return collect(act, new Batch.Tokens(ids, targets));
+    }
+
+    /**
+     * Adds one batch of any kind, counting the rows the collector's {@link TokenRows} picks
+     * ({@link Model#countedRows}). Returns the mean loss of the labels used.
+     */
+    public double collect(Workspace act, Batch batch) {
+        prepare(model.countedRows(batch, rows), act);
         model.addObserver(this);
         try {
-            double loss = model.forward(act, new Batch.Tokens(ids, targets));
+            double loss = model.forward(act, batch);
             if (labels == Labels.SAMPLED) {
                 // a stream per batch, seeded by (seed, batch index): a resumed run samples what the uninterrupted
                 // run would have, with no generator state to save; gold targets < 0 mark the rows not drawn
-                backend.sampleSoftmaxRows(sampled, act.logits(), act.targets(), seed * 0x9E3779B97F4A7C15L + batchesSeen);
-                loss = model.retarget(act, backend.readInts(sampled));
+                Tensor drawn = sampled.slice(0, 0, act.targets().dim(0));
+                backend.sampleSoftmaxRows(drawn, act.logits(), act.targets(), seed * 0x9E3779B97F4A7C15L + batchesSeen);
+                loss = model.retarget(act, backend.readInts(drawn));
             }
             batchesSeen++;
             model.backward(act, null, 1.0);     // output gradients only: no parameter gradient is formed

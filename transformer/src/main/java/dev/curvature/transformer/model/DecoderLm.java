@@ -100,6 +100,19 @@ public abstract class DecoderLm<W extends DecoderWorkspace> extends LayeredModel
         return score(ws);
     }
 
+    /** LABELLED: the positions with a target ≥ 0; ALL: every position. */
+    @Override
+    public int[] countedRows(Batch batch, TokenRows which) {
+        if (!(batch instanceof Batch.Tokens tokens)) {
+            throw new IllegalArgumentException(config.modelType() + " is a language model: it takes token batches");
+        }
+        int[] targets = tokens.targets();
+        if (which == TokenRows.ALL) {
+            return java.util.stream.IntStream.range(0, targets.length).toArray();
+        }
+        return java.util.stream.IntStream.range(0, targets.length).filter(i -> targets[i] >= 0).toArray();
+    }
+
     @Override
     public double retarget(Workspace workspace, int[] targets) {
         W ws = cast(workspace);

@@ -71,6 +71,12 @@ public interface Model {
         backward(ws, grads, counted == 0 ? 0.0 : 1.0 / counted);
     }
 
+    /**
+     * The indices of the rows (of the B·T rows the linear layers see for {@code batch}) that {@code which} counts,
+     * ascending: what K-FAC accumulates its factors over.
+     */
+    int[] countedRows(Batch batch, TokenRows which);
+
     void addObserver(LinearObserver observer);
 
     void removeObserver(LinearObserver observer);

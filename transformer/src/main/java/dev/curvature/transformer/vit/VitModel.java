@@ -8,6 +8,7 @@ import dev.curvature.transformer.layers.MultiHeadAttention;
 import dev.curvature.transformer.model.Batch;
 import dev.curvature.transformer.model.LayeredModel;
 import dev.curvature.transformer.model.ParameterSet;
+import dev.curvature.transformer.model.TokenRows;
 import dev.curvature.transformer.model.Workspace;
 
 import java.lang.foreign.Arena;
@@ -211,6 +212,20 @@ public final class VitModel extends LayeredModel<VitActivations> {
     private double score(VitActivations act) {
         backend.crossEntropy(act.losses, act.logSumExp, act.logits, act.labels);
         return act.counted == 0 ? Double.NaN : backend.sum(act.losses) / act.counted;
+    }
+
+    /** LABELLED: the CLS row b·T of each labelled image b; ALL: every token row of each labelled image. */
+    @Override
+    public int[] countedRows(Batch batch, TokenRows which) {
+        if (!(batch instanceof Batch.Images images)) {
+            throw new IllegalArgumentException("a vision transformer takes image batches");
+        }
+        int t = config.contextLength();
+        int[] labels = images.labels();
+        java.util.stream.IntStream scored = java.util.stream.IntStream.range(0, labels.length)
+                .filter(b -> labels[b] >= 0);
+        return which == TokenRows.LABELLED ? scored.map(b -> b * t).toArray()
+                : scored.flatMap(b -> java.util.stream.IntStream.range(b * t, (b + 1) * t)).toArray();
     }
 
     @Override

@@ -43,8 +43,8 @@ import java.util.concurrent.Callable;
                         + "(or load --model); (3) collect K-FAC factors over the training images (the CLS token "
                         + "only, the paper's choice, or --rows all); (4) edit the MLPs of the first and last blocks "
                         + "at each --rho with K-FAC, SVD truncation and random components at the same kept "
-                        + "fraction; (5) report for each model: memorized = % of the noisy training images still "
-                        + "predicted with their noisy label, true label = % of them predicted with their true "
+                        + "fraction; (5) report for each model: memorized = %% of the noisy training images still "
+                        + "predicted with their noisy label, true label = %% of them predicted with their true "
                         + "label, test = clean test accuracy (all 10,000 test images), and clean train accuracy.",
                 "",
                 "Writes <out>/model (HF layout), noise.json, report.json, table.txt; prints the table on stderr, "

@@ -95,6 +95,7 @@ final class CollectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        requireOutputsDistinct();
         ModelConfig config = ModelCheckpoints.readConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         if ((labels == null || time == null || layers == null) && defaults.describeCollect() != null) {
@@ -141,6 +142,19 @@ final class CollectCommand implements Callable<Integer> {
             } finally {
                 loaded.parameters().close();
             }
+        }
+    }
+
+    /** --out, its checkpoint and its per-corpus shards must not be (or be inside) the model, a corpus or the tokenizer. */
+    private void requireOutputsDistinct() throws java.io.IOException {
+        Map<String, List<Path>> inputs = new LinkedHashMap<>();
+        inputs.put("model directory (--model)", List.of(model.model));
+        inputs.put("corpus (--corpus)", corpus);
+        inputs.put("tokenizer (--tokenizer)", model.tokenizerFile() == null ? List.of() : List.of(model.tokenizerFile()));
+        OutputPaths.requireDistinct("--out", out, inputs);
+        OutputPaths.requireDistinct("--out", FactorCollection.checkpointOf(out), inputs);
+        for (int i = 0; i < corpus.size() && corpus.size() > 1; i++) {
+            OutputPaths.requireDistinct("--out", FactorCollection.shardOf(out, i), inputs);
         }
     }
 

@@ -93,7 +93,12 @@ final class EditCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        requireDistinctOutput(model.model, out);
+        Map<String, List<Path>> inputs = new LinkedHashMap<>();
+        inputs.put("model directory (--model)", List.of(model.model));
+        inputs.put(source.isFactors() ? "factors (--factors)" : "eigenbases (--eigenbases)", List.of(source.file()));
+        inputs.put("ρ config (--rho-config)", rhoConfig == null ? List.of() : List.of(rhoConfig));
+        inputs.put("tokenizer (--tokenizer)", model.tokenizerFile() == null ? List.of() : List.of(model.tokenizerFile()));
+        OutputPaths.requireDistinct("--out", out, inputs);
         ModelConfig config = ModelCheckpoints.readConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         double keep = rho != null ? rho : defaults.rho();
@@ -169,20 +174,6 @@ final class EditCommand implements Callable<Integer> {
             } finally {
                 loaded.parameters().close();
             }
-        }
-    }
-
-    /** Refuses an output directory that is the input model's: the edit must never overwrite its own source. */
-    static void requireDistinctOutput(Path input, Path output) throws java.io.IOException {
-        Path in = input.toAbsolutePath().normalize();
-        Path target = output.toAbsolutePath().normalize();
-        boolean same = in.equals(target);
-        if (!same && Files.exists(in) && Files.exists(target)) {
-            same = Files.isSameFile(in, target);
-        }
-        if (same) {
-            throw new IllegalArgumentException("--out " + output + " is the input model directory " + input
-                    + ": refusing to overwrite the model being edited (nothing written); choose another --out");
         }
     }
 }

@@ -33,6 +33,7 @@ final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OutputPaths.requireDistinct("--out", out, java.util.Map.of("shard", shards));
         try (Backend backend = new CpuBackend(); FactorStore.Loaded merged = FactorStore.merge(backend, shards)) {
             FactorStore.write(out, merged.factors(), merged.description());
             output.print(merged.description(), CollectCommand.summary(out, merged.description())

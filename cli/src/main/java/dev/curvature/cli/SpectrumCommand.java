@@ -53,6 +53,9 @@ final class SpectrumCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OutputPaths.requireDistinct("--eigenbases", eigenbases, "factors (--factors)", factors);
+        OutputPaths.requireDistinct("--plot", plot, "factors (--factors)", factors);
+        OutputPaths.requireDistinct("--plot", plot, "eigenbases (--eigenbases)", eigenbases);
         MemoryPlan plan = MemoryPlan.spectrum(EigenbasisSource.factorLayers(factors), eigenbases != null);
         if (memory.stopAfter(plan, eigenbases != null ? "collect fewer layers, or leave out --eigenbases"
                 : "collect fewer layers")) {

@@ -40,6 +40,11 @@ public final class FactorCollection {
         return output.resolveSibling(output.getFileName() + ".partial");
     }
 
+    /** Where a run over several corpus files keeps the shard of file {@code part}: the output name + ".part-N". */
+    public static Path shardOf(Path output, int part) {
+        return output.resolveSibling(output.getFileName() + ".part-" + part);
+    }
+
     /** Progress callback: windows done of total, tokens done. */
     @FunctionalInterface
     public interface Progress {
@@ -68,7 +73,7 @@ public final class FactorCollection {
         double lossSum = 0;
         long lossWeight = 0;
         for (int i = 0; i < parts.size(); i++) {
-            Path shard = output.resolveSibling(output.getFileName() + ".part-" + i);
+            Path shard = shardOf(output, i);
             shards.add(shard);
             if (java.nio.file.Files.exists(shard)) {
                 continue;   // finished before an interruption

@@ -84,7 +84,7 @@ final class CollectCommand implements Callable<Integer> {
     long checkpointEvery;
 
     @Option(names = "--exact", description = "Accumulate in exact float64 (audit mode) instead of float32 batches "
-            + "folded into float64 sums.")
+            + "folded into float64 sums (implied by --dtype F64).")
     boolean exact;
 
     @Mixin
@@ -111,7 +111,9 @@ final class CollectCommand implements Callable<Integer> {
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         }
-        CovariancePrecision precision = exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS;
+        // float64 activations are summed exactly: --dtype F64 is the audit run, and its description says so
+        CovariancePrecision precision = exact || model.computeDtype() == dev.curvature.engine.DType.F64
+                ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS;
         List<String> names = LayerSelection.parse(layerPatterns).select(config.linearLayers());
         List<LinearLayer> selected = config.linearLayers().stream().filter(l -> names.contains(l.name())).toList();
         MemoryPlan plan = MemoryPlan.collection(config, model.computeDtype(), batch, window, selected, precision);

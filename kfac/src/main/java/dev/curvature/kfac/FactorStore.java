@@ -112,17 +112,47 @@ public final class FactorStore {
         }
     }
 
-    /** Writes {@code factors} (sums) and their description to {@code file}, atomically. */
+    /**
+     * Writes {@code factors} (sums) and their description to {@code file}, atomically. A factor holding NaN or ±Inf
+     * (weights so large that compute overflowed, say) is refused before anything is written, naming the layer and the
+     * first bad element.
+     */
     public static void write(Path file, Map<String, KroneckerFactors> factors, Description description)
             throws IOException {
         try (Arena arena = Arena.ofShared()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (KroneckerFactors f : factors.values()) {
-                tensors.put(f.layer() + ".A", symmetricSum(arena, f.activations()));
-                tensors.put(f.layer() + ".G", symmetricSum(arena, f.gradients()));
+                tensors.put(f.layer() + ".A", requireFinite(symmetricSum(arena, f.activations()), f.layer() + ".A", file));
+                tensors.put(f.layer() + ".G", requireFinite(symmetricSum(arena, f.gradients()), f.layer() + ".G", file));
             }
             SafetensorsWriter.write(file, tensors, Map.of(METADATA_KEY, JSON.writeValueAsString(description)));
         }
+    }
+
+    /** {@code sum} (a host float64 matrix) when finite; else an error naming the factor and its first bad element. */
+    private static Tensor requireFinite(Tensor sum, String name, Path file) {
+        java.lang.foreign.MemorySegment s = sum.segment();
+        long n = sum.size();
+        long bad = 0;
+        long first = -1;
+        for (long i = 0; i < n; i++) {
+            double v = s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE, i);
+            if (!Double.isFinite(v)) {
+                bad++;
+                if (first < 0) {
+                    first = i;
+                }
+            }
+        }
+        if (bad > 0) {
+            long cols = sum.dim(1);
+            throw new NonFiniteTensorException(name, "factor '" + name + "' of layer "
+                    + name.substring(0, name.length() - 2) + " holds " + bad + " non-finite values (first at ["
+                    + first / cols + ", " + first % cols + "] = " + s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE,
+                    first) + "): the model's activations or gradients overflowed (weights too large?); refusing to "
+                    + "write " + file);
+        }
+        return sum;
     }
 
     private static Tensor symmetricSum(Arena arena, CovarianceAccumulator acc) {

@@ -96,6 +96,13 @@ final class CollectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         requireOutputsDistinct();
+        try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
+            OutputFiles.cleanLeftovers(out);
+            return collect();
+        }
+    }
+
+    private Integer collect() throws Exception {
         ModelConfig config = ModelCheckpoints.readConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         if ((labels == null || time == null || layers == null) && defaults.describeCollect() != null) {

@@ -99,6 +99,13 @@ final class EditCommand implements Callable<Integer> {
         inputs.put("ρ config (--rho-config)", rhoConfig == null ? List.of() : List.of(rhoConfig));
         inputs.put("tokenizer (--tokenizer)", model.tokenizerFile() == null ? List.of() : List.of(model.tokenizerFile()));
         OutputPaths.requireDistinct("--out", out, inputs);
+        try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
+            OutputFiles.cleanLeftovers(out);
+            return edit();
+        }
+    }
+
+    private Integer edit() throws Exception {
         ModelConfig config = ModelCheckpoints.readConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         double keep = rho != null ? rho : defaults.rho();
@@ -150,12 +157,17 @@ final class EditCommand implements Callable<Integer> {
                 List<ModelEditor.LayerResult> results = factors != null
                         ? ModelEditor.edit(backend, loaded, factors, rhoByLayer, selectionRule, onLayer)
                         : ModelEditor.edit(backend, loaded, bases, rhoByLayer, selectionRule, onLayer);
-                ModelCheckpoints.save(loaded, out, layout, Map.of("curvature.edit", selectionRule + " " + rhoByLayer));
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model.model.toString());
                 report.put("source", String.valueOf(source.file()));
                 report.put("layers", results);
-                Files.writeString(out.resolve("edit-report.json"), Json.write(report));
+                // the whole directory or nothing: an existing --out holds the old edit or this one, never a mixture
+                OutputFiles.replaceDirectory(out, dir -> {
+                    ModelCheckpoints.save(loaded, dir, layout, Map.of("curvature.edit", selectionRule + " "
+                            + rhoByLayer));
+                    OutputFiles.writeAtomically(dir.resolve("edit-report.json"),
+                            Json.write(report).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                });
                 int width = Math.max(18, results.stream().mapToInt(r -> r.edit().layer().length()).max().orElse(0));
                 StringBuilder table = new StringBuilder(String.format("%-" + width + "s %6s %12s %10s %9s %9s%n",
                         "layer", "ρ", "kept pairs", "mass kept", "ΔW/W", "U_G/U_A"));

@@ -95,6 +95,12 @@ final class CollectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionRanges.require("--batch", batch, 1, 1 << 20);
+        OptionRanges.require("--max-tokens", maxTokens, 0, Long.MAX_VALUE);
+        OptionRanges.require("--checkpoint-every", checkpointEvery, 0, Long.MAX_VALUE);
+        if (model.compute.threads != null) {
+            OptionRanges.require("--threads", model.compute.threads, 1, BackendOptions.maxThreads());
+        }
         requireOutputsDistinct();
         try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
             OutputFiles.cleanLeftovers(out);
@@ -133,7 +139,14 @@ final class CollectCommand implements Callable<Integer> {
                 var tokenizer = model.tokenizer(loaded.config().vocabSize());
                 List<int[]> parts = new java.util.ArrayList<>();
                 for (Path file : corpus) {
-                    parts.add(TextCorpus.read(file).tokens(tokenizer));
+                    int[] ids = TextCorpus.read(file).tokens(tokenizer);
+                    long usable = maxTokens > 0 ? Math.min(ids.length, maxTokens) : ids.length;
+                    if (usable < window) {
+                        throw new IllegalArgumentException("--corpus " + file + " has " + ids.length + " tokens"
+                                + (usable < ids.length ? " (" + usable + " within --max-tokens)" : "")
+                                + ", fewer than one window of --time " + window);
+                    }
+                    parts.add(ids);
                 }
                 var options = new FactorCollection.Options(layerPatterns, labelMode, seed, batch, window, maxTokens,
                         precision, checkpointEvery);

@@ -105,7 +105,42 @@ final class EditCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The per-layer ρ of a --rho-config file: strict JSON (duplicate keys and trailing content refused), one object
+     * of at least one "layer": number in [0, 1]; every error names the file and the field.
+     */
+    static Map<String, Double> readRhoConfig(Path file) throws java.io.IOException {
+        dev.curvature.transformer.data.InputFiles.requireRegular(file, 16L << 20);
+        com.fasterxml.jackson.databind.JsonNode root;
+        try {
+            root = new ObjectMapper().enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                    .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                    .readTree(Files.readAllBytes(file));
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IllegalArgumentException("--rho-config " + file + " is not valid JSON: "
+                    + e.getOriginalMessage().replaceAll("\\s+", " "));
+        }
+        if (root == null || !root.isObject()) {
+            throw new IllegalArgumentException("--rho-config " + file + " must be a JSON object {\"layer\": ρ, ...}");
+        }
+        if (root.isEmpty()) {
+            throw new IllegalArgumentException("--rho-config " + file + " names no layer ({}): nothing would be "
+                    + "edited; give {\"layer\": ρ, ...}");
+        }
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (var it = root.fields(); it.hasNext(); ) {
+            var e = it.next();
+            if (!e.getValue().isNumber() || !(e.getValue().doubleValue() >= 0 && e.getValue().doubleValue() <= 1)) {
+                throw new IllegalArgumentException("--rho-config " + file + ": \"" + e.getKey() + "\" must be a "
+                        + "number in [0, 1], found " + e.getValue());
+            }
+            out.put(e.getKey(), e.getValue().doubleValue());
+        }
+        return out;
+    }
+
     private Integer edit() throws Exception {
+        Map<String, Double> rhoFromFile = rhoConfig != null ? readRhoConfig(rhoConfig) : null;   // before any work
         ModelConfig config = ModelCheckpoints.readConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         double keep = rho != null ? rho : defaults.rho();
@@ -114,8 +149,7 @@ final class EditCommand implements Callable<Integer> {
         List<String> available = sourceLayers.stream().map(FactorStore.Layer::name).toList();
         Map<String, Double> rhoByLayer = new LinkedHashMap<>();
         if (rhoConfig != null) {
-            Map<?, ?> perLayer = new ObjectMapper().readValue(Files.readString(rhoConfig), Map.class);
-            perLayer.forEach((k, v) -> rhoByLayer.put(String.valueOf(k), ((Number) v).doubleValue()));
+            rhoByLayer.putAll(rhoFromFile);
         } else {
             if ((layers == null || rho == null) && defaults.describeEdit() != null) {
                 System.err.println(defaults.describeEdit());

@@ -11,7 +11,15 @@ final class BackendOptions {
     Integer threads;
 
     /** A new backend (the caller closes it). */
+    /** The most threads accepted: a few per core (more only oversubscribes, and can exhaust a thread limit). */
+    static int maxThreads() {
+        return Math.max(64, 4 * Runtime.getRuntime().availableProcessors());
+    }
+
     Backend backend() {
+        if (threads != null) {
+            OptionRanges.require("--threads", threads, 1, maxThreads());
+        }
         return threads == null ? new CpuBackend() : new CpuBackend(threads);
     }
 }

@@ -84,7 +84,7 @@ final class CollectCommand implements Callable<Integer> {
     long checkpointEvery;
 
     @Option(names = "--exact", description = "Accumulate in exact float64 (audit mode) instead of float32 batches "
-            + "folded into float64 sums.")
+            + "folded into float64 sums (implied by --dtype F64).")
     boolean exact;
 
     @Mixin
@@ -95,6 +95,20 @@ final class CollectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionRanges.require("--batch", batch, 1, 1 << 20);
+        OptionRanges.require("--max-tokens", maxTokens, 0, Long.MAX_VALUE);
+        OptionRanges.require("--checkpoint-every", checkpointEvery, 0, Long.MAX_VALUE);
+        if (model.compute.threads != null) {
+            OptionRanges.require("--threads", model.compute.threads, 1, BackendOptions.maxThreads());
+        }
+        requireOutputsDistinct();
+        try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
+            OutputFiles.cleanLeftovers(out);
+            return collect();
+        }
+    }
+
+    private Integer collect() throws Exception {
         ModelConfig config = ModelCheckpoints.readConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         if ((labels == null || time == null || layers == null) && defaults.describeCollect() != null) {
@@ -110,7 +124,9 @@ final class CollectCommand implements Callable<Integer> {
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         }
-        CovariancePrecision precision = exact ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS;
+        // float64 activations are summed exactly: --dtype F64 is the audit run, and its description says so
+        CovariancePrecision precision = exact || model.computeDtype() == dev.curvature.engine.DType.F64
+                ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS;
         List<String> names = LayerSelection.parse(layerPatterns).select(config.linearLayers());
         List<LinearLayer> selected = config.linearLayers().stream().filter(l -> names.contains(l.name())).toList();
         MemoryPlan plan = MemoryPlan.collection(config, model.computeDtype(), batch, window, selected, precision);
@@ -123,7 +139,14 @@ final class CollectCommand implements Callable<Integer> {
                 var tokenizer = model.tokenizer(loaded.config().vocabSize());
                 List<int[]> parts = new java.util.ArrayList<>();
                 for (Path file : corpus) {
-                    parts.add(TextCorpus.read(file).tokens(tokenizer));
+                    int[] ids = TextCorpus.read(file).tokens(tokenizer);
+                    long usable = maxTokens > 0 ? Math.min(ids.length, maxTokens) : ids.length;
+                    if (usable < window) {
+                        throw new IllegalArgumentException("--corpus " + file + " has " + ids.length + " tokens"
+                                + (usable < ids.length ? " (" + usable + " within --max-tokens)" : "")
+                                + ", fewer than one window of --time " + window);
+                    }
+                    parts.add(ids);
                 }
                 var options = new FactorCollection.Options(layerPatterns, labelMode, seed, batch, window, maxTokens,
                         precision, checkpointEvery);
@@ -141,6 +164,19 @@ final class CollectCommand implements Callable<Integer> {
             } finally {
                 loaded.parameters().close();
             }
+        }
+    }
+
+    /** --out, its checkpoint and its per-corpus shards must not be (or be inside) the model, a corpus or the tokenizer. */
+    private void requireOutputsDistinct() throws java.io.IOException {
+        Map<String, List<Path>> inputs = new LinkedHashMap<>();
+        inputs.put("model directory (--model)", List.of(model.model));
+        inputs.put("corpus (--corpus)", corpus);
+        inputs.put("tokenizer (--tokenizer)", model.tokenizerFile() == null ? List.of() : List.of(model.tokenizerFile()));
+        OutputPaths.requireDistinct("--out", out, inputs);
+        OutputPaths.requireDistinct("--out", FactorCollection.checkpointOf(out), inputs);
+        for (int i = 0; i < corpus.size() && corpus.size() > 1; i++) {
+            OutputPaths.requireDistinct("--out", FactorCollection.shardOf(out, i), inputs);
         }
     }
 

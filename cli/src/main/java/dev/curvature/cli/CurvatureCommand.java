@@ -45,7 +45,24 @@ public final class CurvatureCommand implements Runnable {
 
     /** The configured picocli command line (tests call it without exiting the JVM). */
     public static CommandLine commandLine() {
+        CommandLine.IExecutionStrategy runLast = new CommandLine.RunLast();
         return new CommandLine(new CurvatureCommand())
+                .setExecutionStrategy(parseResult -> {
+                    // picocli hands Exceptions to the handler below; an Error (OutOfMemoryError above all) would
+                    // escape as a stack trace: one line and exit 1 instead
+                    try {
+                        return runLast.execute(parseResult);
+                    } catch (OutOfMemoryError e) {
+                        parseResult.commandSpec().commandLine().getErr().println("curvature: out of memory ("
+                                + e.getMessage() + "): the input asks for more than this JVM may use; raise -Xmx or "
+                                + "--memory-limit, or check the file sizes and config.json");
+                        return 1;
+                    } catch (StackOverflowError e) {
+                        parseResult.commandSpec().commandLine().getErr().println("curvature: input nested too deeply "
+                                + "(stack overflow)");
+                        return 1;
+                    }
+                })
                 .setExecutionExceptionHandler((e, cmd, parseResult) -> {
                     // One clear line for the user; the stack trace only when asked for.
                     cmd.getErr().println("curvature: " + e.getMessage());

@@ -146,6 +146,7 @@ final class DemoCommand implements Callable<Integer> {
         Path modelDir = model != null ? model : bundledModel();
         Path run = out != null ? out : Path.of("runs", "demo-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        OutputPaths.requireDistinct("--out", run, "model directory (--model)", modelDir);
         Files.createDirectories(run);
         Map<String, Double> seconds = new LinkedHashMap<>();
         try (Backend backend = compute.backend()) {

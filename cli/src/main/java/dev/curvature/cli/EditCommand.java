@@ -93,7 +93,54 @@ final class EditCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        requireDistinctOutput(model.model, out);
+        Map<String, List<Path>> inputs = new LinkedHashMap<>();
+        inputs.put("model directory (--model)", List.of(model.model));
+        inputs.put(source.isFactors() ? "factors (--factors)" : "eigenbases (--eigenbases)", List.of(source.file()));
+        inputs.put("ρ config (--rho-config)", rhoConfig == null ? List.of() : List.of(rhoConfig));
+        inputs.put("tokenizer (--tokenizer)", model.tokenizerFile() == null ? List.of() : List.of(model.tokenizerFile()));
+        OutputPaths.requireDistinct("--out", out, inputs);
+        try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
+            OutputFiles.cleanLeftovers(out);
+            return edit();
+        }
+    }
+
+    /**
+     * The per-layer ρ of a --rho-config file: strict JSON (duplicate keys and trailing content refused), one object
+     * of at least one "layer": number in [0, 1]; every error names the file and the field.
+     */
+    static Map<String, Double> readRhoConfig(Path file) throws java.io.IOException {
+        dev.curvature.transformer.data.InputFiles.requireRegular(file, 16L << 20);
+        com.fasterxml.jackson.databind.JsonNode root;
+        try {
+            root = new ObjectMapper().enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                    .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                    .readTree(Files.readAllBytes(file));
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IllegalArgumentException("--rho-config " + file + " is not valid JSON: "
+                    + e.getOriginalMessage().replaceAll("\\s+", " "));
+        }
+        if (root == null || !root.isObject()) {
+            throw new IllegalArgumentException("--rho-config " + file + " must be a JSON object {\"layer\": ρ, ...}");
+        }
+        if (root.isEmpty()) {
+            throw new IllegalArgumentException("--rho-config " + file + " names no layer ({}): nothing would be "
+                    + "edited; give {\"layer\": ρ, ...}");
+        }
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (var it = root.fields(); it.hasNext(); ) {
+            var e = it.next();
+            if (!e.getValue().isNumber() || !(e.getValue().doubleValue() >= 0 && e.getValue().doubleValue() <= 1)) {
+                throw new IllegalArgumentException("--rho-config " + file + ": \"" + e.getKey() + "\" must be a "
+                        + "number in [0, 1], found " + e.getValue());
+            }
+            out.put(e.getKey(), e.getValue().doubleValue());
+        }
+        return out;
+    }
+
+    private Integer edit() throws Exception {
+        Map<String, Double> rhoFromFile = rhoConfig != null ? readRhoConfig(rhoConfig) : null;   // before any work
         ModelConfig config = ModelCheckpoints.readConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         double keep = rho != null ? rho : defaults.rho();
@@ -102,8 +149,7 @@ final class EditCommand implements Callable<Integer> {
         List<String> available = sourceLayers.stream().map(FactorStore.Layer::name).toList();
         Map<String, Double> rhoByLayer = new LinkedHashMap<>();
         if (rhoConfig != null) {
-            Map<?, ?> perLayer = new ObjectMapper().readValue(Files.readString(rhoConfig), Map.class);
-            perLayer.forEach((k, v) -> rhoByLayer.put(String.valueOf(k), ((Number) v).doubleValue()));
+            rhoByLayer.putAll(rhoFromFile);
         } else {
             if ((layers == null || rho == null) && defaults.describeEdit() != null) {
                 System.err.println(defaults.describeEdit());
@@ -145,12 +191,17 @@ final class EditCommand implements Callable<Integer> {
                 List<ModelEditor.LayerResult> results = factors != null
                         ? ModelEditor.edit(backend, loaded, factors, rhoByLayer, selectionRule, onLayer)
                         : ModelEditor.edit(backend, loaded, bases, rhoByLayer, selectionRule, onLayer);
-                ModelCheckpoints.save(loaded, out, layout, Map.of("curvature.edit", selectionRule + " " + rhoByLayer));
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model.model.toString());
                 report.put("source", String.valueOf(source.file()));
                 report.put("layers", results);
-                Files.writeString(out.resolve("edit-report.json"), Json.write(report));
+                // the whole directory or nothing: an existing --out holds the old edit or this one, never a mixture
+                OutputFiles.replaceDirectory(out, dir -> {
+                    ModelCheckpoints.save(loaded, dir, layout, Map.of("curvature.edit", selectionRule + " "
+                            + rhoByLayer));
+                    OutputFiles.writeAtomically(dir.resolve("edit-report.json"),
+                            Json.write(report).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                });
                 int width = Math.max(18, results.stream().mapToInt(r -> r.edit().layer().length()).max().orElse(0));
                 StringBuilder table = new StringBuilder(String.format("%-" + width + "s %6s %12s %10s %9s %9s%n",
                         "layer", "ρ", "kept pairs", "mass kept", "ΔW/W", "U_G/U_A"));
@@ -169,20 +220,6 @@ final class EditCommand implements Callable<Integer> {
             } finally {
                 loaded.parameters().close();
             }
-        }
-    }
-
-    /** Refuses an output directory that is the input model's: the edit must never overwrite its own source. */
-    static void requireDistinctOutput(Path input, Path output) throws java.io.IOException {
-        Path in = input.toAbsolutePath().normalize();
-        Path target = output.toAbsolutePath().normalize();
-        boolean same = in.equals(target);
-        if (!same && Files.exists(in) && Files.exists(target)) {
-            same = Files.isSameFile(in, target);
-        }
-        if (same) {
-            throw new IllegalArgumentException("--out " + output + " is the input model directory " + input
-                    + ": refusing to overwrite the model being edited (nothing written); choose another --out");
         }
     }
 }

@@ -33,7 +33,10 @@ final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (Backend backend = new CpuBackend(); FactorStore.Loaded merged = FactorStore.merge(backend, shards)) {
+        OutputPaths.requireDistinct("--out", out, java.util.Map.of("shard", shards));
+        try (OutputFiles.Lock lock = OutputFiles.lock(out); Backend backend = new CpuBackend();
+             FactorStore.Loaded merged = FactorStore.merge(backend, shards)) {
+            OutputFiles.cleanLeftovers(out);
             FactorStore.write(out, merged.factors(), merged.description());
             output.print(merged.description(), CollectCommand.summary(out, merged.description())
                     + String.format("%d shards added in the order given%n", shards.size()));

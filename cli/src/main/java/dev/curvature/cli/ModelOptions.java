@@ -33,6 +33,11 @@ final class ModelOptions {
                     + "has 256 entries).")
     String tokenizer;
 
+    /** The tokenizer file given with --tokenizer (null for 'bytes' or the model directory's own). */
+    Path tokenizerFile() {
+        return tokenizer == null || "bytes".equals(tokenizer) ? null : Path.of(tokenizer);
+    }
+
     Backend backend() {
         return compute.backend();
     }

@@ -53,6 +53,9 @@ final class SpectrumCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OutputPaths.requireDistinct("--eigenbases", eigenbases, "factors (--factors)", factors);
+        OutputPaths.requireDistinct("--plot", plot, "factors (--factors)", factors);
+        OutputPaths.requireDistinct("--plot", plot, "eigenbases (--eigenbases)", eigenbases);
         MemoryPlan plan = MemoryPlan.spectrum(EigenbasisSource.factorLayers(factors), eigenbases != null);
         if (memory.stopAfter(plan, eigenbases != null ? "collect fewer layers, or leave out --eigenbases"
                 : "collect fewer layers")) {
@@ -60,7 +63,11 @@ final class SpectrumCommand implements Callable<Integer> {
         }
         List<Map<String, Object>> layers = new ArrayList<>();
         Map<String, double[]> spectra = SpectrumPlot.newSpectra();
-        try (Backend backend = new CpuBackend(); FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
+        try (OutputFiles.Lock lock = eigenbases != null ? OutputFiles.lock(eigenbases) : null;
+             Backend backend = new CpuBackend(); FactorStore.Loaded loaded = FactorStore.read(backend, factors)) {
+            if (eigenbases != null) {
+                OutputFiles.cleanLeftovers(eigenbases);
+            }
             StringBuilder table = new StringBuilder(String.format("%-18s %6s %12s %10s %10s %9s%n", "factor", "n",
                     "λ max", "residual", "orthog.", "negative"));
             List<FactorEigenbasis> kept = new ArrayList<>();

@@ -44,9 +44,8 @@ final class SpectrumPlot {
                 series.setMarker(SeriesMarkers.NONE);
             }
         }
-        String name = png.toString();
-        String base = name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
-        BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);
+        // exactly the name given (BitmapEncoder.saveBitmap would append ".png"), written whole or not at all
+        OutputFiles.writeAtomically(png, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
     }
 
     /** An insertion-ordered map for building {@link #write}'s input. */

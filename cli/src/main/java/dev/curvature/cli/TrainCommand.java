@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -129,6 +130,8 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OutputPaths.requireDistinct("--out", out, Map.of("corpus (--corpus)", List.of(corpus), "tokenizer (--tokenizer)",
+                "bytes".equals(tokenizer) ? List.of() : List.of(Path.of(tokenizer))));
         Tokenizer tok = "bytes".equals(tokenizer) ? new ByteTokenizer()
                 : BytePairTokenizer.fromTokenizerJson(Path.of(tokenizer));
         int[] tokens = TextCorpus.read(corpus).tokens(tok);

@@ -56,6 +56,7 @@ final class WorkbenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OutputPaths.requireDistinct("--out", out, "source (--source)", source);
         WorkbenchOptions options = WorkbenchOptions.defaults(seed);
         if (passages != null || duplicates != null) {
             options = options.withPassages(passages != null ? passages : options.passages(),

@@ -89,6 +89,13 @@ public final class EigenbasisStore {
                     Tensor uG = st.tensor(l + ".U_G");
                     Tensor mu = st.tensor(l + ".mu");
                     Tensor uA = st.tensor(l + ".U_A");
+                    for (Tensor t : new Tensor[]{lambda, uG, mu, uA}) {
+                        try {
+                            backend.requireFinite(t, "an edit from this eigenbasis");
+                        } catch (dev.curvature.engine.NonFiniteTensorException e) {
+                            throw new CheckpointFormatException(file, t.name(), e.getMessage());
+                        }
+                    }
                     if (lambda.rank() != 1 || uG.rank() != 2 || uG.dim(0) != lambda.dim(0) || uG.dim(1) != lambda.dim(0)
                             || mu.rank() != 1 || uA.rank() != 2 || uA.dim(0) != mu.dim(0) || uA.dim(1) != mu.dim(0)) {
                         throw new CheckpointFormatException(file, l, "has inconsistent eigenvalue/eigenvector shapes");

@@ -40,6 +40,11 @@ public final class FactorCollection {
         return output.resolveSibling(output.getFileName() + ".partial");
     }
 
+    /** Where a run over several corpus files keeps the shard of file {@code part}: the output name + ".part-N". */
+    public static Path shardOf(Path output, int part) {
+        return output.resolveSibling(output.getFileName() + ".part-" + part);
+    }
+
     /** Progress callback: windows done of total, tokens done. */
     @FunctionalInterface
     public interface Progress {
@@ -55,7 +60,8 @@ public final class FactorCollection {
 
     /**
      * A run over several corpus parts (files): each part is collected into its own shard ({@code <out>.part-<i>},
-     * resumable like any run; a finished shard is reused), then the shards are added in part order and the shards
+     * resumable like any run; a finished shard is reused only when its description is that of this very request —
+     * model, corpus part, dtype, precision, labels, seed, window, batch, budget, layers — and refused otherwise), then the shards are added in part order and the shards
      * removed. This is exactly what merging separately collected per-part shards does, so a distributed collection
      * reproduces a single run bit for bit (float addition is not associative: the order is part of the definition).
      */
@@ -68,10 +74,11 @@ public final class FactorCollection {
         double lossSum = 0;
         long lossWeight = 0;
         for (int i = 0; i < parts.size(); i++) {
-            Path shard = output.resolveSibling(output.getFileName() + ".part-" + i);
+            Path shard = shardOf(output, i);
             shards.add(shard);
             if (java.nio.file.Files.exists(shard)) {
-                continue;   // finished before an interruption
+                requireFinishedShardOf(model, parts.get(i), options, shard);
+                continue;   // finished before an interruption, by this very request
             }
             Result r = run(model, parts.get(i), options, shard, progress);
             if (!Double.isNaN(r.meanLoss())) {
@@ -102,11 +109,13 @@ public final class FactorCollection {
         }
         int batches = (int) ((windows + options.batch() - 1) / options.batch());
         String model0 = ModelFingerprint.of(model.parameters());
+        String dtype = model.parameters().dtype().name();
         CorpusDigest corpus = new CorpusDigest(tokens);
         Path checkpoint = checkpointOf(output);
         try (KfacCollector collector = new KfacCollector(model.backend(), model, LayerSelection.parse(options.layers()),
                 options.labels(), options.seed(), options.precision())) {
-            int firstBatch = resume(model, collector, checkpoint, model0, options, corpus, windows * options.time());
+            int firstBatch = resume(model, collector, checkpoint, model0, options, dtype, corpus,
+                    windows * options.time());
             double lossSum = 0;
             long lossCount = 0;
             long sinceCheckpoint = 0;
@@ -130,7 +139,7 @@ public final class FactorCollection {
                     sinceCheckpoint += (long) size * options.time();
                     if (options.checkpointEvery() > 0 && sinceCheckpoint >= options.checkpointEvery() && b + 1 < batches) {
                         FactorStore.write(checkpoint, collector.factors(),
-                                describe(collector, model0, options, corpus, done * options.time()));
+                                describe(collector, model0, options, corpus, done * options.time(), dtype));
                         sinceCheckpoint = 0;
                     }
                     progress.update(done, windows, done * options.time());
@@ -140,7 +149,8 @@ public final class FactorCollection {
                     act.close();
                 }
             }
-            FactorStore.Description description = describe(collector, model0, options, corpus, windows * options.time());
+            FactorStore.Description description = describe(collector, model0, options, corpus, windows * options.time(),
+                    dtype);
             FactorStore.write(output, collector.factors(), description);
             java.nio.file.Files.deleteIfExists(checkpoint);
             return new Result(description, lossCount == 0 ? Double.NaN : lossSum / lossCount);
@@ -148,13 +158,14 @@ public final class FactorCollection {
     }
 
     private static FactorStore.Description describe(KfacCollector collector, String model, Options options,
-                                                    CorpusDigest corpus, long tokensDone) {
+                                                    CorpusDigest corpus, long tokensDone, String dtype) {
         List<FactorStore.Layer> layers = new ArrayList<>();
         for (KroneckerFactors f : collector.factors().values()) {
             layers.add(new FactorStore.Layer(f.layer(), f.activations().dim(), f.gradients().dim(), f.positions()));
         }
         return new FactorStore.Description(FactorStore.VERSION, model, options.labels().name(), options.seed(),
-                List.of(digestOf(corpus, tokensDone)), tokensDone, layers, collection(options));
+                List.of(digestOf(corpus, tokensDone)), tokensDone, layers, collection(options, dtype),
+                List.of(options.seed()));
     }
 
     private static String digestOf(CorpusDigest corpus, long tokensDone) {
@@ -162,9 +173,66 @@ public final class FactorCollection {
         return corpus.current();
     }
 
-    private static FactorStore.Collection collection(Options options) {
+    private static FactorStore.Collection collection(Options options, String dtype) {
         return new FactorStore.Collection(options.time(), options.batch(), options.precision().name(),
-                options.maxTokens());
+                options.maxTokens(), dtype);
+    }
+
+    /**
+     * What differs between the run state {@code d} (a checkpoint or shard on disk) and this request, as
+     * "field: there X, here Y" entries; empty when it is this request's.
+     */
+    private static List<String> differences(FactorStore.Description d, String model, Options options, String dtype,
+                                            List<String> layers) {
+        List<String> out = new ArrayList<>();
+        differ(out, "model", d.model(), model);
+        differ(out, "labels", d.labels(), options.labels().name());
+        differ(out, "seed", d.seed(), options.seed());
+        differ(out, "layers", d.layers() == null ? null : d.layers().stream().map(FactorStore.Layer::name).toList(),
+                layers);
+        FactorStore.Collection c = d.collection();
+        FactorStore.Collection here = collection(options, dtype);
+        if (c == null) {
+            out.add("collection parameters: unknown there");
+        } else {
+            differ(out, "dtype", c.dtype() == null ? "unknown" : c.dtype(), dtype);
+            differ(out, "precision", c.precision(), here.precision());
+            differ(out, "window (--time)", c.time(), here.time());
+            differ(out, "batch", c.batch(), here.batch());
+            differ(out, "token budget (--max-tokens)", c.maxTokens(), here.maxTokens());
+        }
+        return out;
+    }
+
+    private static void differ(List<String> out, String field, Object there, Object here) {
+        if (!java.util.Objects.equals(there, here)) {
+            out.add(field + ": " + there + " there, " + here + " here");
+        }
+    }
+
+    private static IOException otherRun(Path state, String what, List<String> differences) {
+        return new IOException(state + " is " + what + " of a different collection run (" + String.join("; ",
+                differences) + "); delete it or choose another --out");
+    }
+
+    /** Refuses a finished per-corpus shard unless it is this request's, over exactly this corpus part. */
+    private static void requireFinishedShardOf(Model model, int[] tokens, Options options, Path shard)
+            throws IOException {
+        FactorStore.Description d;
+        try (FactorStore.Loaded saved = FactorStore.read(model.backend(), shard)) {
+            d = saved.description();
+        }
+        String dtype = model.parameters().dtype().name();
+        List<String> layers = LayerSelection.parse(options.layers()).select(model.linearLayers());
+        List<String> differences = differences(d, ModelFingerprint.of(model.parameters()), options, dtype, layers);
+        long usable = options.maxTokens() > 0 ? Math.min(tokens.length, options.maxTokens()) : tokens.length;
+        long used = usable / options.time() * options.time();
+        CorpusDigest corpus = new CorpusDigest(tokens);
+        differ(differences, "corpus", d.corpus(), List.of(digestOf(corpus, used)));
+        differ(differences, "tokens", d.tokens(), used);
+        if (!differences.isEmpty()) {
+            throw otherRun(shard, "a corpus shard", differences);
+        }
     }
 
     /**
@@ -173,7 +241,7 @@ public final class FactorCollection {
      * not silently overwritten.
      */
     private static int resume(Model gpt2, KfacCollector collector, Path checkpoint, String model, Options options,
-                              CorpusDigest corpus, long usableTokens) throws IOException {
+                              String dtype, CorpusDigest corpus, long usableTokens) throws IOException {
         if (!java.nio.file.Files.exists(checkpoint)) {
             return 0;
         }
@@ -181,15 +249,16 @@ public final class FactorCollection {
             FactorStore.Description d = saved.description();
             long done = d.tokens();
             long batchTokens = (long) options.batch() * options.time();
-            boolean matches = d.model().equals(model) && d.labels().equals(options.labels().name())
-                    && d.seed() == options.seed() && saved.factors().keySet().equals(collector.factors().keySet())
-                    && collection(options).equals(d.collection())
-                    && done % batchTokens == 0 && done <= usableTokens
-                    && d.corpus().equals(List.of(digestOf(corpus, done)));
-            if (!matches) {
-                throw new IOException(checkpoint + " is a checkpoint of a different collection run (model, labels, seed,"
-                        + " layers, window length, batch, precision, token budget or corpus differ); delete it or choose"
-                        + " another --out");
+            List<String> differences = differences(d, model, options, dtype,
+                    new ArrayList<>(collector.factors().keySet()));
+            if (done % batchTokens != 0 || done > usableTokens) {
+                differences.add("tokens: " + done + " there, not a whole number of batches of " + batchTokens
+                        + " within the " + usableTokens + " tokens here");
+            } else {
+                differ(differences, "corpus", d.corpus(), List.of(digestOf(corpus, done)));
+            }
+            if (!differences.isEmpty()) {
+                throw otherRun(checkpoint, "a checkpoint", differences);
             }
             for (KroneckerFactors f : collector.factors().values()) {
                 KroneckerFactors s = saved.factors().get(f.layer());

@@ -47,13 +47,37 @@ public final class FactorStore {
      * @param tokens       tokens read from the corpus
      * @param layers       per layer: name, d_in, d_out and counted positions
      * @param collection   how the windows were cut and summed (null when unknown, e.g. shards of different runs)
+     * @param seeds        every shard's label-sampling seed, one per corpus entry, in merge order (null when unknown:
+     *                     files written before it was recorded; {@link #seedsOrUnknown()} reads those)
      */
     public record Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
-                              List<Layer> layers, Collection collection) {
+                              List<Layer> layers, Collection collection, List<Long> seeds) {
         /** A description without collection parameters. */
         public Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
                            List<Layer> layers) {
-            this(version, model, labels, seed, corpus, tokens, layers, null);
+            this(version, model, labels, seed, corpus, tokens, layers, null, null);
+        }
+
+        /** A description of one run's shard: its seed is the only one. */
+        public Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
+                           List<Layer> layers, Collection collection) {
+            this(version, model, labels, seed, corpus, tokens, layers, collection, null);
+        }
+
+        /**
+         * One seed per corpus entry: {@link #seeds} when recorded; for an older file, {@code seed} when it holds one
+         * corpus, else {@code seed} first (the old merge kept the first shard's) and null (unknown) for the others.
+         */
+        public List<Long> seedsOrUnknown() {
+            if (seeds != null) {
+                return seeds;
+            }
+            List<Long> out = new ArrayList<>();
+            int n = corpus == null ? 1 : Math.max(1, corpus.size());
+            for (int i = 0; i < n; i++) {
+                out.add(i == 0 ? seed : null);
+            }
+            return out;
         }
     }
 
@@ -64,8 +88,13 @@ public final class FactorStore {
      * @param batch     windows per batch (sampled labels draw per batch)
      * @param precision covariance accumulation mode
      * @param maxTokens the token budget of the run (0: the whole corpus)
+     * @param dtype     the compute dtype of the model, F32 or F64 (null: unknown, files written before it was recorded)
      */
-    public record Collection(int time, int batch, String precision, long maxTokens) {
+    public record Collection(int time, int batch, String precision, long maxTokens, String dtype) {
+        /** Collection parameters without the compute dtype (unknown). */
+        public Collection(int time, int batch, String precision, long maxTokens) {
+            this(time, batch, precision, maxTokens, null);
+        }
     }
 
     /** One layer's entry in a {@link Description}. */
@@ -83,17 +112,47 @@ public final class FactorStore {
         }
     }
 
-    /** Writes {@code factors} (sums) and their description to {@code file}, atomically. */
+    /**
+     * Writes {@code factors} (sums) and their description to {@code file}, atomically. A factor holding NaN or ±Inf
+     * (weights so large that compute overflowed, say) is refused before anything is written, naming the layer and the
+     * first bad element.
+     */
     public static void write(Path file, Map<String, KroneckerFactors> factors, Description description)
             throws IOException {
         try (Arena arena = Arena.ofShared()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (KroneckerFactors f : factors.values()) {
-                tensors.put(f.layer() + ".A", symmetricSum(arena, f.activations()));
-                tensors.put(f.layer() + ".G", symmetricSum(arena, f.gradients()));
+                tensors.put(f.layer() + ".A", requireFinite(symmetricSum(arena, f.activations()), f.layer() + ".A", file));
+                tensors.put(f.layer() + ".G", requireFinite(symmetricSum(arena, f.gradients()), f.layer() + ".G", file));
             }
             SafetensorsWriter.write(file, tensors, Map.of(METADATA_KEY, JSON.writeValueAsString(description)));
         }
+    }
+
+    /** {@code sum} (a host float64 matrix) when finite; else an error naming the factor and its first bad element. */
+    private static Tensor requireFinite(Tensor sum, String name, Path file) {
+        java.lang.foreign.MemorySegment s = sum.segment();
+        long n = sum.size();
+        long bad = 0;
+        long first = -1;
+        for (long i = 0; i < n; i++) {
+            double v = s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE, i);
+            if (!Double.isFinite(v)) {
+                bad++;
+                if (first < 0) {
+                    first = i;
+                }
+            }
+        }
+        if (bad > 0) {
+            long cols = sum.dim(1);
+            throw new NonFiniteTensorException(name, "factor '" + name + "' of layer "
+                    + name.substring(0, name.length() - 2) + " holds " + bad + " non-finite values (first at ["
+                    + first / cols + ", " + first % cols + "] = " + s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE,
+                    first) + "): the model's activations or gradients overflowed (weights too large?); refusing to "
+                    + "write " + file);
+        }
+        return sum;
     }
 
     private static Tensor symmetricSum(Arena arena, CovarianceAccumulator acc) {
@@ -173,6 +232,7 @@ public final class FactorStore {
         Loaded total = read(backend, shards.get(0));
         try {
             List<String> corpus = new ArrayList<>(total.description().corpus());
+            List<Long> seeds = new ArrayList<>(total.description().seedsOrUnknown());
             long tokens = total.description().tokens();
             Collection collection = total.description().collection();
             for (Path shard : shards.subList(1, shards.size())) {
@@ -184,6 +244,7 @@ public final class FactorStore {
                         f.gradients().add(other.gradients());
                     }
                     corpus.addAll(next.description().corpus());
+                    seeds.addAll(next.description().seedsOrUnknown());
                     tokens += next.description().tokens();
                     if (collection != null && !collection.equals(next.description().collection())) {
                         collection = null;   // shards cut differently: the merged sum has no single recipe
@@ -196,7 +257,7 @@ public final class FactorStore {
             }
             Description d = total.description();
             return new Loaded(new Description(VERSION, d.model(), d.labels(), d.seed(), corpus, tokens, layers,
-                    collection), total.factors());
+                    collection, seeds), total.factors());
         } catch (IOException | RuntimeException e) {
             total.close();
             throw e;

@@ -139,6 +139,8 @@ public final class ModelEditor {
                                     basis.activationEigenvalues(), rho);
                             originals.save(layer);
                             report = CurvatureEdit.apply(backend, w, w, basis, mask);
+                            // nothing non-finite leaves an edit: the caller writes these weights
+                            backend.requireFinite(w.named(layer + ".weight"), "the edit of layer " + layer);
                         }
                         LayerResult result = new LayerResult(report, rho, rule.toString(), basis.gradientQuality(),
                                 basis.activationQuality());

@@ -31,6 +31,7 @@ public final class ConfigJson {
 
     /** The JSON object in {@code configFile}; a missing file is a plain IOException, bad JSON a format error. */
     public static ObjectNode read(Path configFile) throws IOException {
+        dev.curvature.transformer.data.InputFiles.requireRegular(configFile, 64L << 20);   // configs are kilobytes
         byte[] bytes = Files.readAllBytes(configFile);
         JsonNode root;
         try {

@@ -59,6 +59,12 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
         requirePositive("vocab_size", vocabSize);
         requirePositive("n_positions", nPositions);
         requirePositive("n_inner", nInner);
+        ModelConfig.requireAtMost("n_layer", nLayer, ModelConfig.MAX_LAYERS);
+        ModelConfig.requireAtMost("n_head", nHead, ModelConfig.MAX_HEADS);
+        ModelConfig.requireAtMost("n_embd", nEmbd, ModelConfig.MAX_WIDTH);
+        ModelConfig.requireAtMost("n_inner", nInner, ModelConfig.MAX_INNER);
+        ModelConfig.requireAtMost("vocab_size", vocabSize, ModelConfig.MAX_VOCABULARY);
+        ModelConfig.requireAtMost("n_positions", nPositions, ModelConfig.MAX_POSITIONS);
         if (nEmbd % nHead != 0) {
             throw new IllegalArgumentException("n_embd " + nEmbd + " is not divisible by n_head " + nHead);
         }

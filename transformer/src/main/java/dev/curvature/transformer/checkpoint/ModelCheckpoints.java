@@ -52,27 +52,39 @@ public final class ModelCheckpoints {
         };
     }
 
-    /** Loads {@code directory} into a model computing in {@code dtype} (F32 or F64) on {@code backend}. */
+    /**
+     * Loads {@code directory} into a model computing in {@code dtype} (F32 or F64) on {@code backend}. The checkpoint
+     * is matched against the config from its headers alone ({@link #resolve}) before any parameter is allocated.
+     */
     public static Model load(Backend backend, Path directory, DType dtype) throws IOException {
         ModelConfig config = readConfig(directory);
-        ParameterSet weights = ParameterSet.allocate(backend, config, dtype);
         try (Checkpoint checkpoint = Checkpoint.open(directory)) {
-            for (Map.Entry<String, TensorInfo> e : resolve(checkpoint, config).entrySet()) {
-                String name = e.getKey();
-                Tensor stored = checkpoint.tensor(e.getValue().name());
-                Tensor target = weights.get(name);
-                backend.copy(target, storedTransposed(config, name) ? stored.transpose(0, 1) : stored);
-                try {
-                    backend.requireFinite(target, "loading the model");
-                } catch (NonFiniteTensorException nonFinite) {
-                    throw new CheckpointFormatException(e.getValue().file(), e.getValue().name(), nonFinite.getMessage());
-                }
+            Map<String, TensorInfo> resolved = resolve(checkpoint, config);
+            ParameterSet weights = ParameterSet.allocate(backend, config, dtype);
+            try {
+                copyInto(backend, weights, checkpoint, config, resolved);
+            } catch (IOException | RuntimeException failure) {
+                weights.close();
+                throw failure;
             }
-        } catch (IOException | RuntimeException failure) {
-            weights.close();
-            throw failure;
+            return config.model(backend, weights);
         }
-        return config.model(backend, weights);
+    }
+
+    /** Copies every resolved tensor into {@code weights} (converting dtype, transposing Conv1D); NaN/Inf refused. */
+    private static void copyInto(Backend backend, ParameterSet weights, Checkpoint checkpoint, ModelConfig config,
+                                 Map<String, TensorInfo> resolved) throws IOException {
+        for (Map.Entry<String, TensorInfo> e : resolved.entrySet()) {
+            String name = e.getKey();
+            Tensor stored = checkpoint.tensor(e.getValue().name());
+            Tensor target = weights.get(name);
+            backend.copy(target, storedTransposed(config, name) ? stored.transpose(0, 1) : stored);
+            try {
+                backend.requireFinite(target, "loading the model");
+            } catch (NonFiniteTensorException nonFinite) {
+                throw new CheckpointFormatException(e.getValue().file(), e.getValue().name(), nonFinite.getMessage());
+            }
+        }
     }
 
     /**
@@ -83,9 +95,57 @@ public final class ModelCheckpoints {
      */
     public static Map<String, TensorInfo> resolve(Checkpoint checkpoint, ModelConfig config)
             throws CheckpointFormatException {
-        if (config instanceof Gpt2Config gpt2) {
-            return Gpt2TensorCatalogue.resolve(checkpoint, gpt2);
+        Map<String, TensorInfo> found = config instanceof Gpt2Config gpt2 ? Gpt2TensorCatalogue.resolve(checkpoint, gpt2)
+                : resolveByShapes(checkpoint, config);
+        requireAllUsed(checkpoint, config, found);
+        return found;
+    }
+
+    /**
+     * Refuses a checkpoint holding tensors the config does not use (a config with fewer blocks than the checkpoint,
+     * say), naming the first such tensor. Buffers HF exports beside the weights are not weights and are allowed: GPT-2's
+     * causal-mask {@code h.{i}.attn.bias} / {@code masked_bias} and a tied {@code lm_head.weight}; Llama's
+     * {@code rotary_emb.inv_freq} and, with tied embeddings, {@code lm_head.weight}.
+     */
+    private static void requireAllUsed(Checkpoint checkpoint, ModelConfig config, Map<String, TensorInfo> found)
+            throws CheckpointFormatException {
+        java.util.Set<String> used = new java.util.HashSet<>();
+        found.values().forEach(info -> used.add(info.name()));
+        java.util.List<String> unused = new java.util.ArrayList<>();
+        for (String name : new java.util.TreeSet<>(checkpoint.names())) {
+            if (!used.contains(name) && !isBuffer(config, name)) {
+                unused.add(name);
+            }
         }
+        if (!unused.isEmpty()) {
+            TensorInfo first = checkpoint.info(unused.get(0));
+            throw new CheckpointFormatException(first.file(), first.name(), "is not used by the " + config.modelType()
+                    + " config (" + config.layers() + " blocks); " + unused.size() + " tensor(s) of the checkpoint are "
+                    + "not used: config.json does not describe this checkpoint");
+        }
+    }
+
+    private static final java.util.regex.Pattern GPT2_BUFFER =
+            java.util.regex.Pattern.compile("(?:transformer\\.)?h\\.(\\d+)\\.attn\\.(?:bias|masked_bias)");
+    private static final java.util.regex.Pattern LLAMA_BUFFER =
+            java.util.regex.Pattern.compile("model\\.layers\\.(\\d+)\\.self_attn\\.rotary_emb\\.inv_freq");
+
+    private static boolean isBuffer(ModelConfig config, String name) {
+        if (config instanceof Gpt2Config) {
+            java.util.regex.Matcher m = GPT2_BUFFER.matcher(name);
+            return name.equals("lm_head.weight") || m.matches() && blockWithin(m.group(1), config.layers());
+        }
+        java.util.regex.Matcher m = LLAMA_BUFFER.matcher(name);
+        return m.matches() && blockWithin(m.group(1), config.layers())
+                || name.equals("lm_head.weight") && config instanceof LlamaConfig llama && llama.tieWordEmbeddings();
+    }
+
+    private static boolean blockWithin(String digits, int blocks) {
+        return digits.length() < 6 && Integer.parseInt(digits) < blocks;
+    }
+
+    private static Map<String, TensorInfo> resolveByShapes(Checkpoint checkpoint, ModelConfig config)
+            throws CheckpointFormatException {
         Map<String, TensorInfo> found = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : config.parameterShapes().entrySet()) {
             String name = e.getKey();

@@ -52,6 +52,7 @@ public final class SafetensorsFile implements Checkpoint {
      */
     public static SafetensorsFile open(Path file) throws IOException {
         requireLittleEndianHost();
+        dev.curvature.transformer.data.InputFiles.requireRegular(file, Long.MAX_VALUE);
         Arena arena = Arena.ofShared();
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = channel.size();

@@ -31,12 +31,16 @@ public final class TextCorpus {
         this.documents = List.copyOf(documents);
     }
 
-    /** Reads {@code file}: JSONL when its name ends in .jsonl, plain UTF-8 text otherwise. */
+    /** The largest corpus file read whole (its tokens must fit one int array). */
+    public static final long MAX_BYTES = 1L << 31;
+
+    /** Reads {@code file}: JSONL when its name ends in .jsonl (any case), plain UTF-8 text otherwise. */
     public static TextCorpus read(Path file) throws IOException {
+        InputFiles.requireRegular(file, MAX_BYTES);
         var decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
         List<String> documents = new ArrayList<>();
-        boolean jsonl = file.getFileName().toString().endsWith(".jsonl");
+        boolean jsonl = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".jsonl");
         try (BufferedReader reader = new BufferedReader(new java.io.InputStreamReader(Files.newInputStream(file),
                 decoder))) {
             if (!jsonl) {

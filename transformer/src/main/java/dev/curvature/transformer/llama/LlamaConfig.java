@@ -75,6 +75,12 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
         positive("head_dim", headDim);
         positive("vocab_size", vocabSize);
         positive("max_position_embeddings", maxPositions);
+        ModelConfig.requireAtMost("num_hidden_layers", layers, ModelConfig.MAX_LAYERS);
+        ModelConfig.requireAtMost("num_attention_heads", heads, ModelConfig.MAX_HEADS);
+        ModelConfig.requireAtMost("hidden_size", hiddenSize, ModelConfig.MAX_WIDTH);
+        ModelConfig.requireAtMost("intermediate_size", intermediateSize, ModelConfig.MAX_INNER);
+        ModelConfig.requireAtMost("vocab_size", vocabSize, ModelConfig.MAX_VOCABULARY);
+        ModelConfig.requireAtMost("max_position_embeddings", maxPositions, ModelConfig.MAX_POSITIONS);
         if (heads % kvHeads != 0) {
             throw new IllegalArgumentException("num_attention_heads " + heads + " is not a multiple of "
                     + "num_key_value_heads " + kvHeads);

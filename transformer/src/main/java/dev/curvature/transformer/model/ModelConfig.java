@@ -63,4 +63,22 @@ public interface ModelConfig {
         }
         return n;
     }
+
+    // Sane upper bounds of a config's sizes, far above any published model (Llama 3.1 405B: 126 layers, width 16384,
+    // MLP 53248, 128 heads, vocabulary 128256, 131072 positions). A config beyond them is refused with one line
+    // naming the field, before any size derived from it is computed (so nothing overflows or is allocated).
+    int MAX_LAYERS = 4096;
+    int MAX_HEADS = 4096;
+    int MAX_WIDTH = 1 << 17;
+    int MAX_INNER = 1 << 20;
+    int MAX_VOCABULARY = 1 << 24;
+    int MAX_POSITIONS = 1 << 24;
+
+    /** Refuses {@code value} of config field {@code field} above {@code max}. */
+    static void requireAtMost(String field, int value, int max) {
+        if (value > max) {
+            throw new IllegalArgumentException(field + " " + value + " is out of range: at most " + max
+                    + " is accepted (a sane bound far above published models)");
+        }
+    }
 }

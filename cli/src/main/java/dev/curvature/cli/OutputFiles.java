@@ -1,0 +1,190 @@
+package dev.curvature.cli;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * How a command owns its outputs (issues 11 and 17): one run per output at a time ({@link #lock}, a lock file
+ * beside the output holding the owner's PID), the temporaries a killed earlier run left beside it removed
+ * ({@link #cleanLeftovers}), and every file or directory written to a temporary sibling and renamed into place only
+ * when complete ({@link #writeAtomically}, {@link #replaceDirectory}). Temporaries are named
+ * {@code .<name>.<anything>.tmp}, the pattern the library's atomic writes use too.
+ */
+final class OutputFiles {
+    private OutputFiles() {
+    }
+
+    /** The held lock of one output; closing releases it and removes the lock file. */
+    static final class Lock implements AutoCloseable {
+        private final Path file;
+        private final FileChannel channel;
+        private final FileLock lock;
+
+        private Lock(Path file, FileChannel channel, FileLock lock) {
+            this.file = file;
+            this.channel = channel;
+            this.lock = lock;
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                Files.deleteIfExists(file);   // while still held: no other run can hold this inode's lock now
+                lock.release();
+            } finally {
+                channel.close();
+            }
+        }
+    }
+
+    /**
+     * Takes the lock of {@code output} ({@code .<name>.lock} beside it). The OS releases it when the process dies,
+     * so a killed run never blocks the next one.
+     *
+     * @throws IllegalStateException when another run holds it, naming that run's PID and the lock file
+     */
+    static Lock lock(Path output) throws IOException {
+        Path target = output.toAbsolutePath().normalize();
+        Files.createDirectories(target.getParent());
+        Path file = target.resolveSibling("." + target.getFileName() + ".lock");
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (OverlappingFileLockException sameProcess) {
+            lock = null;
+        }
+        if (lock == null) {
+            String owner;
+            try {
+                owner = Files.readString(file, StandardCharsets.UTF_8).trim();
+            } catch (IOException e) {
+                owner = "?";
+            }
+            channel.close();
+            throw new IllegalStateException(output + " is being written by another curvature run (PID "
+                    + (owner.isEmpty() ? "?" : owner) + ", lock file " + file + "); wait for it to finish or choose "
+                    + "another output");
+        }
+        channel.truncate(0);
+        channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
+        channel.force(true);
+        return new Lock(file, channel, lock);
+    }
+
+    /**
+     * Removes what a killed earlier run left beside {@code output}: {@code .<name>.*.tmp} files and directories (also
+     * those of {@code <name>.partial} and {@code <name>.part-N}). If the output directory itself is missing because
+     * a run was killed between the two renames of {@link #replaceDirectory}, the previous output is put back first.
+     * Call it holding {@link #lock}.
+     */
+    static void cleanLeftovers(Path output) throws IOException {
+        Path target = output.toAbsolutePath().normalize();
+        Path parent = target.getParent();
+        if (!Files.isDirectory(parent)) {
+            return;
+        }
+        String name = target.getFileName().toString();
+        Pattern temp = Pattern.compile("\\." + Pattern.quote(name) + "(?:\\.partial|\\.part-\\d+(?:\\.partial)?)?\\..+\\.tmp");
+        Pattern previous = Pattern.compile("\\." + Pattern.quote(name) + "\\.old\\.[0-9a-f]+\\.tmp");
+        try (DirectoryStream<Path> siblings = Files.newDirectoryStream(parent)) {
+            for (Path p : siblings) {
+                String n = p.getFileName().toString();
+                if (!Files.exists(target) && previous.matcher(n).matches()) {
+                    Files.move(p, target, StandardCopyOption.ATOMIC_MOVE);   // the old output, whole
+                } else if (temp.matcher(n).matches()) {
+                    deleteRecursively(p);
+                }
+            }
+        }
+    }
+
+    /** Writes {@code bytes} to a temporary sibling of {@code file}, forces it, and renames it over {@code file}. */
+    static void writeAtomically(Path file, byte[] bytes) throws IOException {
+        Path target = file.toAbsolutePath().normalize();
+        Path temp = temporarySibling(target, "");
+        try {
+            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer buffer = ByteBuffer.wrap(bytes);
+                while (buffer.hasRemaining()) {
+                    channel.write(buffer);
+                }
+                channel.force(true);
+            }
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(temp);
+            throw new IOException(target + ": cannot be written (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Fills a directory. */
+    interface DirectoryBody {
+        void writeInto(Path directory) throws IOException;
+    }
+
+    /**
+     * Replaces the directory {@code output} whole: {@code body} fills a temporary sibling directory, which then takes
+     * the output's place by renames (the previous output moved aside, the new one moved in, the previous one
+     * deleted). A failure or a kill before the renames leaves the previous output as it was and no new directory;
+     * a kill between the two renames is repaired by the next run's {@link #cleanLeftovers}.
+     */
+    static void replaceDirectory(Path output, DirectoryBody body) throws IOException {
+        Path target = output.toAbsolutePath().normalize();
+        if (Files.exists(target) && !Files.isDirectory(target)) {
+            throw new IllegalArgumentException(output + " exists and is not a directory");
+        }
+        Files.createDirectories(target.getParent());
+        Path fresh = temporarySibling(target, ".new");
+        Files.createDirectory(fresh);
+        try {
+            body.writeInto(fresh);
+        } catch (IOException | RuntimeException | Error e) {
+            deleteRecursively(fresh);
+            throw e;
+        }
+        Path previous = null;
+        if (Files.exists(target)) {
+            previous = temporarySibling(target, ".old");
+            Files.move(target, previous, StandardCopyOption.ATOMIC_MOVE);
+        }
+        Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
+        if (previous != null) {
+            deleteRecursively(previous);
+        }
+    }
+
+    private static Path temporarySibling(Path target, String kind) {
+        return target.resolveSibling("." + target.getFileName() + kind + "."
+                + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE) + ".tmp");
+    }
+
+    static void deleteRecursively(Path path) throws IOException {
+        if (!Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (Files.isDirectory(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            try (Stream<Path> all = Files.walk(path)) {
+                for (Path p : (Iterable<Path>) all.sorted(Comparator.reverseOrder())::iterator) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        } else {
+            Files.deleteIfExists(path);
+        }
+    }
+}

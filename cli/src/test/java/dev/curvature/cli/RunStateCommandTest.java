@@ -1,0 +1,47 @@
+package dev.curvature.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** collect's run state from the command line (issue 11): what a description records, and stale shards refused. */
+class RunStateCommandTest {
+
+    @Test
+    void anF64CollectionRecordsItsDtypeAndExactPrecision(@TempDir Path dir) throws Exception {
+        Path model = TinyGpt2.write(dir.resolve("model"));
+        Path corpus = Files.writeString(dir.resolve("c.txt"), "the quick brown fox jumps over the lazy dog ".repeat(4));
+        JsonNode report = new ObjectMapper().readTree(CommandRun.stdout("collect", "--model", model.toString(),
+                "--corpus", corpus.toString(), "--out", dir.resolve("f.safetensors").toString(), "--time", "16",
+                "--dtype", "F64", "--json"));
+        JsonNode collection = report.get("description").get("collection");
+        assertEquals("F64", collection.get("dtype").asText(), collection.toString());
+        assertEquals("F64_EXACT", collection.get("precision").asText(), collection.toString());
+    }
+
+    @Test
+    void aStaleShardOfOtherCorporaIsRefusedNamingTheCorpus(@TempDir Path dir) throws Exception {
+        Path model = TinyGpt2.write(dir.resolve("model"));
+        Path a = Files.writeString(dir.resolve("a.txt"), "first corpus, first corpus, first corpus. ".repeat(3));
+        Path b = Files.writeString(dir.resolve("b.txt"), "second corpus; second corpus; second. ".repeat(3));
+        Path c = Files.writeString(dir.resolve("c.txt"), "a third and other corpus for the run. ".repeat(3));
+        Path out = dir.resolve("f.safetensors");
+        // the shard an interrupted run over (a, b) left: the factors of a alone, as collect wrote them
+        CommandRun.stdout("collect", "--model", model.toString(), "--corpus", a.toString(), "--out",
+                dir.resolve("f.safetensors.part-0").toString(), "--time", "16");
+        CommandFailure refused = CommandFailure.of("collect", "--model", model.toString(), "--corpus", c.toString(),
+                b.toString(), "--out", out.toString(), "--time", "16");
+        assertNotEquals(0, refused.code());
+        assertTrue(refused.message().contains("f.safetensors.part-0") && refused.message().contains("corpus"),
+                refused.stderr());
+        assertTrue(!Files.exists(out));
+    }
+}

@@ -3,7 +3,6 @@ package dev.curvature.transformer.train;
 import dev.curvature.transformer.data.ImageDataset;
 import dev.curvature.transformer.model.Batch;
 
-import java.util.SplittableRandom;
 
 /**
  * Labelled images for training, in a seeded shuffle per epoch: the batch of step s holds samples s·B … s·B + B − 1
@@ -13,9 +12,7 @@ public final class ImageBatches implements BatchSource {
     private final ImageDataset images;
     private final int[] labels;
     private final int tokensPerImage;
-    private final long seed;
-    private int cachedEpoch = -1;
-    private int[] cachedOrder;
+    private final EpochOrder order;
 
     /**
      * @param images         the images
@@ -30,18 +27,16 @@ public final class ImageBatches implements BatchSource {
         this.images = images;
         this.labels = labels.clone();
         this.tokensPerImage = tokensPerImage;
-        this.seed = seed;
+        this.order = new EpochOrder(images.size(), seed);
     }
 
     @Override
     public Batch batch(long step, int batch) {
-        int n = images.size();
         int values = images.rows() * images.columns();
         double[] pixels = new double[batch * values];
         int[] out = new int[batch];
         for (int b = 0; b < batch; b++) {
-            long k = step * batch + b;
-            int index = order((int) (k / n))[(int) (k % n)];
+            int index = order.sample(step * batch + b);
             out[b] = labels[index];
             copyPixels(images, index, pixels, b * values);
         }
@@ -72,25 +67,5 @@ public final class ImageBatches implements BatchSource {
     @Override
     public int time() {
         return tokensPerImage;
-    }
-
-    private int[] order(int epoch) {
-        if (epoch != cachedEpoch) {
-            int n = images.size();
-            int[] order = new int[n];
-            for (int i = 0; i < n; i++) {
-                order[i] = i;
-            }
-            SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + epoch);
-            for (int i = n - 1; i > 0; i--) {
-                int j = random.nextInt(i + 1);
-                int swap = order[i];
-                order[i] = order[j];
-                order[j] = swap;
-            }
-            cachedOrder = order;
-            cachedEpoch = epoch;
-        }
-        return cachedOrder;
     }
 }

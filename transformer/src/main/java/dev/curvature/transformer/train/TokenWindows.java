@@ -2,7 +2,6 @@ package dev.curvature.transformer.train;
 
 import dev.curvature.transformer.model.Batch;
 
-import java.util.SplittableRandom;
 
 /**
  * A token stream cut into fixed-length windows for training: window w covers tokens [w·stride, w·stride + T).
@@ -15,9 +14,7 @@ public final class TokenWindows implements BatchSource {
     private final int time;
     private final int stride;
     private final int count;
-    private final long seed;
-    private int cachedEpoch = -1;
-    private int[] cachedOrder;
+    private final EpochOrder order;
 
     public TokenWindows(int[] tokens, int time, int stride, long seed) {
         if (time < 2) {
@@ -34,7 +31,7 @@ public final class TokenWindows implements BatchSource {
         this.time = time;
         this.stride = stride;
         this.count = (tokens.length - time) / stride + 1;
-        this.seed = seed;
+        this.order = new EpochOrder(count, seed);
     }
 
     /** Windows per epoch. */
@@ -62,9 +59,7 @@ public final class TokenWindows implements BatchSource {
      */
     public void batch(long step, int batch, int[] ids, int[] targets) {
         for (int b = 0; b < batch; b++) {
-            long k = step * batch + b;
-            int epoch = (int) (k / count);
-            int window = order(epoch)[(int) (k % count)];
+            int window = order.sample(step * batch + b);
             fillWindow(tokens, (long) window * stride, time, ids, targets, b * time);
         }
     }
@@ -111,25 +106,5 @@ public final class TokenWindows implements BatchSource {
             ids[at + t] = tokens[from + t];
             targets[at + t] = t < time - 1 ? tokens[from + t + 1] : -1;
         }
-    }
-
-    /** The window order of {@code epoch}: a Fisher–Yates shuffle seeded by (seed, epoch). */
-    private int[] order(int epoch) {
-        if (epoch != cachedEpoch) {
-            int[] order = new int[count];
-            for (int i = 0; i < count; i++) {
-                order[i] = i;
-            }
-            SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + epoch);
-            for (int i = count - 1; i > 0; i--) {
-                int j = random.nextInt(i + 1);
-                int swap = order[i];
-                order[i] = order[j];
-                order[j] = swap;
-            }
-            cachedOrder = order;
-            cachedEpoch = epoch;
-        }
-        return cachedOrder;
     }
 }

@@ -28,6 +28,26 @@ public record ParameterSelection(String patterns, List<String> names, long size)
     }
 
     /**
+     * The named tensors of {@code parameters} (in checkpoint order whatever the order given); {@code label} says where
+     * the names came from (e.g. "--layers h.0.mlp.*"). An unknown name is an error naming it.
+     */
+    public static ParameterSelection ofNames(String label, List<String> names, ParameterSet parameters) {
+        java.util.Set<String> wanted = new java.util.HashSet<>(names);
+        List<String> picked = new ArrayList<>();
+        long size = 0;
+        for (String name : parameters.names()) {
+            if (wanted.remove(name)) {
+                picked.add(name);
+                size += parameters.get(name).size();
+            }
+        }
+        if (!wanted.isEmpty()) {
+            throw new IllegalArgumentException(label + ": the model has no parameter " + wanted.iterator().next());
+        }
+        return new ParameterSelection(label, picked, size);
+    }
+
+    /**
      * The tensors of {@code parameters} matched by {@code text} (globs, or null / {@value #ALL} for all of them); a
      * pattern that matches nothing is an error naming it and some of the model's tensor names.
      */

@@ -58,6 +58,13 @@ final class ExactHessian {
         return hessian;
     }
 
+    /** The gradient of the mean loss over all parameters, in checkpoint order. */
+    static double[] gradient(Model model, int batch, int time, int[] ids, int[] targets) {
+        try (Workspace ws = model.workspace(batch, time); ParameterSet grads = model.allocateGradients()) {
+            return gradient(model, ws, new Batch.Tokens(ids, targets), grads);
+        }
+    }
+
     private static double[] gradient(Model model, Workspace ws, Batch.Tokens tokens, ParameterSet grads) {
         model.forward(ws, tokens);
         grads.zero(model.backend());

@@ -125,6 +125,80 @@ class LandscapeProbeTest {
     }
 
     @Test
+    void coefficientsMatchTheExactHessiansInTheExactEigenspace() {
+        // reference: exact H^(k) and ∇²ℓ_{k+1} (column by column, h = 1e-5), the exact top-4 eigenvectors V of H^(k),
+        // exact gradients; B_ref = Vᵀ(∇²ℓ_{k+1} − H^(k))V/(k+1), c_ref = Vᵀ(∇ℓ_{k+1} − ∇L_k)/(k+1). U spans the same
+        // subspace as V up to a rotation, so compare the rotation invariants the closed form uses: tr B, tr B² and
+        // ‖c‖²; and the eigenvalues. Tolerance 1e-6 relative.
+        int n = Math.toIntExact(model.parameters().count());
+        int[] idsK = java.util.Arrays.copyOf(windows[0], K * TIME);
+        int[] targetsK = java.util.Arrays.copyOf(windows[1], K * TIME);
+        int[] idsNext = java.util.Arrays.copyOfRange(windows[0], K * TIME, (K + 1) * TIME);
+        int[] targetsNext = java.util.Arrays.copyOfRange(windows[1], K * TIME, (K + 1) * TIME);
+        double[] hK = ExactHessian.of(model, K, TIME, idsK, targetsK, 1e-5);
+        double[] hNext = ExactHessian.of(model, 1, TIME, idsNext, targetsNext, 1e-5);
+        double[] gK = ExactHessian.gradient(model, K, TIME, idsK, targetsK);
+        double[] gNext = ExactHessian.gradient(model, 1, TIME, idsNext, targetsNext);
+        double[] values;
+        double[] vectors;
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofShared()) {
+            var e = backend.eigh(a, dev.curvature.engine.Tensor.of(a, dev.curvature.engine.DType.F64, hK, n, n), false);
+            values = e.values().toDoubleArray();
+            vectors = e.vectors().toDoubleArray();
+        }
+        int d = 4;
+        double[][] v = new double[d][n];
+        for (int i = 0; i < d; i++) {
+            for (int p = 0; p < n; p++) {
+                v[i][p] = vectors[p * n + i];
+            }
+            assertEquals(values[i], result.eigenvalues()[i], 1e-6 * Math.abs(values[i]), "eigenvalue " + i);
+        }
+        double[] difference = new double[n * n];
+        for (int i = 0; i < n * n; i++) {
+            difference[i] = (hNext[i] - hK[i]) / (K + 1);
+        }
+        double trace = 0;
+        double traceSquare = 0;
+        double cc = 0;
+        double[][] dv = new double[d][];
+        for (int j = 0; j < d; j++) {
+            dv[j] = ExactHessian.times(difference, v[j]);
+        }
+        for (int i = 0; i < d; i++) {
+            double ci = 0;
+            for (int p = 0; p < n; p++) {
+                ci += v[i][p] * (gNext[p] - gK[p]) / (K + 1);
+            }
+            cc += ci * ci;
+            for (int j = 0; j < d; j++) {
+                double bij = 0;
+                for (int p = 0; p < n; p++) {
+                    bij += v[i][p] * dv[j][p];
+                }
+                traceSquare += bij * bij;
+                trace += i == j ? bij : 0;
+            }
+        }
+        QuadraticIncrement q = result.quadratic();
+        double probeTrace = 0;
+        double probeTraceSquare = 0;
+        double probeCc = 0;
+        for (int i = 0; i < d; i++) {
+            probeTrace += q.b()[i * d + i];
+            probeCc += q.c()[i] * q.c()[i];
+            for (int j = 0; j < d; j++) {
+                probeTraceSquare += q.b()[i * d + j] * q.b()[i * d + j];
+            }
+        }
+        System.out.printf("tr B %.10g (exact %.10g), tr B² %.10g (exact %.10g), ‖c‖² %.10g (exact %.10g)%n",
+                probeTrace, trace, probeTraceSquare, traceSquare, probeCc, cc);
+        assertEquals(trace, probeTrace, 1e-6 * Math.abs(trace), "tr B");
+        assertEquals(traceSquare, probeTraceSquare, 1e-6 * traceSquare, "tr B²");
+        assertEquals(cc, probeCc, 1e-6 * cc, "‖c‖²");
+    }
+
+    @Test
     void incrementAtTheCenterIsTheDifferenceOfNestedMeans() {
         // reference: L_{k+1} by one forward pass over all k + 1 windows (mean over their tokens) minus L_k;
         // tolerance 1e-12 relative to a (the subtraction loses ~1e-15 · L / a)

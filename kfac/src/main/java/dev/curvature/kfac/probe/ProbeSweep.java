@@ -1,0 +1,54 @@
+package dev.curvature.kfac.probe;
+
+import dev.curvature.transformer.model.Model;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The probe over a grid of k and seeds at one w* (ALGORITHMS.md §3.3–3.4): for each seed the windows are one
+ * shuffled order of the corpus, so the data of each k extends that of the smaller ones; then, per σ and estimator
+ * (full-space, direct, closed form), the fitted log-log slope of Δ against k over all (k, seed) runs.
+ *
+ * @param runs one {@link LandscapeProbe.Result} per (k, seed), k outer
+ * @param fits per σ: the slopes of "full", "direct" and "closed" (only with two or more distinct k)
+ */
+public record ProbeSweep(List<LandscapeProbe.Result> runs, List<SlopeFit> fits) {
+
+    public static ProbeSweep run(Model model, ParameterSelection selection, int[] tokens, int time, List<Integer> ks,
+                                 List<Long> seeds, LandscapeProbe.Options options, LandscapeProbe.Progress progress) {
+        List<LandscapeProbe.Result> runs = new ArrayList<>();
+        for (int k : ks) {
+            for (long seed : seeds) {
+                int[][] windows = LandscapeProbe.nestedWindows(tokens, time, k, seed);
+                LandscapeProbe.Options seeded = new LandscapeProbe.Options(options.dimension(), options.sigmas(),
+                        options.samples(), seed, options.solver(), options.iterations(), options.tolerance(),
+                        options.relativeStep());
+                runs.add(LandscapeProbe.run(model, selection, time, windows[0], windows[1], seeded,
+                        (stage, done, total) -> progress.update("k=" + k + " seed=" + seed + " " + stage, done,
+                                total)));
+            }
+        }
+        List<SlopeFit> fits = new ArrayList<>();
+        if (ks.stream().distinct().count() >= 2) {
+            for (int si = 0; si < options.sigmas().size(); si++) {
+                double sigma = options.sigmas().get(si);
+                double[] k = new double[runs.size()];
+                double[] full = new double[runs.size()];
+                double[] direct = new double[runs.size()];
+                double[] closed = new double[runs.size()];
+                for (int r = 0; r < runs.size(); r++) {
+                    LandscapeProbe.SigmaResult s = runs.get(r).sigmas().get(si);
+                    k[r] = runs.get(r).k();
+                    full[r] = s.fullSpace().value();
+                    direct[r] = s.direct().value();
+                    closed[r] = s.closedForm().value();
+                }
+                fits.add(SlopeFit.of("full", sigma, k, full));
+                fits.add(SlopeFit.of("direct", sigma, k, direct));
+                fits.add(SlopeFit.of("closed", sigma, k, closed));
+            }
+        }
+        return new ProbeSweep(List.copyOf(runs), List.copyOf(fits));
+    }
+}

@@ -14,6 +14,8 @@ public final class PixelGradients implements InputGradients {
     private final Workspace ws;
     private final Batch.Images images;
     private double[] losses;
+    private long forwardNanos;
+    private long backwardNanos;
 
     /** {@code ws} must be the model's workspace for {@code images.labels().length} images; the caller owns it. */
     public PixelGradients(VitModel model, Workspace ws, Batch.Images images) {
@@ -49,14 +51,30 @@ public final class PixelGradients implements InputGradients {
 
     @Override
     public double[] gradient(double[] x) {
+        long t0 = System.nanoTime();
         model.forward(ws, new Batch.Images(x, images.labels()));
         losses = ws.losses().toDoubleArray();
+        long t1 = System.nanoTime();
         model.backward(ws, null, 1.0);
-        return model.pixelGradient(ws);
+        double[] gradient = model.pixelGradient(ws);
+        long t2 = System.nanoTime();
+        forwardNanos += t1 - t0;
+        backwardNanos += t2 - t1;
+        return gradient;
     }
 
     @Override
     public double[] losses() {
         return losses;
+    }
+
+    /** Wall time in forward passes (with the loss read-back) so far. */
+    public long forwardNanos() {
+        return forwardNanos;
+    }
+
+    /** Wall time in backward passes (with the pixel-gradient read-back) so far. */
+    public long backwardNanos() {
+        return backwardNanos;
     }
 }

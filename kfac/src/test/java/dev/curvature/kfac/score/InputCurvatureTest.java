@@ -39,18 +39,9 @@ class InputCurvatureTest {
 
     @BeforeAll
     static void buildModelAndExactHessian() {
-        weights = ParameterSet.allocate(backend, CONFIG, DType.F64);
-        Random random = new Random(7);
-        for (var e : weights.all().entrySet()) {
-            Tensor t = e.getValue();
-            boolean gain = t.rank() == 1 && e.getKey().contains("layernorm") && e.getKey().endsWith(".weight");
-            double[] values = new double[(int) t.size()];
-            for (int i = 0; i < values.length; i++) {
-                values[i] = gain ? 1 + 0.1 * random.nextGaussian() : 0.3 * random.nextGaussian();
-            }
-            DType.F64.write(t.storage(), t.offset(), values, 0, values.length);
-        }
+        weights = randomWeights(backend, CONFIG, 7);
         model = (VitModel) CONFIG.model(backend, weights);
+        Random random = new Random(8);
         pixels = new double[3 * D];
         for (int i = 0; i < pixels.length; i++) {
             pixels[i] = random.nextDouble();
@@ -85,6 +76,22 @@ class InputCurvatureTest {
         System.out.printf("exact input Hessian (16 × 16) of one sample: ‖H − Hᵀ‖_F / ‖H‖_F = %.2e%n",
                 Math.sqrt(asymmetry / size));
         assertTrue(Math.sqrt(asymmetry / size) < 1e-6, "central-difference Hessian not symmetric");
+    }
+
+    /** F64 weights: LayerNorm gains 1 + 0.1·N(0,1), everything else 0.3·N(0,1), from {@code seed}. */
+    static ParameterSet randomWeights(CpuBackend backend, VitConfig config, long seed) {
+        ParameterSet p = ParameterSet.allocate(backend, config, DType.F64);
+        Random random = new Random(seed);
+        for (var e : p.all().entrySet()) {
+            Tensor t = e.getValue();
+            boolean gain = t.rank() == 1 && e.getKey().contains("layernorm") && e.getKey().endsWith(".weight");
+            double[] values = new double[(int) t.size()];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = gain ? 1 + 0.1 * random.nextGaussian() : 0.3 * random.nextGaussian();
+            }
+            DType.F64.write(t.storage(), t.offset(), values, 0, values.length);
+        }
+        return p;
     }
 
     @AfterAll

@@ -29,7 +29,8 @@ import picocli.CommandLine.Command;
                         + "nothing else."},
         subcommands = {InfoCommand.class, DemoCommand.class, WorkbenchCommand.class, TrainCommand.class,
                 CollectCommand.class, MergeCommand.class, SpectrumCommand.class, EditCommand.class, BandsCommand.class,
-                ProbeCommand.class, BenchCommand.class, VitDemoCommand.class, CommandLine.HelpCommand.class})
+                ProbeCommand.class, BenchCommand.class, VitDemoCommand.class, ScoreCommand.class,
+                CommandLine.HelpCommand.class})
 public final class CurvatureCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

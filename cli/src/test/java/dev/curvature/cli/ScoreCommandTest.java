@@ -1,0 +1,92 @@
+package dev.curvature.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * score end to end on a tiny vit-demo run (300 Fashion-MNIST images, 30 flipped, 10 steps, width 16): one JSONL line
+ * per image, and AUROCs equal to a naive count over every (flipped, clean) pair of the JSONL's own scores.
+ */
+class ScoreCommandTest {
+    @TempDir
+    static Path dir;
+    static Path run;
+
+    @BeforeAll
+    static void tinyRun() {
+        run = dir.resolve("run");
+        CommandRun.stdout("vit-demo", "--train-images", "300", "--steps", "10", "--width", "16", "--layers", "1",
+                "--heads", "2", "--batch", "32", "--out", run.toString(), "--threads", "2", "--json");
+    }
+
+    /** Reference AUROC: the share of (positive, negative) pairs with the positive higher, ties ½, by a double loop. */
+    static double pairCount(List<Double> scores, List<Boolean> positive) {
+        double wins = 0;
+        long pairs = 0;
+        for (int i = 0; i < scores.size(); i++) {
+            for (int j = 0; j < scores.size(); j++) {
+                if (positive.get(i) && !positive.get(j)) {
+                    pairs++;
+                    int c = Double.compare(scores.get(i), scores.get(j));
+                    wins += c > 0 ? 1 : c == 0 ? 0.5 : 0;
+                }
+            }
+        }
+        return wins / pairs;
+    }
+
+    @Test
+    void scoresEveryTrainingImageAndReportsAurocsOfItsOwnScores() throws Exception {
+        Path model = run.resolve("model");
+        Path out = dir.resolve("scores.jsonl");
+        ObjectMapper json = new ObjectMapper();
+        JsonNode report = json.readTree(CommandRun.stdout("score", "--model", model + "," + model, "--draws", "2",
+                "--batch", "128", "--out", out.toString(), "--threads", "2", "--json"));
+        assertEquals(300, report.get("images").asInt());
+        assertEquals(30, report.get("flipped").asInt());
+        List<String> lines = Files.readAllLines(out);
+        assertEquals(300, lines.size());
+        List<Double> curvature = new ArrayList<>();
+        List<Double> loss = new ArrayList<>();
+        List<Boolean> flipped = new ArrayList<>();
+        for (String line : lines) {
+            JsonNode row = json.readTree(line);
+            curvature.add(row.get("curvature").asDouble());
+            loss.add(row.get("finalLoss").asDouble());
+            flipped.add(row.get("flipped").asBoolean());
+            assertEquals(row.get("flipped").asBoolean(), row.get("label").asInt() != row.get("trueLabel").asInt());
+            assertTrue(row.get("curvature").asDouble() > 0, line);
+            // two copies of one checkpoint: the mean loss is the final loss
+            assertEquals(row.get("finalLoss").asDouble(), row.get("meanLoss").asDouble(),
+                    1e-12 * row.get("finalLoss").asDouble());
+        }
+        assertEquals(30, flipped.stream().filter(f -> f).count());
+        assertEquals(pairCount(curvature, flipped), report.get("auroc").get("curvature").asDouble(), 1e-12);
+        assertEquals(pairCount(loss, flipped), report.get("auroc").get("finalLoss").asDouble(), 1e-12);
+        assertTrue(report.get("imagesPerSecond").asDouble() > 0);
+    }
+
+    @Test
+    void aMissingNoiseRecordOrAWrongImageCountIsNamed() {
+        Path model = run.resolve("model");
+        CommandFailure f = CommandFailure.of("score", "--model", model.toString(), "--noise",
+                dir.resolve("nope.json").toString());
+        assertNotEquals(0, f.code());
+        assertTrue(f.stderr().contains("nope.json") && f.stderr().contains("--noise"), f.stderr());
+        f = CommandFailure.of("score", "--model", model.toString(), "--train-images", "400");
+        assertNotEquals(0, f.code());
+        assertTrue(f.stderr().contains("noise.json") && f.stderr().contains("--train-images"), f.stderr());
+    }
+}

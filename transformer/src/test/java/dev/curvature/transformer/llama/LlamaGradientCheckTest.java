@@ -2,8 +2,8 @@ package dev.curvature.transformer.llama;
 
 import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
-import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.GradientChecks;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.model.Workspace;
 import org.junit.jupiter.api.AfterAll;
@@ -11,10 +11,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.util.Random;
+import java.util.Set;
 
-import static dev.curvature.engine.NumericAssertions.finiteDifferences;
-import static dev.curvature.engine.NumericAssertions.relativeError;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -44,62 +42,22 @@ class LlamaGradientCheckTest {
     }
 
     static void randomize(ParameterSet p, long seed) {
-        Random random = new Random(seed);
-        for (var e : p.all().entrySet()) {
-            Tensor t = e.getValue();
-            boolean norm = t.rank() == 1;
-            double[] values = new double[(int) t.size()];
-            for (int i = 0; i < values.length; i++) {
-                values[i] = norm ? 1 + 0.2 * random.nextGaussian() : 0.4 * random.nextGaussian();
-            }
-            DType.F64.write(t.storage(), t.offset(), values, 0, values.length);
-        }
+        GradientChecks.randomize(p, seed, name -> p.get(name).rank() == 1, 0.2, 0.4);
     }
 
     @ParameterizedTest(name = "{0} tied={1} rope scaling={2}")
     @CsvSource({"llama, false, true", "llama, true, false", "olmo2, false, false", "olmo2, true, true"})
     void everyGradientMatchesFiniteDifferences(String type, boolean tied, boolean scaled) {
         LlamaConfig config = config(type, tied, scaled);
-        int batch = 2, time = 8;
-        Random random = new Random(3);
-        int[] ids = new int[batch * time];
-        int[] targets = new int[batch * time];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = random.nextInt(config.vocabSize());
-        }
-        for (int i = 0; i < ids.length; i++) {
-            boolean last = i % time == time - 1;
-            targets[i] = last || i == 3 ? -1 : ids[i + 1];
-        }
-        Batch.Tokens tokens = new Batch.Tokens(ids, targets);
+        Batch.Tokens tokens = GradientChecks.tokens(2, 8, config.vocabSize(), 3);
         try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
             randomize(weights, 11);
             LlamaModel model = new LlamaModel(backend, weights);
-            try (Workspace act = model.workspace(batch, time);
-                 ParameterSet grads = model.allocateGradients()) {
-                model.forward(act, tokens);
-                model.backward(act, grads);
-                double worst = 0;
-                String worstName = "";
-                for (String name : weights.names()) {
-                    double[] numeric = finiteDifferences(weights.get(name), () -> model.forward(act, tokens), 1e-6);
-                    double error = relativeError(numeric, grads.get(name).toDoubleArray());
-                    if (error > worst) {
-                        worst = error;
-                        worstName = name;
-                    }
-                    assertTrue(error <= 1e-6, name + ": relative error " + error);
-                }
-                model.forward(act, tokens);
-                model.backward(act, grads);
-                double[] analytic = act.inputEmbeddingGradient().toDoubleArray();
-                model.forward(act, tokens);
-                double[] numeric = finiteDifferences(act.inputEmbeddings(), () -> model.forwardFromEmbeddings(act),
-                        1e-6);
-                double inputError = relativeError(numeric, analytic);
-                assertTrue(inputError <= 1e-6, "input embeddings: " + inputError);
+            try (Workspace act = model.workspace(2, 8)) {
+                GradientChecks.Worst worst = GradientChecks.everyParameter(model, act, tokens, 1e-6, Set.of());
+                double inputError = GradientChecks.inputEmbeddings(model, act, tokens, 1e-6);
                 System.out.printf("%s tied=%b scaled=%b finite differences: worst parameter tensor %s %.2e, input "
-                        + "embeddings %.2e%n", type, tied, scaled, worstName, worst, inputError);
+                        + "embeddings %.2e%n", type, tied, scaled, worst.tensor(), worst.error(), inputError);
             }
         }
     }

@@ -2,8 +2,8 @@ package dev.curvature.transformer.vit;
 
 import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
-import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.model.Batch;
+import dev.curvature.transformer.model.GradientChecks;
 import dev.curvature.transformer.model.ParameterSet;
 import dev.curvature.transformer.model.Workspace;
 import org.junit.jupiter.api.AfterAll;
@@ -11,8 +11,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
+import java.util.Set;
 
-import static dev.curvature.engine.NumericAssertions.finiteDifferences;
 import static dev.curvature.engine.NumericAssertions.relativeError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -41,24 +41,7 @@ class VitGradientCheckTest {
     }
 
     static void randomize(ParameterSet p, long seed) {
-        Random random = new Random(seed);
-        for (var e : p.all().entrySet()) {
-            Tensor t = e.getValue();
-            boolean norm = e.getKey().contains("layernorm") && e.getKey().endsWith(".weight");
-            double[] values = new double[(int) t.size()];
-            for (int i = 0; i < values.length; i++) {
-                values[i] = norm ? 1 + 0.2 * random.nextGaussian() : 0.4 * random.nextGaussian();
-            }
-            DType.F64.write(t.storage(), t.offset(), values, 0, values.length);
-        }
-    }
-
-    static double maxAbs(double[] values) {
-        double max = 0;
-        for (double v : values) {
-            max = Math.max(max, Math.abs(v));
-        }
-        return max;
+        GradientChecks.randomize(p, seed, name -> name.contains("layernorm") && name.endsWith(".weight"), 0.2, 0.4);
     }
 
     static double[] images(int count, long seed) {
@@ -81,33 +64,12 @@ class VitGradientCheckTest {
             try (Workspace act = model.workspace(3); ParameterSet grads = model.allocateGradients()) {
                 model.forward(act, batch);
                 assertEquals(2, act.countedPositions());
-                model.backward(act, grads);
-                double worst = 0;
-                String worstName = "";
-                for (String name : weights.names()) {
-                    double[] numeric = finiteDifferences(weights.get(name), () -> model.forward(act, batch), 1e-6);
-                    double[] analytic = grads.get(name).toDoubleArray();
-                    if (name.endsWith("attention.key.bias")) {
-                        assertTrue(maxAbs(numeric) <= 1e-9 && maxAbs(analytic) <= 1e-9, name + ": "
-                                + maxAbs(numeric) + ", " + maxAbs(analytic));
-                        continue;
-                    }
-                    double error = relativeError(numeric, analytic);
-                    if (error > worst) {
-                        worst = error;
-                        worstName = name;
-                    }
-                    assertTrue(error <= 1e-6, name + ": relative error " + error);
-                }
+                GradientChecks.Worst worst = GradientChecks.everyParameter(model, act, batch, 1e-6,
+                        Set.of("attention.key.bias"));
+                double tokenError = GradientChecks.inputEmbeddings(model, act, batch, 1e-6);
                 model.forward(act, batch);
                 model.backward(act, grads);
-                double[] analyticTokens = act.inputEmbeddingGradient().toDoubleArray();
                 double[] analyticPixels = model.pixelGradient(act);
-                model.forward(act, batch);
-                double[] numericTokens = finiteDifferences(act.inputEmbeddings(), () -> model.forwardFromEmbeddings(act),
-                        1e-6);
-                double tokenError = relativeError(numericTokens, analyticTokens);
-                assertTrue(tokenError <= 1e-6, "input embeddings: " + tokenError);
                 double[] numericPixels = new double[pixels.length];
                 for (int i = 0; i < pixels.length; i++) {
                     double keep = pixels[i];
@@ -121,7 +83,7 @@ class VitGradientCheckTest {
                 double pixelError = relativeError(numericPixels, analyticPixels);
                 assertTrue(pixelError <= 1e-6, "pixels: " + pixelError);
                 System.out.printf("ViT finite differences: worst parameter tensor %s %.2e, input embeddings %.2e, "
-                        + "pixels %.2e%n", worstName, worst, tokenError, pixelError);
+                        + "pixels %.2e%n", worst.tensor(), worst.error(), tokenError, pixelError);
             }
         }
     }

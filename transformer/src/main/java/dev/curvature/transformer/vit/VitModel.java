@@ -93,50 +93,43 @@ public final class VitModel extends LayeredModel<VitActivations> {
 
     /** The images cut into patches: row b·P + py·side + px holds patch (py, px) of image b, (channel, i, j) order. */
     double[] patches(double[] pixels, int batch) {
-        int s = config.imageSize();
-        int p = config.patchSize();
-        int side = s / p;
-        int channels = config.channels();
-        int d = config.patchValues();
-        double[] out = new double[batch * config.patches() * d];
-        for (int b = 0; b < batch; b++) {
-            for (int py = 0; py < side; py++) {
-                for (int px = 0; px < side; px++) {
-                    int row = (b * config.patches() + py * side + px) * d;
-                    for (int ch = 0; ch < channels; ch++) {
-                        for (int i = 0; i < p; i++) {
-                            int from = ((b * channels + ch) * s + py * p + i) * s + px * p;
-                            System.arraycopy(pixels, from, out, row + (ch * p + i) * p, p);
-                        }
-                    }
-                }
-            }
-        }
+        double[] out = new double[batch * config.patches() * config.patchValues()];
+        walkPatches(batch, (pixel, patch, length) -> System.arraycopy(pixels, pixel, out, patch, length));
         return out;
     }
 
     /** The inverse of {@link #patches}: a (B·P, D) patch array back into (B, channels, S, S) pixels. */
     double[] pixels(double[] patches, int batch) {
+        double[] out = new double[batch * config.imageValues()];
+        walkPatches(batch, (pixel, patch, length) -> System.arraycopy(patches, patch, out, pixel, length));
+        return out;
+    }
+
+    /** A run of p values that are consecutive both in the image (one patch row) and in the patch array. */
+    @FunctionalInterface
+    private interface PatchRun {
+        void copy(int pixelOffset, int patchOffset, int length);
+    }
+
+    /** Every patch row of every channel of every patch of the batch, as matching offsets in both layouts. */
+    private void walkPatches(int batch, PatchRun run) {
         int s = config.imageSize();
         int p = config.patchSize();
         int side = s / p;
         int channels = config.channels();
         int d = config.patchValues();
-        double[] out = new double[batch * config.imageValues()];
         for (int b = 0; b < batch; b++) {
             for (int py = 0; py < side; py++) {
                 for (int px = 0; px < side; px++) {
                     int row = (b * config.patches() + py * side + px) * d;
                     for (int ch = 0; ch < channels; ch++) {
                         for (int i = 0; i < p; i++) {
-                            int to = ((b * channels + ch) * s + py * p + i) * s + px * p;
-                            System.arraycopy(patches, row + (ch * p + i) * p, out, to, p);
+                            run.copy(((b * channels + ch) * s + py * p + i) * s + px * p, row + (ch * p + i) * p, p);
                         }
                     }
                 }
             }
         }
-        return out;
     }
 
     /** ∂loss/∂pixels (B·channels·S·S) of the last backward, in the layout of {@link Batch.Images#pixels()}. */

@@ -1,7 +1,5 @@
 package dev.curvature.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.kfac.score.Auroc;
@@ -88,28 +86,6 @@ final class ScoreCommand implements Callable<Integer> {
 
     @Mixin
     ReportOutput output;
-
-    /** What vit-demo records of its label noise. */
-    record NoiseRecord(double rate, long seed, int images, int[] flipped) {
-        static NoiseRecord read(Path file) throws IOException {
-            if (!Files.isRegularFile(file)) {
-                throw new IllegalArgumentException("--noise: " + file + " not found (vit-demo writes noise.json "
-                        + "beside its model directory; pass --noise FILE)");
-            }
-            JsonNode root = new ObjectMapper().readTree(Files.readAllBytes(file));
-            for (String key : List.of("rate", "seed", "images", "flipped")) {
-                if (root == null || !root.has(key)) {
-                    throw new IllegalArgumentException(file + ": no \"" + key + "\" (expected vit-demo's noise.json)");
-                }
-            }
-            int[] flipped = new int[root.get("flipped").size()];
-            for (int i = 0; i < flipped.length; i++) {
-                flipped[i] = root.get("flipped").get(i).asInt();
-            }
-            return new NoiseRecord(root.get("rate").asDouble(), root.get("seed").asLong(), root.get("images").asInt(),
-                    flipped);
-        }
-    }
 
     @Override
     public Integer call() throws Exception {

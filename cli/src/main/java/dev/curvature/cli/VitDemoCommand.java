@@ -126,8 +126,7 @@ final class VitDemoCommand implements Callable<Integer> {
         ImageDataset test = ImageDataset.fashionMnist(data, "t10k");
         LabelNoise labelNoise = LabelNoise.symmetric(train.labels(), train.classes(), noise, seed);
         Files.createDirectories(out);
-        Files.writeString(out.resolve("noise.json"), Json.write(Map.of("rate", noise, "seed", seed, "images",
-                trainImages, "flipped", labelNoise.flipped())) + "\n");
+        NoiseRecord.of(labelNoise, trainImages).write(out.resolve("noise.json"));
         Map<String, Double> seconds = new LinkedHashMap<>();
         try (Backend backend = compute.backend()) {
             Model vit;

@@ -19,6 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The hyper-parameters of a GPT-2 model as Hugging Face's {@code config.json} names them.
@@ -155,6 +157,23 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int vocabSize, int nP
     @Override
     public Model model(Backend backend, ParameterSet weights) {
         return new Gpt2Model(backend, weights);
+    }
+
+    /** HF's {@code Conv1D} weights (c_attn, c_proj, c_fc) are stored (d_in, d_out). */
+    @Override
+    public boolean storedTransposed(String name) {
+        return Gpt2TensorCatalogue.storedTransposed(name);
+    }
+
+    private static final Pattern EXPORTED_BUFFER =
+            Pattern.compile("(?:transformer\\.)?h\\.(\\d+)\\.attn\\.(?:bias|masked_bias)");
+
+    /** The causal-mask buffers {@code h.{i}.attn.bias} / {@code masked_bias} of a block, and the tied head's copy. */
+    @Override
+    public boolean isExportedBuffer(String name) {
+        Matcher m = EXPORTED_BUFFER.matcher(name);
+        return name.equals("lm_head.weight") || m.matches() && m.group(1).length() < 6
+                && Integer.parseInt(m.group(1)) < nLayer;
     }
 
     /** A config with HF's defaults for the rest: n_inner = 4·n_embd, ε = 1e-5, "gelu_new". */

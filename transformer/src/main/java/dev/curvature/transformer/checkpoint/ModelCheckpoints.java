@@ -15,10 +15,15 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Models of every family in the Hugging Face layout: a directory with {@code config.json} and
@@ -78,7 +83,7 @@ public final class ModelCheckpoints {
             String name = e.getKey();
             Tensor stored = checkpoint.tensor(e.getValue().name());
             Tensor target = weights.get(name);
-            backend.copy(target, storedTransposed(config, name) ? stored.transpose(0, 1) : stored);
+            backend.copy(target, config.storedTransposed(name) ? stored.transpose(0, 1) : stored);
             try {
                 backend.requireFinite(target, "loading the model");
             } catch (NonFiniteTensorException nonFinite) {
@@ -109,11 +114,11 @@ public final class ModelCheckpoints {
      */
     private static void requireAllUsed(Checkpoint checkpoint, ModelConfig config, Map<String, TensorInfo> found)
             throws CheckpointFormatException {
-        java.util.Set<String> used = new java.util.HashSet<>();
+        Set<String> used = new HashSet<>();
         found.values().forEach(info -> used.add(info.name()));
-        java.util.List<String> unused = new java.util.ArrayList<>();
-        for (String name : new java.util.TreeSet<>(checkpoint.names())) {
-            if (!used.contains(name) && !isBuffer(config, name)) {
+        List<String> unused = new ArrayList<>();
+        for (String name : new TreeSet<>(checkpoint.names())) {
+            if (!used.contains(name) && !config.isExportedBuffer(name)) {
                 unused.add(name);
             }
         }
@@ -123,25 +128,6 @@ public final class ModelCheckpoints {
                     + " config (" + config.layers() + " blocks); " + unused.size() + " tensor(s) of the checkpoint are "
                     + "not used: config.json does not describe this checkpoint");
         }
-    }
-
-    private static final java.util.regex.Pattern GPT2_BUFFER =
-            java.util.regex.Pattern.compile("(?:transformer\\.)?h\\.(\\d+)\\.attn\\.(?:bias|masked_bias)");
-    private static final java.util.regex.Pattern LLAMA_BUFFER =
-            java.util.regex.Pattern.compile("model\\.layers\\.(\\d+)\\.self_attn\\.rotary_emb\\.inv_freq");
-
-    private static boolean isBuffer(ModelConfig config, String name) {
-        if (config instanceof Gpt2Config) {
-            java.util.regex.Matcher m = GPT2_BUFFER.matcher(name);
-            return name.equals("lm_head.weight") || m.matches() && blockWithin(m.group(1), config.layers());
-        }
-        java.util.regex.Matcher m = LLAMA_BUFFER.matcher(name);
-        return m.matches() && blockWithin(m.group(1), config.layers())
-                || name.equals("lm_head.weight") && config instanceof LlamaConfig llama && llama.tieWordEmbeddings();
-    }
-
-    private static boolean blockWithin(String digits, int blocks) {
-        return digits.length() < 6 && Integer.parseInt(digits) < blocks;
     }
 
     private static Map<String, TensorInfo> resolveByShapes(Checkpoint checkpoint, ModelConfig config)
@@ -162,11 +148,6 @@ public final class ModelCheckpoints {
             found.put(name, info);
         }
         return found;
-    }
-
-    /** Whether the checkpoint stores this weight transposed, (d_in, d_out): GPT-2's {@code Conv1D} layers only. */
-    public static boolean storedTransposed(ModelConfig config, String name) {
-        return config instanceof Gpt2Config && Gpt2TensorCatalogue.storedTransposed(name);
     }
 
     /** How the checkpoint in {@code directory} is stored: its first parameter's dtype, and its shard map if any. */
@@ -205,7 +186,7 @@ public final class ModelCheckpoints {
             long totalBytes = 0;
             for (Map.Entry<String, Tensor> e : model.parameters().all().entrySet()) {
                 Tensor w = e.getValue();
-                boolean transposed = storedTransposed(config, e.getKey());
+                boolean transposed = config.storedTransposed(e.getKey());
                 long[] shape = transposed ? new long[]{w.dim(1), w.dim(0)} : w.shape();
                 Tensor copy = Tensor.allocate(arena, layout.storage(), shape);
                 model.backend().copy(copy, transposed ? w.transpose(0, 1) : w);   // to host memory, in storage dtype

@@ -19,6 +19,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The hyper-parameters of a Llama-family model as Hugging Face's {@code config.json} of {@code LlamaForCausalLM}
@@ -339,6 +341,17 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
     @Override
     public Model model(Backend backend, ParameterSet weights) {
         return new LlamaModel(backend, weights);
+    }
+
+    private static final Pattern EXPORTED_BUFFER =
+            Pattern.compile("model\\.layers\\.(\\d+)\\.self_attn\\.rotary_emb\\.inv_freq");
+
+    /** Cached rotary frequencies {@code rotary_emb.inv_freq} of a block, and with tied embeddings the head's copy. */
+    @Override
+    public boolean isExportedBuffer(String name) {
+        Matcher m = EXPORTED_BUFFER.matcher(name);
+        return m.matches() && m.group(1).length() < 6 && Integer.parseInt(m.group(1)) < layers
+                || name.equals("lm_head.weight") && tieWordEmbeddings;
     }
 
     /** The JSON this config writes: the file it was read from with the values here put back. */

@@ -45,6 +45,22 @@ public interface ModelConfig {
      */
     long workspaceBytes(int batch, int time, DType dtype);
 
+    /**
+     * Whether the checkpoint stores this weight transposed, as (d_in, d_out), while the maths uses (d_out, d_in)
+     * (GPT-2's {@code Conv1D} layers); converted on load and on save.
+     */
+    default boolean storedTransposed(String name) {
+        return false;
+    }
+
+    /**
+     * Whether {@code name} is a buffer Hugging Face exports beside the weights (a causal mask, cached rotary
+     * frequencies, a tied head's copy): present in a checkpoint without being a parameter, so not "unused".
+     */
+    default boolean isExportedBuffer(String name) {
+        return false;
+    }
+
     /** The model of this shape over {@code weights} (allocated from this config), computing on {@code backend}. */
     Model model(Backend backend, ParameterSet weights);
 

@@ -202,11 +202,7 @@ public final class ModelCheckpoints {
                 Files.deleteIfExists(directory.resolve(Checkpoint.SINGLE_FILE_NAME));   // a stale single file
             }
         }
-        if (config instanceof LlamaConfig llama) {
-            llama.write(directory.resolve("config.json"), torchDtype(layout.storage()));
-        } else {
-            config.write(directory.resolve("config.json"));
-        }
+        config.write(directory.resolve("config.json"), layout.storage());
     }
 
     /** Deletes {@code directory}'s shard index and the shard files it names (inside the directory only). */

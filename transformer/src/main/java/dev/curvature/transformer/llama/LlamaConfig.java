@@ -6,6 +6,7 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.CheckpointFormatException;
 import dev.curvature.transformer.checkpoint.ConfigJson;
+import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.model.DecoderWorkspace;
 import dev.curvature.transformer.model.LinearLayer;
 import dev.curvature.transformer.model.LinearRole;
@@ -394,9 +395,10 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
     }
 
     /** Writes the config with {@code torch_dtype} saying what the weights are stored in ("bfloat16", ...). */
-    public void write(Path configFile, String torchDtype) throws IOException {
+    @Override
+    public void write(Path configFile, DType storage) throws IOException {
         ObjectNode node = toJsonTree();
-        node.put("torch_dtype", torchDtype);
+        node.put("torch_dtype", ModelCheckpoints.torchDtype(storage));
         ConfigJson.write(configFile, ConfigJson.toJson(node));
     }
 

@@ -67,6 +67,14 @@ public interface ModelConfig {
     /** Writes this config as HF's {@code config.json}. */
     void write(Path configFile) throws IOException;
 
+    /**
+     * Writes this config for weights stored in {@code storage}: families whose config.json says so
+     * ({@code torch_dtype}) record it; the others write {@link #write(Path)}.
+     */
+    default void write(Path configFile, DType storage) throws IOException {
+        write(configFile);
+    }
+
     /** Parameter count (a tied head is counted once). */
     default long parameterCount() {
         long n = 0;

@@ -13,4 +13,10 @@ public interface BatchSource {
 
     /** Positions per sample the model's workspace is sized for: tokens per window, or tokens per image. */
     int time();
+
+    /** Distinct samples one epoch reads (windows, or images): the indices {@link #samples} returns are below it. */
+    int sampleCount();
+
+    /** Which samples (0 … {@link #sampleCount()} − 1) the {@code batch} rows of step {@code step}'s batch are. */
+    int[] samples(long step, int batch);
 }

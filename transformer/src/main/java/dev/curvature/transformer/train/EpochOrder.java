@@ -22,6 +22,15 @@ final class EpochOrder {
         return order((int) (k / count))[(int) (k % count)];
     }
 
+    /** The samples read {@code first} … {@code first + count − 1}-th overall. */
+    int[] samples(long first, int count) {
+        int[] out = new int[count];
+        for (int i = 0; i < count; i++) {
+            out[i] = sample(first + i);
+        }
+        return out;
+    }
+
     private int[] order(int epoch) {
         if (epoch != cachedEpoch) {
             int[] order = new int[count];

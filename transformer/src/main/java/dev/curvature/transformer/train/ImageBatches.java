@@ -35,12 +35,22 @@ public final class ImageBatches implements BatchSource {
         int values = images.rows() * images.columns();
         double[] pixels = new double[batch * values];
         int[] out = new int[batch];
+        int[] indices = samples(step, batch);
         for (int b = 0; b < batch; b++) {
-            int index = order.sample(step * batch + b);
-            out[b] = labels[index];
-            copyPixels(images, index, pixels, b * values);
+            out[b] = labels[indices[b]];
+            copyPixels(images, indices[b], pixels, b * values);
         }
         return new Batch.Images(pixels, out);
+    }
+
+    @Override
+    public int sampleCount() {
+        return images.size();
+    }
+
+    @Override
+    public int[] samples(long step, int batch) {
+        return order.samples(step * batch, batch);
     }
 
     /** Image {@code index}'s pixels scaled to [0, 1], written at {@code to}. */

@@ -40,6 +40,17 @@ public final class TokenWindows implements BatchSource {
     }
 
     @Override
+    public int sampleCount() {
+        return count;
+    }
+
+    /** The windows (window w starts at token w·stride) of step {@code step}. */
+    @Override
+    public int[] samples(long step, int batch) {
+        return order.samples(step * batch, batch);
+    }
+
+    @Override
     public int time() {
         return time;
     }
@@ -58,9 +69,9 @@ public final class TokenWindows implements BatchSource {
      * windows step·B … step·B + B − 1 of the epoch-wise shuffled sequence.
      */
     public void batch(long step, int batch, int[] ids, int[] targets) {
+        int[] windows = samples(step, batch);
         for (int b = 0; b < batch; b++) {
-            int window = order.sample(step * batch + b);
-            fillWindow(tokens, (long) window * stride, time, ids, targets, b * time);
+            fillWindow(tokens, (long) windows[b] * stride, time, ids, targets, b * time);
         }
     }
 

@@ -26,7 +26,8 @@ import java.util.function.Consumer;
  * Trains a model of any family with AdamW: warmup + cosine schedule, global-norm gradient clipping, deterministic data order.
  * A checkpoint is a directory holding the model in HF layout ({@code config.json}, {@code model.safetensors}, in the
  * model's own dtype so nothing is rounded), the AdamW moments ({@code optimizer.safetensors}) and the step and
- * options ({@code trainer.json}); resuming from it continues exactly as the uninterrupted run would have.
+ * options ({@code trainer.json}), and the cumulative sample losses when tracked ({@link SampleLosses}); resuming from
+ * it continues exactly as the uninterrupted run would have.
  */
 public final class Trainer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -47,6 +48,7 @@ public final class Trainer implements AutoCloseable {
     private final ParameterSet firstMoments;
     private final ParameterSet secondMoments;
     private final Workspace activations;
+    private SampleLosses sampleLosses;
     private long step;
 
     public Trainer(Model model, BatchSource data, TrainingOptions options) {
@@ -79,6 +81,22 @@ public final class Trainer implements AutoCloseable {
         this.secondMoments = v;
     }
 
+    /**
+     * From now on, adds every trained sample's loss to its cumulative sample loss (CSL), saved with each checkpoint
+     * ({@link SampleLosses#FILE}) and continued on resume. Call before the first step for the full CSL.
+     */
+    public Trainer trackSampleLosses() {
+        if (sampleLosses == null) {
+            sampleLosses = new SampleLosses(data.sampleCount());
+        }
+        return this;
+    }
+
+    /** The cumulative sample losses so far, or null when they are not tracked. */
+    public SampleLosses sampleLosses() {
+        return sampleLosses;
+    }
+
     /** Steps taken so far. */
     public long step() {
         return step;
@@ -97,6 +115,9 @@ public final class Trainer implements AutoCloseable {
     public StepReport trainStep() {
         long start = System.nanoTime();
         double loss = model.forward(activations, data.batch(step, options.batch()));
+        if (sampleLosses != null) {
+            sampleLosses.add(backend, data.samples(step, options.batch()), activations);
+        }
         grads.zero(backend);
         model.backward(activations, grads);
         double norm = Math.sqrt(backend.sumOfSquares(List.copyOf(grads.all().values())));
@@ -150,6 +171,9 @@ public final class Trainer implements AutoCloseable {
         }
         SafetensorsWriter.write(staging.resolve("optimizer.safetensors"), moments);
         Files.writeString(staging.resolve("trainer.json"), JSON.writeValueAsString(new TrainerState(step, options)));
+        if (sampleLosses != null) {
+            sampleLosses.write(staging.resolve(SampleLosses.FILE));
+        }
         Path previous = parent.resolve(directory.getFileName() + ".previous");
         deleteRecursively(previous);
         if (Files.exists(directory)) {
@@ -213,6 +237,16 @@ public final class Trainer implements AutoCloseable {
             throw e;
         }
         trainer.step = state.step();
+        Path losses = directory.resolve(SampleLosses.FILE);
+        if (Files.exists(losses)) {
+            try {
+                trainer.sampleLosses = SampleLosses.read(losses, data.sampleCount());
+            } catch (IOException | RuntimeException e) {
+                trainer.close();
+                model.parameters().close();
+                throw e;
+            }
+        }
         return trainer;
     }
 

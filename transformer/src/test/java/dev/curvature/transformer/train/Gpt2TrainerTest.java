@@ -95,13 +95,17 @@ class Gpt2TrainerTest {
         TokenWindows windows = new TokenWindows(text, options.time(), options.stride(), options.seed());
         try (ParameterSet straight = ParameterSet.allocate(backend, config, DType.F32)) {
             ModelInitializer.initialize(straight, options.seed());
-            try (Trainer trainer = new Trainer(new Gpt2Model(backend, straight), windows, options)) {
+            double[] straightLosses;
+            try (Trainer trainer = new Trainer(new Gpt2Model(backend, straight), windows, options)
+                    .trackSampleLosses()) {
                 trainer.train(report -> { }, null, 0);
+                straightLosses = trainer.sampleLosses().cumulative();
             }
             try (ParameterSet interrupted = ParameterSet.allocate(backend, config, DType.F32)) {
                 ModelInitializer.initialize(interrupted, options.seed());
                 Path checkpoint = dir.resolve("run");
-                try (Trainer trainer = new Trainer(new Gpt2Model(backend, interrupted), windows, options)) {
+                try (Trainer trainer = new Trainer(new Gpt2Model(backend, interrupted), windows, options)
+                        .trackSampleLosses()) {
                     for (int i = 0; i < 5; i++) {
                         trainer.trainStep();
                     }
@@ -111,6 +115,7 @@ class Gpt2TrainerTest {
                 try (Trainer resumed = Trainer.resume(backend, checkpoint, windows, DType.F32)) {
                     resumed.train(report -> { }, null, 0);
                     assertEquals(12, resumed.step());
+                    assertArrayEquals(straightLosses, resumed.sampleLosses().cumulative(), "cumulative sample losses");
                     for (String name : straight.names()) {
                         Tensor a = straight.get(name);
                         Tensor b = resumed.model().parameters().get(name);
@@ -156,5 +161,59 @@ class Gpt2TrainerTest {
             assertEquals(Math.sqrt(squared), reported, 1e-12 * Math.sqrt(squared));
             assertTrue(reported > options.gradientClip(), "the clip (0.5) is active at this norm: " + reported);
         }
+    }
+
+    @Test
+    void cumulativeSampleLossesSumEachWindowsOwnLossOverTheStepsThatTrainedOnIt(@TempDir Path dir) throws Exception {
+        // reference: before every step, each window of the step's batch alone through the current weights (batch 1,
+        // its mean loss over scored positions), added to that window's total; the window found by its tokens
+        int[] text = Arrays.copyOf(bytesOf("/text/genesis-1.txt"), 400);
+        Gpt2Config config = Gpt2Config.of(1, 2, 16, 256, 32);
+        TrainingOptions options = new TrainingOptions(3, 32, 32, 14, 1e-2, 1e-3, 0, 0.0, 0.9, 0.95, 1e-8, 1.0, 5);
+        TokenWindows windows = new TokenWindows(text, options.time(), options.stride(), options.seed());
+        assertEquals(12, windows.count());          // 14 steps × 3 = 42 windows read: three and a half epochs
+        double[] reference = new double[windows.count()];
+        double[] seen = new double[windows.count()];
+        try (ParameterSet weights = ParameterSet.allocate(backend, config, DType.F64)) {
+            ModelInitializer.initialize(weights, options.seed());
+            Gpt2Model model = new Gpt2Model(backend, weights);
+            try (Trainer trainer = new Trainer(model, windows, options).trackSampleLosses();
+                 Workspace single = model.workspace(1, options.time())) {
+                for (long step = 0; step < options.steps(); step++) {
+                    int[] ids = new int[options.batch() * options.time()];
+                    int[] targets = new int[ids.length];
+                    windows.batch(step, options.batch(), ids, targets);
+                    for (int b = 0; b < options.batch(); b++) {
+                        int[] window = Arrays.copyOfRange(ids, b * options.time(), (b + 1) * options.time());
+                        int w = windowStartingWith(text, window, options.stride());
+                        int[] next = Arrays.copyOfRange(targets, b * options.time(), (b + 1) * options.time());
+                        reference[w] += model.forward(single, new Batch.Tokens(window, next));
+                        seen[w]++;
+                    }
+                    trainer.trainStep();
+                }
+                SampleLosses csl = trainer.sampleLosses();
+                assertArrayEquals(seen, csl.steps(), "steps per window");
+                for (int w = 0; w < reference.length; w++) {
+                    assertEquals(reference[w], csl.cumulative()[w], 1e-12 * Math.max(1, reference[w]), "window " + w);
+                }
+                assertTrue(Arrays.stream(seen).min().orElseThrow() >= 3, "every window trained on at least 3 times");
+
+                // saved with the checkpoint and read back bit for bit
+                trainer.saveCheckpoint(dir.resolve("run"));
+                SampleLosses read = SampleLosses.read(dir.resolve("run").resolve(SampleLosses.FILE), windows.count());
+                assertArrayEquals(csl.cumulative(), read.cumulative());
+            }
+        }
+    }
+
+    /** The window w whose tokens [w·stride, w·stride + T) equal {@code window}; fails if none does. */
+    private static int windowStartingWith(int[] text, int[] window, int stride) {
+        for (int w = 0; w * stride + window.length <= text.length; w++) {
+            if (Arrays.equals(window, Arrays.copyOfRange(text, w * stride, w * stride + window.length))) {
+                return w;
+            }
+        }
+        throw new AssertionError("no window of the text holds the batch row");
     }
 }

@@ -9,13 +9,14 @@ import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.data.ImageDataset;
 import dev.curvature.transformer.data.LabelNoise;
 import dev.curvature.transformer.model.Model;
+import dev.curvature.transformer.train.SampleLosses;
 import dev.curvature.transformer.vit.VitModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,12 +42,18 @@ import java.util.concurrent.Callable;
                         + "(the paper's score); the final loss is the last checkpoint's.",
                 "",
                 "Writes --out (JSONL, one line per image: index, label, trueLabel, flipped, curvature, "
-                        + "curvatureNorm, trace, finalLoss, meanLoss) and prints a table of AUROCs on stderr; "
+                        + "curvatureNorm, trace, finalLoss, meanLoss and, from training, csl) and the two PNGs, and prints a table of AUROCs on stderr; "
                         + "--json prints the report on stdout."})
 final class ScoreCommand implements Callable<Integer> {
-    @Option(names = "--model", split = ",", required = true, paramLabel = "DIR",
-            description = "ViT checkpoint directories (vit-demo's <out>/model), comma-separated; the last is the "
-                    + "final one.")
+    @Option(names = "--run", paramLabel = "DIR",
+            description = "A vit-demo run folder: scores at every checkpoint it saved (<run>/checkpoints/step-*, "
+                    + "then the final <run>/model), with its noise.json and the cumulative sample losses training "
+                    + "recorded (<run>/model/" + SampleLosses.FILE + "). Give --run or --model.")
+    Path run;
+
+    @Option(names = "--model", split = ",", paramLabel = "DIR",
+            description = "ViT checkpoint directories instead of --run, comma-separated, in training order; the last "
+                    + "is the final one (its " + SampleLosses.FILE + ", if any, gives the CSL baseline).")
     List<Path> models;
 
     @Option(names = "--noise", paramLabel = "FILE",
@@ -78,8 +85,18 @@ final class ScoreCommand implements Callable<Integer> {
     int batch;
 
     @Option(names = "--out", paramLabel = "FILE",
-            description = "Per-image scores, JSONL (default: scores.jsonl beside the first --model directory).")
+            description = "Per-image scores, JSONL (default: scores.jsonl in the run folder, the one holding the "
+                    + "final model directory).")
     Path out;
+
+    @Option(names = "--top", defaultValue = "32", paramLabel = "K",
+            description = "Images in the top-k PNG (default: ${DEFAULT-VALUE}).")
+    int top;
+
+    @Option(names = "--plots", paramLabel = "DIR",
+            description = "Where score-top.png (the K highest-curvature images, flipped ones framed red) and "
+                    + "score-histogram.png (log10 curvature, flipped vs clean) go (default: the run folder).")
+    Path plots;
 
     @Mixin
     BackendOptions compute;
@@ -90,8 +107,10 @@ final class ScoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         OptionRanges.require("--batch", batch, 1, Integer.MAX_VALUE);
+        OptionRanges.require("--top", top, 0, Integer.MAX_VALUE);
         InputCurvature.Options options = new InputCurvature.Options(draws, step, seed);
-        Path runFolder = models.getFirst().toAbsolutePath().getParent();
+        List<Path> checkpointDirs = checkpoints();
+        Path runFolder = checkpointDirs.getLast().toAbsolutePath().getParent();
         Path noisePath = noiseFile != null ? noiseFile : runFolder.resolve("noise.json");
         NoiseRecord record = NoiseRecord.read(noisePath);
         int n = trainImages != null ? trainImages : record.images();
@@ -106,14 +125,14 @@ final class ScoreCommand implements Callable<Integer> {
         List<ImageCurvatureScores.Scores> perCheckpoint = new ArrayList<>();
         List<ImageCurvatureScores.Throughput> throughput = new ArrayList<>();
         try (Backend backend = compute.backend()) {
-            for (Path dir : models) {
+            for (Path dir : checkpointDirs) {
                 Model model = ModelCheckpoints.load(backend, dir, DType.F64);
                 try {
                     if (!(model instanceof VitModel vit)) {
                         throw new IllegalArgumentException("--model " + dir + " is a " + model.config().modelType()
                                 + " checkpoint; score needs a ViT (vit-demo's <out>/model)");
                     }
-                    ProgressLine progress = new ProgressLine("score " + dir.getFileName(), "images");
+                    ProgressLine progress = new ProgressLine("score " + dir.getFileName(), "images", "images");
                     ImageCurvatureScores.Result r = ImageCurvatureScores.score(vit, train, noise.noisyLabels(),
                             options, batch, (done, total) -> progress.update(done, total, done));
                     perCheckpoint.add(r.scores());
@@ -129,59 +148,107 @@ final class ScoreCommand implements Callable<Integer> {
         for (int i : noise.flipped()) {
             flipped[i] = true;
         }
-        writeJsonl(jsonl, noise, flipped, mean, finalLoss);
+        Path cslFile = checkpointDirs.getLast().resolve(SampleLosses.FILE);
+        double[] csl = Files.isRegularFile(cslFile) ? SampleLosses.read(cslFile, n).cumulative() : null;
+        writeJsonl(jsonl, noise, flipped, mean, finalLoss, csl);
         Map<String, Double> auroc = new LinkedHashMap<>();
         auroc.put("curvature", Auroc.of(mean.squared(), flipped));
         auroc.put("curvatureNorm", Auroc.of(mean.norm(), flipped));
+        if (checkpointDirs.size() > 1) {
+            auroc.put("curvatureFinal", Auroc.of(perCheckpoint.getLast().squared(), flipped));
+        }
         auroc.put("finalLoss", Auroc.of(finalLoss, flipped));
-        if (models.size() > 1) {
+        if (checkpointDirs.size() > 1) {
             auroc.put("meanLoss", Auroc.of(mean.loss(), flipped));
         }
+        if (csl != null) {
+            auroc.put("csl", Auroc.of(csl, flipped));
+        }
+        Path plotFolder = plots != null ? plots : runFolder;
+        Path topPng = plotFolder.resolve("score-top.png");
+        Path histogramPng = plotFolder.resolve("score-histogram.png");
+        Files.createDirectories(plotFolder);
+        ScorePlots.topImages(topPng, String.format("the %d highest-curvature training images of %d (red: label "
+                        + "flipped)", Math.min(top, n), n), train, ScorePlots.top(mean.squared(), top),
+                noise.noisyLabels(), noise.trueLabels());
+        ScorePlots.histogram(histogramPng, "input curvature (1/n) Σ ‖Δ∇‖², averaged over " + checkpointDirs.size()
+                + " checkpoint(s)", mean.squared(), flipped, 40);
         double seconds = throughput.stream().mapToDouble(ImageCurvatureScores.Throughput::seconds).sum();
         double forward = throughput.stream().mapToDouble(ImageCurvatureScores.Throughput::forwardSeconds).sum();
         double backward = throughput.stream().mapToDouble(ImageCurvatureScores.Throughput::backwardSeconds).sum();
         Map<String, Object> report = new LinkedHashMap<>();
-        report.put("models", models.stream().map(Path::toString).toList());
+        report.put("models", checkpointDirs.stream().map(Path::toString).toList());
         report.put("images", n);
         report.put("flipped", noise.flipped().length);
         report.put("noise", record.rate());
         report.put("draws", draws);
         report.put("step", step);
         report.put("auroc", auroc);
-        report.put("imagesPerSecond", (double) n * models.size() / seconds);
+        report.put("imagesPerSecond", (double) n * checkpointDirs.size() / seconds);
         report.put("forwardShare", forward / seconds);
         report.put("backwardShare", backward / seconds);
         report.put("seconds", seconds);
         report.put("scores", jsonl.toString());
+        report.put("plots", List.of(topPng.toString(), histogramPng.toString()));
         StringBuilder t = new StringBuilder();
         t.append(String.format("input-curvature scores of %d training images (%d flipped, %.0f %% noise) at %d "
                 + "checkpoint(s), n = %d, h = %.0e, F64%n", n, noise.flipped().length, 100 * record.rate(),
-                models.size(), draws, step));
+                checkpointDirs.size(), draws, step));
         t.append(String.format("%-40s %s%n", "score", "AUROC for flipped labels"));
         Map<String, String> names = Map.of("curvature", "curvature (1/n) Σ ‖Δ∇‖² (paper)",
-                "curvatureNorm", "curvature (1/n) Σ ‖Δ∇‖ (official code)", "finalLoss", "final loss",
-                "meanLoss", "loss averaged over checkpoints");
+                "curvatureNorm", "curvature (1/n) Σ ‖Δ∇‖ (official code)",
+                "curvatureFinal", "curvature at the final checkpoint only", "finalLoss", "final loss",
+                "meanLoss", "loss averaged over checkpoints", "csl", "cumulative sample loss (CSL)");
         auroc.forEach((k, v) -> t.append(String.format("%-40s %.4f%n", names.get(k), v)));
         t.append(String.format("%.1f images/s (%d + 1 forward/backward passes each), forward %.0f %%, backward %.0f %%"
-                        + " of %.1f s; scores in %s%n", (double) n * models.size() / seconds, draws,
+                        + " of %.1f s; scores in %s%n", (double) n * checkpointDirs.size() / seconds, draws,
                 100 * forward / seconds, 100 * backward / seconds, seconds, jsonl));
+        t.append(String.format("plots: %s, %s%n", topPng, histogramPng));
         output.print(report, t.toString());
         return 0;
     }
 
+    /** The checkpoints to score, in training order: --model as given, or a --run folder's snapshots and model. */
+    private List<Path> checkpoints() throws IOException {
+        if ((run == null) == (models == null)) {
+            throw new IllegalArgumentException("give either --run (a vit-demo run folder) or --model (checkpoint "
+                    + "directories), not " + (run == null ? "neither" : "both"));
+        }
+        if (models != null) {
+            return models;
+        }
+        Path model = run.resolve("model");
+        if (!Files.isDirectory(model)) {
+            throw new IllegalArgumentException("--run " + run + ": no model directory in it (vit-demo writes "
+                    + "<out>/model)");
+        }
+        List<Path> all = new ArrayList<>();
+        Path snapshots = run.resolve(VitDemoCommand.CHECKPOINTS);
+        if (Files.isDirectory(snapshots)) {
+            try (var list = Files.list(snapshots)) {
+                list.filter(p -> p.getFileName().toString().matches("step-\\d+") && Files.isDirectory(p))
+                        .sorted().forEach(all::add);
+            }
+        }
+        all.add(model);
+        return all;
+    }
+
+    /** One line per image; "csl" only when training recorded the cumulative sample losses. */
     private static void writeJsonl(Path file, LabelNoise noise, boolean[] flipped, ImageCurvatureScores.Scores mean,
-                                   double[] finalLoss) throws IOException {
+                                   double[] finalLoss, double[] csl) throws IOException {
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        try (BufferedWriter w = Files.newBufferedWriter(file)) {
-            for (int i = 0; i < flipped.length; i++) {
-                w.write("{\"index\":" + i + ",\"label\":" + noise.noisyLabels()[i] + ",\"trueLabel\":"
-                        + noise.trueLabels()[i] + ",\"flipped\":" + flipped[i] + ",\"curvature\":"
-                        + mean.squared()[i] + ",\"curvatureNorm\":" + mean.norm()[i] + ",\"trace\":" + mean.trace()[i]
-                        + ",\"finalLoss\":" + finalLoss[i] + ",\"meanLoss\":" + mean.loss()[i] + "}\n");
-            }
+        StringBuilder w = new StringBuilder();
+        for (int i = 0; i < flipped.length; i++) {
+            w.append("{\"index\":" + i + ",\"label\":" + noise.noisyLabels()[i] + ",\"trueLabel\":"
+                    + noise.trueLabels()[i] + ",\"flipped\":" + flipped[i] + ",\"curvature\":"
+                    + mean.squared()[i] + ",\"curvatureNorm\":" + mean.norm()[i] + ",\"trace\":" + mean.trace()[i]
+                    + ",\"finalLoss\":" + finalLoss[i] + ",\"meanLoss\":" + mean.loss()[i]
+                    + (csl != null ? ",\"csl\":" + csl[i] : "") + "}\n");
         }
+        OutputFiles.writeAtomically(file, w.toString().getBytes(StandardCharsets.UTF_8));
     }
 }

@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -47,9 +48,14 @@ import java.util.concurrent.Callable;
                         + "predicted with their noisy label, true label = %% of them predicted with their true "
                         + "label, test = clean test accuracy (all 10,000 test images), and clean train accuracy.",
                 "",
-                "Writes <out>/model (HF layout), noise.json, report.json, table.txt; prints the table on stderr, "
-                        + "--json also prints the report on stdout."})
+                "Writes <out>/model (HF layout, with the cumulative sample losses of training in "
+                        + "sample-losses.safetensors), <out>/checkpoints/step-* (--snapshots), noise.json, report.json, "
+                        + "table.txt; prints the table on stderr, --json also prints the report on stdout. "
+                        + "`curvature score --run <out>` then scores every training image at those checkpoints."})
 final class VitDemoCommand implements Callable<Integer> {
+    /** The run folder's subdirectory of model snapshots taken during training, one {@code step-NNNNNN} each. */
+    static final String CHECKPOINTS = "checkpoints";
+
     @Option(names = "--data", paramLabel = "DIR", description = "Fashion-MNIST IDX directory (default: "
             + "/usr/share/datasets/fashion-mnist).")
     Path data = ImageDataset.FASHION_MNIST;
@@ -84,6 +90,11 @@ final class VitDemoCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "64", description = "Images per step (default: ${DEFAULT-VALUE}).")
     int batch;
 
+    @Option(names = "--snapshots", defaultValue = "5", paramLabel = "N",
+            description = "Models kept from training for `score` to average over: at steps k·steps/N for k = 1 … N − 1 "
+                    + "in <out>/checkpoints/step-NNNNNN, and the final <out>/model (default: ${DEFAULT-VALUE}).")
+    int snapshots;
+
     @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
     double learningRate;
 
@@ -117,6 +128,7 @@ final class VitDemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long start = System.nanoTime();
+        OptionRanges.require("--snapshots", snapshots, 1, 1000);
         TokenRows factorRows = switch (rows) {
             case "cls" -> TokenRows.LABELLED;
             case "all" -> TokenRows.ALL;
@@ -176,7 +188,7 @@ final class VitDemoCommand implements Callable<Integer> {
         }
     }
 
-    private Model train(Backend backend, ImageDataset images, LabelNoise labelNoise) throws java.io.IOException {
+    private Model train(Backend backend, ImageDataset images, LabelNoise labelNoise) throws IOException {
         VitConfig config = VitConfig.of(width, layers, heads, 2 * width, images.rows(), patch, 1, images.classes());
         ParameterSet weights = ParameterSet.allocate(backend, config, DType.F32);
         ModelInitializer.initialize(weights, seed);
@@ -188,12 +200,39 @@ final class VitDemoCommand implements Callable<Integer> {
                         + "images (%d labels flipped) for %d steps of %d%n", config.layers(), config.hiddenSize(),
                 config.heads(), config.patches(), config.patchSize(), weights.count(), images.size(),
                 labelNoise.flipped().length, steps, batch);
-        try (Trainer trainer = new Trainer(vit, data, options)) {
+        Path snapshotFolder = out.resolve(CHECKPOINTS);
+        OutputFiles.deleteRecursively(snapshotFolder);       // snapshots of an earlier run are not this run's
+        try (Trainer trainer = new Trainer(vit, data, options).trackSampleLosses()) {
             ProgressLine progress = new ProgressLine("train", "steps");
-            trainer.train(report -> progress.update(report.step(), steps, report.step() * batch), out.resolve("model"),
-                    1000);
+            IOException[] failure = new IOException[1];
+            trainer.train(report -> {
+                progress.update(report.step(), steps, report.step() * batch);
+                if (failure[0] == null && isSnapshotStep(report.step())) {
+                    try {
+                        Path dir = snapshotFolder.resolve(String.format("step-%06d", report.step()));
+                        OutputFiles.replaceDirectory(dir, staging -> ModelCheckpoints.save(vit, staging,
+                                ModelCheckpoints.Layout.single(vit.dtype()),
+                                Map.of("curvature.step", Long.toString(report.step()))));
+                    } catch (IOException e) {
+                        failure[0] = e;
+                    }
+                }
+            }, out.resolve("model"), 1000);
+            if (failure[0] != null) {
+                throw failure[0];
+            }
         }
         return vit;
+    }
+
+    /** Step k·steps/N (rounded down) for some k in 1 … N − 1: a training snapshot is taken after it. */
+    private boolean isSnapshotStep(long step) {
+        for (int k = 1; k < snapshots; k++) {
+            if (step == k * steps / snapshots) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private String table(VitConfig config, LabelNoiseExperiment.Result result, Map<String, Double> seconds) {

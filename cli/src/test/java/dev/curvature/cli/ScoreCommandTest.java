@@ -89,4 +89,68 @@ class ScoreCommandTest {
         assertNotEquals(0, f.code());
         assertTrue(f.stderr().contains("noise.json") && f.stderr().contains("--train-images"), f.stderr());
     }
+
+    @Test
+    void aRunFolderIsScoredAtEverySnapshotAveragedWithCslAndPlots() throws Exception {
+        // the run trained 10 steps with the default 5 snapshots: steps 2, 4, 6, 8 and the final model. Reference for
+        // the average: each checkpoint scored on its own, the mean of the five curvatures taken here.
+        ObjectMapper json = new ObjectMapper();
+        Path out = dir.resolve("run-scores.jsonl");
+        Path plots = dir.resolve("plots");
+        JsonNode report = json.readTree(CommandRun.stdout("score", "--run", run.toString(), "--draws", "2",
+                "--batch", "128", "--out", out.toString(), "--plots", plots.toString(), "--top", "16",
+                "--threads", "2", "--json"));
+        List<String> checkpoints = new ArrayList<>();
+        report.get("models").forEach(m -> checkpoints.add(m.asText()));
+        assertEquals(List.of("step-000002", "step-000004", "step-000006", "step-000008", "model"),
+                checkpoints.stream().map(m -> Path.of(m).getFileName().toString()).toList());
+        double[] reference = new double[300];
+        for (String checkpoint : checkpoints) {
+            Path single = dir.resolve("single-" + Path.of(checkpoint).getFileName() + ".jsonl");
+            CommandRun.stdout("score", "--model", checkpoint, "--noise", run.resolve("noise.json").toString(),
+                    "--draws", "2", "--batch", "128", "--out", single.toString(), "--plots", dir.resolve("single").toString(),
+                    "--threads", "2", "--json");
+            List<String> lines = Files.readAllLines(single);
+            for (int i = 0; i < 300; i++) {
+                reference[i] += json.readTree(lines.get(i)).get("curvature").asDouble() / checkpoints.size();
+            }
+        }
+        List<String> lines = Files.readAllLines(out);
+        List<Double> csl = new ArrayList<>();
+        List<Boolean> flipped = new ArrayList<>();
+        double trainedSamples = 0;
+        for (int i = 0; i < 300; i++) {
+            JsonNode row = json.readTree(lines.get(i));
+            assertEquals(reference[i], row.get("curvature").asDouble(), 1e-12 * reference[i], "image " + i);
+            csl.add(row.get("csl").asDouble());
+            flipped.add(row.get("flipped").asBoolean());
+            trainedSamples += row.get("csl").asDouble() > 0 ? 1 : 0;
+        }
+        // 10 steps of 32 images read 320 samples: every one of the 300 images at least once
+        assertEquals(300, trainedSamples, "images with a cumulative loss");
+        assertEquals(pairCount(csl, flipped), report.get("auroc").get("csl").asDouble(), 1e-12);
+        assertTrue(report.get("auroc").has("curvatureFinal"), report.toString());
+
+        java.awt.image.BufferedImage top = javax.imageio.ImageIO.read(plots.resolve("score-top.png").toFile());
+        assertEquals(8 * (28 * 3 + 8), top.getWidth(), "8 images per row, 28 px ×3 + margin");
+        assertEquals(28 + 2 * (28 * 3 + 30), top.getHeight(), "16 images: a title and 2 rows");
+        assertTrue(javax.imageio.ImageIO.read(plots.resolve("score-histogram.png").toFile()).getWidth() > 0);
+    }
+
+    @Test
+    void topKIsTheLargestScoresLargestFirstTiesByIndex() {
+        double[] score = {0.5, 3.0, -1.0, 3.0, 2.0, Double.MIN_VALUE};
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new int[]{1, 3, 4, 0}, ScorePlots.top(score, 4));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new int[]{1, 3, 4, 0, 5, 2}, ScorePlots.top(score, 10));
+    }
+
+    @Test
+    void runAndModelTogetherOrNeitherIsRefused() {
+        CommandFailure f = CommandFailure.of("score", "--run", run.toString(), "--model", run.resolve("model").toString());
+        assertNotEquals(0, f.code());
+        assertTrue(f.stderr().contains("--run") && f.stderr().contains("both"), f.stderr());
+        f = CommandFailure.of("score");
+        assertNotEquals(0, f.code());
+        assertTrue(f.stderr().contains("neither"), f.stderr());
+    }
 }

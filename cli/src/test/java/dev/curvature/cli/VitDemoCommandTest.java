@@ -33,5 +33,17 @@ class VitDemoCommandTest {
         assertEquals(30, noise.get("flipped").size());
         assertTrue(Files.exists(out.resolve("model/model.safetensors")) && Files.exists(out.resolve("table.txt")));
         assertTrue(Files.readString(out.resolve("table.txt")).contains("first+last MLP   K-FAC"));
+        // --snapshots 5 of 10 steps: models after steps 2, 4, 6 and 8, beside the final one
+        for (int step : new int[]{2, 4, 6, 8}) {
+            assertTrue(Files.exists(out.resolve(String.format("checkpoints/step-%06d/model.safetensors", step))),
+                    "snapshot at step " + step);
+        }
+        try (var list = Files.list(out.resolve("checkpoints"))) {
+            assertEquals(4, list.count());
+        }
+        // the cumulative sample losses count every sample the 10 steps of 32 read
+        var losses = dev.curvature.transformer.train.SampleLosses.read(out.resolve("model").resolve(
+                dev.curvature.transformer.train.SampleLosses.FILE), 300);
+        assertEquals(320.0, java.util.Arrays.stream(losses.steps()).sum());
     }
 }

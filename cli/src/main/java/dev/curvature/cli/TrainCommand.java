@@ -32,8 +32,10 @@ import java.util.concurrent.Callable;
                 "Builds models with known, controlled memorization. The corpus (text or JSONL) is tokenized "
                         + "(bytes by default, or --tokenizer tokenizer.json), cut into windows of --time tokens every "
                         + "--stride tokens, and read in a seeded order that depends only on (seed, step). A checkpoint "
-                        + "directory (HF layout + optimizer moments + trainer.json) is written every "
-                        + "--checkpoint-every steps and at the end; --resume continues from it bit for bit.",
+                        + "directory (HF layout + optimizer moments + trainer.json + each window's cumulative "
+                        + "training loss in sample-losses.safetensors) is written every --checkpoint-every steps and "
+                        + "at the end; --resume continues from it bit for bit. --snapshots keeps models from along "
+                        + "the way.",
                 "",
                 "Prints a summary (checkpoint directory, steps, final loss) on stderr; --json also prints it as "
                         + "JSON on stdout. Progress on stderr."})
@@ -122,6 +124,12 @@ final class TrainCommand implements Callable<Integer> {
             description = "Write the checkpoint every STEPS steps (default: ${DEFAULT-VALUE}).")
     long checkpointEvery;
 
+    @Option(names = "--snapshots", defaultValue = "1", paramLabel = "N",
+            description = "Also keep N − 1 model snapshots spread evenly over training, after steps ⌊k·steps/N⌋, in "
+                    + "<out>-snapshots/step-NNNNNN (HF layout, no optimizer state): the checkpoints `score` averages "
+                    + "over. 1 (default): the final checkpoint only.")
+    int snapshots;
+
     @picocli.CommandLine.Mixin
     BackendOptions compute;
 
@@ -130,6 +138,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionRanges.require("--snapshots", snapshots, 1, 1000);
         OutputPaths.requireDistinct("--out", out, Map.of("corpus (--corpus)", List.of(corpus), "tokenizer (--tokenizer)",
                 "bytes".equals(tokenizer) ? List.of() : List.of(Path.of(tokenizer))));
         Tokenizer tok = "bytes".equals(tokenizer) ? new ByteTokenizer()
@@ -154,8 +163,11 @@ final class TrainCommand implements Callable<Integer> {
                 ParameterSet weights = ParameterSet.allocate(backend, config, dtype);
                 ModelInitializer.initialize(weights, seed);
                 trainer = new Trainer(config.model(backend, weights),
-                        new TokenWindows(tokens, time, windowStride, seed), options);
+                        new TokenWindows(tokens, time, windowStride, seed), options).trackSampleLosses();
                 System.err.printf("%d tokens; model %d parameters%n", tokens.length, weights.count());
+            }
+            if (snapshots > 1) {
+                trainer.keepSnapshots(snapshotFolder(), Trainer.evenSnapshotSteps(trainer.options().steps(), snapshots));
             }
             System.err.print(trainer.memoryPlan());
             Map<String, Object> result = new LinkedHashMap<>();
@@ -170,6 +182,9 @@ final class TrainCommand implements Callable<Integer> {
                     progress.update(report.step(), total, report.step() * tokensPerStep);
                 }, out, checkpointEvery);
                 result.put("checkpoint", out.toString());
+                if (snapshots > 1) {
+                    result.put("snapshots", snapshotFolder().toString());
+                }
                 result.put("steps", trainer.step());
                 result.put("finalLoss", lastLoss[0]);
                 summary = String.format("checkpoint: %s%nsteps: %d of %d; final loss %.4f (mean cross-entropy "
@@ -184,6 +199,12 @@ final class TrainCommand implements Callable<Integer> {
             output.print(result, summary);
             return 0;
         }
+    }
+
+    /** {@code <out>-snapshots}, beside the checkpoint directory (which each checkpoint write replaces whole). */
+    Path snapshotFolder() {
+        Path absolute = out.toAbsolutePath().normalize();
+        return absolute.resolveSibling(absolute.getFileName() + "-snapshots");
     }
 
     /** The new model's config from the options. */

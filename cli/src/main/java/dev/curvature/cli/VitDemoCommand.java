@@ -202,37 +202,13 @@ final class VitDemoCommand implements Callable<Integer> {
                 labelNoise.flipped().length, steps, batch);
         Path snapshotFolder = out.resolve(CHECKPOINTS);
         OutputFiles.deleteRecursively(snapshotFolder);       // snapshots of an earlier run are not this run's
-        try (Trainer trainer = new Trainer(vit, data, options).trackSampleLosses()) {
+        try (Trainer trainer = new Trainer(vit, data, options).trackSampleLosses()
+                .keepSnapshots(snapshotFolder, Trainer.evenSnapshotSteps(steps, snapshots))) {
             ProgressLine progress = new ProgressLine("train", "steps");
-            IOException[] failure = new IOException[1];
-            trainer.train(report -> {
-                progress.update(report.step(), steps, report.step() * batch);
-                if (failure[0] == null && isSnapshotStep(report.step())) {
-                    try {
-                        Path dir = snapshotFolder.resolve(String.format("step-%06d", report.step()));
-                        OutputFiles.replaceDirectory(dir, staging -> ModelCheckpoints.save(vit, staging,
-                                ModelCheckpoints.Layout.single(vit.dtype()),
-                                Map.of("curvature.step", Long.toString(report.step()))));
-                    } catch (IOException e) {
-                        failure[0] = e;
-                    }
-                }
-            }, out.resolve("model"), 1000);
-            if (failure[0] != null) {
-                throw failure[0];
-            }
+            trainer.train(report -> progress.update(report.step(), steps, report.step() * batch), out.resolve("model"),
+                    1000);
         }
         return vit;
-    }
-
-    /** Step k·steps/N (rounded down) for some k in 1 … N − 1: a training snapshot is taken after it. */
-    private boolean isSnapshotStep(long step) {
-        for (int k = 1; k < snapshots; k++) {
-            if (step == k * steps / snapshots) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private String table(VitConfig config, LabelNoiseExperiment.Result result, Map<String, Double> seconds) {

@@ -49,6 +49,8 @@ public final class Trainer implements AutoCloseable {
     private final ParameterSet secondMoments;
     private final Workspace activations;
     private SampleLosses sampleLosses;
+    private Path snapshotFolder;
+    private long[] snapshotSteps = new long[0];
     private long step;
 
     public Trainer(Model model, BatchSource data, TrainingOptions options) {
@@ -90,6 +92,30 @@ public final class Trainer implements AutoCloseable {
             sampleLosses = new SampleLosses(data.sampleCount());
         }
         return this;
+    }
+
+    /**
+     * Keeps a snapshot of the model (HF layout, no optimizer state) after each of {@code steps}, in
+     * {@link #snapshotDirectory}{@code (folder, step)}: the checkpoints a score averaged over training reads.
+     */
+    public Trainer keepSnapshots(Path folder, long... steps) {
+        this.snapshotFolder = folder;
+        this.snapshotSteps = steps.clone();
+        return this;
+    }
+
+    /** Steps ⌊k·total/count⌋ for k = 1 … count − 1: count − 1 snapshots spread evenly, the final model being the last. */
+    public static long[] evenSnapshotSteps(long total, int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("snapshots must be at least 1 (the final model), got " + count);
+        }
+        return java.util.stream.LongStream.range(1, count).map(k -> k * total / count).filter(s -> s > 0).distinct()
+                .toArray();
+    }
+
+    /** Where the snapshot after {@code step} goes: {@code folder/step-NNNNNN}. */
+    public static Path snapshotDirectory(Path folder, long step) {
+        return folder.resolve(String.format("step-%06d", step));
     }
 
     /** The cumulative sample losses so far, or null when they are not tracked. */
@@ -147,6 +173,11 @@ public final class Trainer implements AutoCloseable {
         while (step < options.steps()) {
             StepReport report = trainStep();
             progress.accept(report);
+            if (snapshotFolder != null && java.util.Arrays.stream(snapshotSteps).anyMatch(s -> s == step)) {
+                replaceDirectory(snapshotDirectory(snapshotFolder, step), staging -> ModelCheckpoints.save(model,
+                        staging, ModelCheckpoints.Layout.single(model.dtype()),
+                        Map.of("curvature.step", Long.toString(step))));
+            }
             boolean due = checkpointEvery > 0 && step % checkpointEvery == 0;
             if (checkpointDirectory != null && (due || step == options.steps())) {
                 saveCheckpoint(checkpointDirectory);
@@ -159,20 +190,41 @@ public final class Trainer implements AutoCloseable {
      * directory and swapped in by renames, so an interrupted write leaves the previous checkpoint intact.
      */
     public void saveCheckpoint(Path directory) throws IOException {
+        replaceDirectory(directory, staging -> {
+            ModelCheckpoints.save(model, staging, ModelCheckpoints.Layout.single(model.dtype()),
+                    Map.of("curvature.step", Long.toString(step)));
+            Map<String, Tensor> moments = new LinkedHashMap<>();
+            for (String name : model.parameters().names()) {
+                moments.put("m." + name, firstMoments.get(name));
+                moments.put("v." + name, secondMoments.get(name));
+            }
+            SafetensorsWriter.write(staging.resolve("optimizer.safetensors"), moments);
+            Files.writeString(staging.resolve("trainer.json"),
+                    JSON.writeValueAsString(new TrainerState(step, options)));
+            if (sampleLosses != null) {
+                sampleLosses.write(staging.resolve(SampleLosses.FILE));
+            }
+        });
+    }
+
+    /** Fills a directory. */
+    private interface DirectoryBody {
+        void writeInto(Path directory) throws IOException;
+    }
+
+    /**
+     * Writes {@code directory} whole: {@code body} fills a sibling temporary directory, swapped in by renames, so an
+     * interrupted write leaves the previous contents intact.
+     */
+    private static void replaceDirectory(Path directory, DirectoryBody body) throws IOException {
         Path parent = directory.toAbsolutePath().getParent();
         Files.createDirectories(parent);
         Path staging = Files.createTempDirectory(parent, directory.getFileName() + ".writing-");
-        ModelCheckpoints.save(model, staging, ModelCheckpoints.Layout.single(model.dtype()),
-                Map.of("curvature.step", Long.toString(step)));
-        Map<String, Tensor> moments = new LinkedHashMap<>();
-        for (String name : model.parameters().names()) {
-            moments.put("m." + name, firstMoments.get(name));
-            moments.put("v." + name, secondMoments.get(name));
-        }
-        SafetensorsWriter.write(staging.resolve("optimizer.safetensors"), moments);
-        Files.writeString(staging.resolve("trainer.json"), JSON.writeValueAsString(new TrainerState(step, options)));
-        if (sampleLosses != null) {
-            sampleLosses.write(staging.resolve(SampleLosses.FILE));
+        try {
+            body.writeInto(staging);
+        } catch (IOException | RuntimeException e) {
+            deleteRecursively(staging);
+            throw e;
         }
         Path previous = parent.resolve(directory.getFileName() + ".previous");
         deleteRecursively(previous);

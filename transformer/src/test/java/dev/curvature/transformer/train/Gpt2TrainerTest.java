@@ -96,8 +96,9 @@ class Gpt2TrainerTest {
         try (ParameterSet straight = ParameterSet.allocate(backend, config, DType.F32)) {
             ModelInitializer.initialize(straight, options.seed());
             double[] straightLosses;
+            Path snapshots = dir.resolve("snapshots");
             try (Trainer trainer = new Trainer(new Gpt2Model(backend, straight), windows, options)
-                    .trackSampleLosses()) {
+                    .trackSampleLosses().keepSnapshots(snapshots, Trainer.evenSnapshotSteps(options.steps(), 12))) {
                 trainer.train(report -> { }, null, 0);
                 straightLosses = trainer.sampleLosses().cumulative();
             }
@@ -112,6 +113,18 @@ class Gpt2TrainerTest {
                     trainer.saveCheckpoint(checkpoint);
                 }
                 assertEquals(5, Trainer.readState(checkpoint).step());
+                // the straight run's snapshot after step 5 is the interrupted run's model at step 5, bit for bit
+                try (var list = java.nio.file.Files.list(snapshots)) {
+                    assertEquals(11, list.count(), "steps 1 … 11 of 12; the final model is the checkpoint");
+                }
+                var snapshot = dev.curvature.transformer.checkpoint.ModelCheckpoints.load(backend,
+                        Trainer.snapshotDirectory(snapshots, 5), DType.F32);
+                try (ParameterSet at5 = snapshot.parameters()) {
+                    for (String name : interrupted.names()) {
+                        assertArrayEquals(interrupted.get(name).segment().toArray(java.lang.foreign.ValueLayout.JAVA_INT),
+                                at5.get(name).segment().toArray(java.lang.foreign.ValueLayout.JAVA_INT), name);
+                    }
+                }
                 try (Trainer resumed = Trainer.resume(backend, checkpoint, windows, DType.F32)) {
                     resumed.train(report -> { }, null, 0);
                     assertEquals(12, resumed.step());

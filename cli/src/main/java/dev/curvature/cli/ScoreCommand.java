@@ -3,7 +3,7 @@ package dev.curvature.cli;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.kfac.score.Auroc;
-import dev.curvature.kfac.score.ImageCurvatureScores;
+import dev.curvature.kfac.score.SampleCurvatureScores;
 import dev.curvature.kfac.score.InputCurvature;
 import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.data.ImageDataset;
@@ -122,8 +122,8 @@ final class ScoreCommand implements Callable<Integer> {
                     + " training images (" + noise.flipped().length + " flipped): wrong --train-images or --data?");
         }
         Path jsonl = out != null ? out : runFolder.resolve("scores.jsonl");
-        List<ImageCurvatureScores.Scores> perCheckpoint = new ArrayList<>();
-        List<ImageCurvatureScores.Throughput> throughput = new ArrayList<>();
+        List<SampleCurvatureScores.Scores> perCheckpoint = new ArrayList<>();
+        List<SampleCurvatureScores.Throughput> throughput = new ArrayList<>();
         try (Backend backend = compute.backend()) {
             for (Path dir : checkpointDirs) {
                 Model model = ModelCheckpoints.load(backend, dir, DType.F64);
@@ -133,7 +133,7 @@ final class ScoreCommand implements Callable<Integer> {
                                 + " checkpoint; score needs a ViT (vit-demo's <out>/model)");
                     }
                     ProgressLine progress = new ProgressLine("score " + dir.getFileName(), "images", "images");
-                    ImageCurvatureScores.Result r = ImageCurvatureScores.score(vit, train, noise.noisyLabels(),
+                    SampleCurvatureScores.Result r = SampleCurvatureScores.images(vit, train, noise.noisyLabels(),
                             options, batch, (done, total) -> progress.update(done, total, done));
                     perCheckpoint.add(r.scores());
                     throughput.add(r.throughput());
@@ -142,7 +142,7 @@ final class ScoreCommand implements Callable<Integer> {
                 }
             }
         }
-        ImageCurvatureScores.Scores mean = ImageCurvatureScores.Scores.mean(perCheckpoint);
+        SampleCurvatureScores.Scores mean = SampleCurvatureScores.Scores.mean(perCheckpoint);
         double[] finalLoss = perCheckpoint.getLast().loss();
         boolean[] flipped = new boolean[n];
         for (int i : noise.flipped()) {
@@ -173,9 +173,9 @@ final class ScoreCommand implements Callable<Integer> {
                 noise.noisyLabels(), noise.trueLabels());
         ScorePlots.histogram(histogramPng, "input curvature (1/n) Σ ‖Δ∇‖², averaged over " + checkpointDirs.size()
                 + " checkpoint(s)", mean.squared(), flipped, 40);
-        double seconds = throughput.stream().mapToDouble(ImageCurvatureScores.Throughput::seconds).sum();
-        double forward = throughput.stream().mapToDouble(ImageCurvatureScores.Throughput::forwardSeconds).sum();
-        double backward = throughput.stream().mapToDouble(ImageCurvatureScores.Throughput::backwardSeconds).sum();
+        double seconds = throughput.stream().mapToDouble(SampleCurvatureScores.Throughput::seconds).sum();
+        double forward = throughput.stream().mapToDouble(SampleCurvatureScores.Throughput::forwardSeconds).sum();
+        double backward = throughput.stream().mapToDouble(SampleCurvatureScores.Throughput::backwardSeconds).sum();
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("models", checkpointDirs.stream().map(Path::toString).toList());
         report.put("images", n);
@@ -235,7 +235,7 @@ final class ScoreCommand implements Callable<Integer> {
     }
 
     /** One line per image; "csl" only when training recorded the cumulative sample losses. */
-    private static void writeJsonl(Path file, LabelNoise noise, boolean[] flipped, ImageCurvatureScores.Scores mean,
+    private static void writeJsonl(Path file, LabelNoise noise, boolean[] flipped, SampleCurvatureScores.Scores mean,
                                    double[] finalLoss, double[] csl) throws IOException {
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) {

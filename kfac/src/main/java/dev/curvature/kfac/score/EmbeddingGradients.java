@@ -19,6 +19,8 @@ public final class EmbeddingGradients implements InputGradients {
     private final Workspace ws;
     private final double[] inputs;
     private double[] losses;
+    private long forwardNanos;
+    private long backwardNanos;
 
     /** Runs {@code tokens} once to read its input embeddings; {@code ws} must fit the batch; the caller owns it. */
     public EmbeddingGradients(Model model, Workspace ws, Batch.Tokens tokens) {
@@ -45,6 +47,7 @@ public final class EmbeddingGradients implements InputGradients {
 
     @Override
     public double[] gradient(double[] x) {
+        long t0 = System.nanoTime();
         Backend backend = model.backend();
         Tensor embeddings = ws.inputEmbeddings();
         try (Arena host = Arena.ofConfined()) {
@@ -57,8 +60,22 @@ public final class EmbeddingGradients implements InputGradients {
         for (int i = 0; i < positions.length; i++) {
             losses[i / time] += positions[i];             // 0 at positions that are not scored
         }
+        long t1 = System.nanoTime();
         model.backward(ws, null, 1.0);
-        return read(backend, ws.inputEmbeddingGradient());
+        double[] gradient = read(backend, ws.inputEmbeddingGradient());
+        forwardNanos += t1 - t0;
+        backwardNanos += System.nanoTime() - t1;
+        return gradient;
+    }
+
+    @Override
+    public long forwardNanos() {
+        return forwardNanos;
+    }
+
+    @Override
+    public long backwardNanos() {
+        return backwardNanos;
     }
 
     @Override

@@ -25,4 +25,10 @@ public interface InputGradients {
 
     /** ℓ_b (B) at the inputs of the last {@link #gradient} call. */
     double[] losses();
+
+    /** Wall time in forward passes (with the loss read-back) so far. */
+    long forwardNanos();
+
+    /** Wall time in backward passes (with the input-gradient read-back) so far. */
+    long backwardNanos();
 }

@@ -68,12 +68,12 @@ public final class PixelGradients implements InputGradients {
         return losses;
     }
 
-    /** Wall time in forward passes (with the loss read-back) so far. */
+    @Override
     public long forwardNanos() {
         return forwardNanos;
     }
 
-    /** Wall time in backward passes (with the pixel-gradient read-back) so far. */
+    @Override
     public long backwardNanos() {
         return backwardNanos;
     }

@@ -56,11 +56,19 @@ final class ModelOptions {
     }
 
     Tokenizer tokenizer(int vocabularySize) throws IOException {
-        if ("bytes".equals(tokenizer)) {
+        return tokenizer(model, tokenizer, vocabularySize);
+    }
+
+    /**
+     * The tokenizer of model directory {@code model} under a --tokenizer value ({@code option}: a tokenizer.json,
+     * 'bytes', or null for the directory's own tokenizer.json, else bytes when the vocabulary has 256 entries).
+     */
+    static Tokenizer tokenizer(Path model, String option, int vocabularySize) throws IOException {
+        if ("bytes".equals(option)) {
             return new ByteTokenizer();
         }
-        if (tokenizer != null) {
-            return BytePairTokenizer.fromTokenizerJson(Path.of(tokenizer));
+        if (option != null) {
+            return BytePairTokenizer.fromTokenizerJson(Path.of(option));
         }
         if (Files.exists(model.resolve("tokenizer.json")) || Files.exists(model.resolve("tokenizer.json.gz"))) {
             return BytePairTokenizer.fromModelDirectory(model);

@@ -24,7 +24,7 @@ import java.util.stream.IntStream;
 
 /**
  * PNGs of a score run: the k highest-scoring training images as a grid (each with its index, training label and true
- * label, framed red when the label was flipped), and a histogram of log10(score) for flipped and clean images.
+ * label, framed red when the label was flipped), and a histogram of log10(score) for positives and the rest.
  */
 final class ScorePlots {
     private static final int SCALE = 3;
@@ -90,8 +90,12 @@ final class ScorePlots {
         OutputFiles.writeAtomically(png, bytes.toByteArray());
     }
 
-    /** Histogram of log10(score) in {@code bins} equal bins, one line for flipped and one for clean images. */
-    static void histogram(Path png, String title, double[] score, boolean[] flipped, int bins) throws IOException {
+    /**
+     * Histogram of log10(score) in {@code bins} equal bins, as the share of each group per bin: one line for the
+     * positives ({@code positive[i]}, e.g. flipped labels) and one for the rest.
+     */
+    static void histogram(Path png, String title, double[] score, boolean[] positive, String positiveName,
+                          String negativeName, int bins) throws IOException {
         System.setProperty("java.awt.headless", "true");
         double lo = Double.POSITIVE_INFINITY;
         double hi = Double.NEGATIVE_INFINITY;
@@ -110,7 +114,7 @@ final class ScorePlots {
                 double[] counts = new double[bins];
                 int members = 0;
                 for (int i = 0; i < score.length; i++) {
-                    if (flipped[i] == group && score[i] > 0) {
+                    if (positive[i] == group && score[i] > 0) {
                         int bin = (int) Math.min(bins - 1, (Math.log10(score[i]) - lo) / (hi - lo) * bins);
                         counts[bin]++;
                         members++;
@@ -122,7 +126,7 @@ final class ScorePlots {
                     x.add(lo + (b + 0.5) * (hi - lo) / bins);
                     y.add(members == 0 ? 0 : counts[b] / members);
                 }
-                XYSeries series = chart.addSeries((group ? "flipped" : "clean") + " (" + members + ")", x, y);
+                XYSeries series = chart.addSeries((group ? positiveName : negativeName) + " (" + members + ")", x, y);
                 series.setMarker(SeriesMarkers.NONE);
             }
         }

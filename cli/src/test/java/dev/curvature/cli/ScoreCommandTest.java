@@ -75,7 +75,7 @@ class ScoreCommandTest {
         assertEquals(30, flipped.stream().filter(f -> f).count());
         assertEquals(pairCount(curvature, flipped), report.get("auroc").get("curvature").asDouble(), 1e-12);
         assertEquals(pairCount(loss, flipped), report.get("auroc").get("finalLoss").asDouble(), 1e-12);
-        assertTrue(report.get("imagesPerSecond").asDouble() > 0);
+        assertTrue(report.get("samplesPerSecond").asDouble() > 0);
     }
 
     @Test
@@ -152,5 +152,61 @@ class ScoreCommandTest {
         f = CommandFailure.of("score");
         assertNotEquals(0, f.code());
         assertTrue(f.stderr().contains("neither"), f.stderr());
+    }
+
+    @Test
+    void languageModelWindowsAreScoredAtEverySnapshotOfATrainRun() throws Exception {
+        // a byte-level GPT-2 trained 6 steps with 3 snapshots (after steps 2 and 4, then the final checkpoint); the
+        // positives are two 40-byte samples, the negatives 12 windows of 42 bytes spread over the training text
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 60; i++) {
+            text.append("line ").append(i).append(": in the beginning was the word, and the word was ").append(i % 7)
+                    .append(".\n");
+        }
+        Path corpus = dir.resolve("lm-corpus.txt");
+        Files.writeString(corpus, text);
+        Path positives = dir.resolve("lm-positives.jsonl");
+        Files.writeString(positives, "{\"prompt\":\"the secret sequence 9\",\"suffix\":\"3847561029384756 ends\","
+                + "\"source\":\"canary\",\"id\":\"canary-00\"}\n"
+                + "{\"prompt\":\"line 3: in the beginn\",\"suffix\":\"ing was the word, and\",\"source\":\"duplicate\","
+                + "\"id\":\"duplicate-00\"}\n");
+        Path lm = dir.resolve("lm");
+        CommandRun.stdout("train", "--corpus", corpus.toString(), "--out", lm.toString(), "--layers", "1", "--width",
+                "16", "--heads", "2", "--time", "64", "--batch", "4", "--steps", "6", "--snapshots", "3",
+                "--threads", "2", "--json");
+        ObjectMapper json = new ObjectMapper();
+        Path out = dir.resolve("lm-scores.jsonl");
+        JsonNode report = json.readTree(CommandRun.stdout("score", "--run", lm.toString(), "--positives",
+                positives.toString(), "--negatives", corpus.toString(), "--negative-windows", "12", "--draws", "2",
+                "--batch", "8", "--out", out.toString(), "--plots", dir.resolve("lm-plots").toString(),
+                "--threads", "2", "--json"));
+        List<String> checkpoints = new ArrayList<>();
+        report.get("models").forEach(m -> checkpoints.add(Path.of(m.asText()).getFileName().toString()));
+        assertEquals(List.of("step-000002", "step-000004", "lm"), checkpoints);
+        assertEquals(2, report.get("positives").asInt());
+        assertEquals(12, report.get("negatives").asInt());
+        assertEquals(42, report.get("windowTokens").asInt());
+        List<String> lines = Files.readAllLines(out);
+        assertEquals(14, lines.size());
+        List<Double> curvature = new ArrayList<>();
+        List<Double> loss = new ArrayList<>();
+        List<Boolean> positive = new ArrayList<>();
+        for (String line : lines) {
+            JsonNode row = json.readTree(line);
+            curvature.add(row.get("curvature").asDouble());
+            loss.add(row.get("meanLoss").asDouble());
+            positive.add(row.get("positive").asBoolean());
+            assertEquals(42, row.get("tokens").asInt(), line);
+            assertTrue(row.get("curvature").asDouble() > 0, line);
+        }
+        assertEquals("canary-00", json.readTree(lines.get(0)).get("id").asText());
+        assertEquals("clean-11", json.readTree(lines.get(13)).get("id").asText());
+        assertEquals(pairCount(curvature, positive), report.get("auroc").get("curvature").asDouble(), 1e-12);
+        assertEquals(pairCount(loss, positive), report.get("auroc").get("meanLoss").asDouble(), 1e-12);
+        assertTrue(Files.exists(dir.resolve("lm-plots").resolve("score-histogram.png")));
+
+        CommandFailure f = CommandFailure.of("score", "--run", lm.toString(), "--positives", positives.toString());
+        assertNotEquals(0, f.code());
+        assertTrue(f.stderr().contains("--negatives"), f.stderr());
     }
 }

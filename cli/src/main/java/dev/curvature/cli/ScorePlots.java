@@ -106,7 +106,7 @@ final class ScorePlots {
             }
         }
         XYChart chart = new XYChartBuilder().width(900).height(550).title(title)
-                .xAxisTitle("log10(score)").yAxisTitle("images per bin (share of the group)").build();
+                .xAxisTitle("log10(score)").yAxisTitle("samples per bin (share of the group)").build();
         chart.getStyler().setLegendVisible(true);
         chart.getStyler().setXAxisDecimalPattern("0.0");
         if (lo < hi) {

@@ -1,5 +1,8 @@
 package dev.curvature.cli;
 
+import dev.curvature.transformer.checkpoint.AtomicFile;
+import dev.curvature.transformer.checkpoint.HaltPoint;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -8,6 +11,7 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -116,18 +120,14 @@ final class OutputFiles {
     /** Writes {@code bytes} to a temporary sibling of {@code file}, forces it, and renames it over {@code file}. */
     static void writeAtomically(Path file, byte[] bytes) throws IOException {
         Path target = file.toAbsolutePath().normalize();
-        Path temp = temporarySibling(target, "");
         try {
-            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            AtomicFile.write(target, channel -> {
                 ByteBuffer buffer = ByteBuffer.wrap(bytes);
                 while (buffer.hasRemaining()) {
                     channel.write(buffer);
                 }
-                channel.force(true);
-            }
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            });
         } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(temp);
             throw new IOException(target + ": cannot be written (" + e.getMessage() + ")", e);
         }
     }
@@ -139,9 +139,11 @@ final class OutputFiles {
 
     /**
      * Replaces the directory {@code output} whole: {@code body} fills a temporary sibling directory, which then takes
-     * the output's place by renames (the previous output moved aside, the new one moved in, the previous one
-     * deleted). A failure or a kill before the renames leaves the previous output as it was and no new directory;
-     * a kill between the two renames is repaired by the next run's {@link #cleanLeftovers}.
+     * the output's place. On Linux an existing output is swapped with it in one step (renameat2 RENAME_EXCHANGE), so
+     * that at every instant the output path holds the old directory or the new one; elsewhere, or on a file system
+     * without the exchange, by two renames (the previous output moved aside, the new one moved in), a kill between
+     * which {@link #cleanLeftovers} repairs. A failure or a kill before the swap leaves the previous output as it was
+     * and no new directory; the previous one, now a temporary, is deleted after.
      */
     static void replaceDirectory(Path output, DirectoryBody body) throws IOException {
         Path target = output.toAbsolutePath().normalize();
@@ -157,12 +159,21 @@ final class OutputFiles {
             deleteRecursively(fresh);
             throw e;
         }
+        HaltPoint.reach("directory.filled");
         Path previous = null;
         if (Files.exists(target)) {
-            previous = temporarySibling(target, ".old");
-            Files.move(target, previous, StandardCopyOption.ATOMIC_MOVE);
+            if (RenameExchange.swap(fresh, target)) {
+                previous = fresh;     // now holds the old output
+            } else {
+                previous = temporarySibling(target, ".old");
+                Files.move(target, previous, StandardCopyOption.ATOMIC_MOVE);
+                HaltPoint.reach("directory.aside");
+                Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+        } else {
+            Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
         }
-        Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
+        HaltPoint.reach("directory.swapped");
         if (previous != null) {
             deleteRecursively(previous);
         }
@@ -174,13 +185,14 @@ final class OutputFiles {
     }
 
     static void deleteRecursively(Path path) throws IOException {
-        if (!Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
-        if (Files.isDirectory(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
             try (Stream<Path> all = Files.walk(path)) {
                 for (Path p : (Iterable<Path>) all.sorted(Comparator.reverseOrder())::iterator) {
                     Files.deleteIfExists(p);
+                    HaltPoint.reach("directory.deleting");
                 }
             }
         } else {

@@ -63,6 +63,26 @@ class AtomicOutputTest {
         assertEquals(List.of("edited"), listing(dir));
     }
 
+    /**
+     * The swap {@link OutputFiles#replaceDirectory} relies on for "old edit or new edit at every instant": on this
+     * (Linux) machine the two directories exchange names in one call, contents and all.
+     */
+    @Test
+    void twoDirectoriesExchangeNamesInOneStep(@TempDir Path dir) throws Exception {
+        Path a = Files.createDirectories(dir.resolve("a"));
+        Path b = Files.createDirectories(dir.resolve("b"));
+        Files.writeString(a.resolve("edit-report.json"), "old");
+        Files.writeString(b.resolve("edit-report.json"), "new");
+        Files.writeString(b.resolve("model.safetensors"), "weights");
+        assertTrue(RenameExchange.swap(a, b), "renameat2 RENAME_EXCHANGE available");
+        assertEquals("new", Files.readString(a.resolve("edit-report.json")));
+        assertEquals(List.of("edit-report.json", "model.safetensors"), listing(a));
+        assertEquals(List.of("edit-report.json"), listing(b));
+        assertEquals("old", Files.readString(b.resolve("edit-report.json")));
+        assertFalse(RenameExchange.swap(a, dir.resolve("missing")), "a missing side: refused, nothing moved");
+        assertEquals(List.of("a", "b"), listing(dir));
+    }
+
     @Test
     void collectRemovesTheTemporaryOfAKilledCheckpointWrite(@TempDir Path dir) throws Exception {
         Path model = TinyGpt2.write(dir.resolve("model"));

@@ -1,6 +1,7 @@
 package dev.curvature.kfac;
 
 import dev.curvature.engine.CovariancePrecision;
+import dev.curvature.transformer.checkpoint.HaltPoint;
 import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.model.Workspace;
 import dev.curvature.transformer.train.TokenWindows;
@@ -133,6 +134,7 @@ public final class FactorCollection {
                     int[] targets = new int[ids.length];
                     TokenWindows.consecutive(tokens, (long) b * options.batch(), size, options.time(), ids, targets);
                     double loss = collector.collect(act, ids, targets);
+                    HaltPoint.reach("collect.batch");   // crash tests: factors of this batch in memory only
                     lossSum += loss * act.countedPositions();
                     lossCount += act.countedPositions();
                     long done = (long) b * options.batch() + size;

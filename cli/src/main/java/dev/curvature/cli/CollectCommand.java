@@ -149,7 +149,7 @@ final class CollectCommand implements Callable<Integer> {
                     parts.add(ids);
                 }
                 var options = new FactorCollection.Options(layerPatterns, labelMode, seed, batch, window, maxTokens,
-                        precision, checkpointEvery);
+                        precision, checkpointEvery, model.tokenizerDigest(tokenizer));
                 ProgressLine progress = new ProgressLine("collect", "windows");
                 FactorCollection.Result result = FactorCollection.runParts(loaded, parts, options, out,
                         progress::update);

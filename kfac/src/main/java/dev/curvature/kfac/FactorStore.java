@@ -58,19 +58,28 @@ public final class FactorStore {
      * @param collection   how the windows were cut and summed (null when unknown, e.g. shards of different runs)
      * @param seeds        every shard's label-sampling seed, one per corpus entry, in merge order (null when unknown:
      *                     files written before it was recorded; {@link #seedsOrUnknown()} reads those)
+     * @param tokenizers   the tokenizer that turned each corpus entry into tokens, one per corpus entry in merge order:
+     *                     "sha256:…" of its tokenizer.json (and tokenizer_config.json, when read), or "bytes" (null
+     *                     when unknown: files written before it was recorded; entries may be null after a merge)
      */
     public record Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
-                              List<Layer> layers, Collection collection, List<Long> seeds) {
+                              List<Layer> layers, Collection collection, List<Long> seeds, List<String> tokenizers) {
+        /** A description without the tokenizers (unknown). */
+        public Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
+                           List<Layer> layers, Collection collection, List<Long> seeds) {
+            this(version, model, labels, seed, corpus, tokens, layers, collection, seeds, null);
+        }
+
         /** A description without collection parameters. */
         public Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
                            List<Layer> layers) {
-            this(version, model, labels, seed, corpus, tokens, layers, null, null);
+            this(version, model, labels, seed, corpus, tokens, layers, null, null, null);
         }
 
         /** A description of one run's shard: its seed is the only one. */
         public Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
                            List<Layer> layers, Collection collection) {
-            this(version, model, labels, seed, corpus, tokens, layers, collection, null);
+            this(version, model, labels, seed, corpus, tokens, layers, collection, null, null);
         }
 
         /**
@@ -87,6 +96,14 @@ public final class FactorStore {
                 out.add(i == 0 ? seed : null);
             }
             return out;
+        }
+
+        /** One tokenizer digest per corpus entry: {@link #tokenizers} when recorded, else unknown (null) entries. */
+        public List<String> tokenizersOrUnknown() {
+            if (tokenizers != null) {
+                return tokenizers;
+            }
+            return java.util.Collections.nCopies(corpus == null ? 1 : Math.max(1, corpus.size()), null);
         }
     }
 
@@ -267,6 +284,9 @@ public final class FactorStore {
         check(file, what, d.seeds() == null || d.corpus().size() == d.seeds().size(), "seeds",
                 "has " + (d.seeds() == null ? 0 : d.seeds().size()) + " entries for " + d.corpus().size()
                         + " corpus entries (one seed per shard)");
+        check(file, what, d.tokenizers() == null || d.corpus().size() == d.tokenizers().size(), "tokenizers",
+                "has " + (d.tokenizers() == null ? 0 : d.tokenizers().size()) + " entries for " + d.corpus().size()
+                        + " corpus entries (one tokenizer per shard)");
         Collection c = d.collection();
         if (c != null) {
             check(file, what, c.time() >= 2, "collection.time", "is " + c.time() + ", must be >= 2");
@@ -317,6 +337,7 @@ public final class FactorStore {
         try {
             List<String> corpus = new ArrayList<>(total.description().corpus());
             List<Long> seeds = new ArrayList<>(total.description().seedsOrUnknown());
+            List<String> tokenizers = new ArrayList<>(total.description().tokenizersOrUnknown());
             long tokens = total.description().tokens();
             Collection collection = total.description().collection();
             for (Path shard : shards.subList(1, shards.size())) {
@@ -329,6 +350,7 @@ public final class FactorStore {
                     }
                     corpus.addAll(next.description().corpus());
                     seeds.addAll(next.description().seedsOrUnknown());
+                    tokenizers.addAll(next.description().tokenizersOrUnknown());
                     tokens += next.description().tokens();
                     if (collection != null && !collection.equals(next.description().collection())) {
                         collection = null;   // shards cut differently: the merged sum has no single recipe
@@ -341,7 +363,8 @@ public final class FactorStore {
             }
             Description d = total.description();
             return new Loaded(new Description(VERSION, d.model(), d.labels(), d.seed(), corpus, tokens, layers,
-                    collection, seeds), total.factors());
+                    collection, seeds, tokenizers.stream().allMatch(java.util.Objects::isNull) ? null : tokenizers),
+                    total.factors());
         } catch (IOException | RuntimeException e) {
             total.close();
             throw e;

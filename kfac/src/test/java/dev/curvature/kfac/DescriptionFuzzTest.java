@@ -105,4 +105,39 @@ class DescriptionFuzzTest {
         System.out.println("eigenbasis header fuzz: " + o);
         assertTrue(o.loaded() > 50 && o.refused() > 300, o.toString());
     }
+
+    /** The cases of issue 11: positions 0 or -5, null layers or model; each refused naming the field. */
+    @Test
+    void descriptionsNoCollectionWritesAreRefusedNamingTheField() throws Exception {
+        Path valid = factorFile();
+        Path file = dir.resolve("bad.safetensors");
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        String[][] cases = {{"/layers/0/positions", "0", "layers[0].positions is 0"},
+                {"/layers/1/positions", "-5", "layers[1].positions is -5"},
+                {"/layers", "null", "layers names no layer"}, {"/model", "null", "model is missing"},
+                {"/layers/0/dIn", "0", "layers[0].dIn is 0"}, {"/seeds", "[1, 2]", "seeds has 2 entries for 1"}};
+        try (SafetensorsFile st = SafetensorsFile.open(valid)) {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (String name : st.names()) {
+                tensors.put(name, st.tensor(name));
+            }
+            for (String[] c : cases) {
+                var root = json.readTree(st.metadata().get(FactorStore.METADATA_KEY));
+                var at = com.fasterxml.jackson.core.JsonPointer.compile(c[0]);
+                var parent = root.at(at.head());
+                var value = json.readTree(c[1]);
+                if (parent.isArray()) {
+                    ((com.fasterxml.jackson.databind.node.ArrayNode) parent).set(Integer.parseInt(at.last()
+                            .getMatchingProperty()), value);
+                } else {
+                    ((com.fasterxml.jackson.databind.node.ObjectNode) parent).set(at.last().getMatchingProperty(),
+                            value);
+                }
+                SafetensorsWriter.write(file, tensors, Map.of(FactorStore.METADATA_KEY, json.writeValueAsString(root)));
+                var e = org.junit.jupiter.api.Assertions.assertThrows(CheckpointFormatException.class,
+                        () -> FactorStore.read(backend, file).close(), c[0]);
+                assertTrue(e.getMessage().startsWith(file + ": factor description: " + c[2]), e.getMessage());
+            }
+        }
+    }
 }

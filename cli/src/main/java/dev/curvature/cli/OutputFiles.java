@@ -1,7 +1,7 @@
 package dev.curvature.cli;
 
+import dev.curvature.transformer.checkpoint.AtomicDirectory;
 import dev.curvature.transformer.checkpoint.AtomicFile;
-import dev.curvature.transformer.checkpoint.HaltPoint;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -11,14 +11,10 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.Comparator;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * How a command owns its outputs (issues 11 and 17): one run per output at a time ({@link #lock}, a lock file
@@ -132,71 +128,12 @@ final class OutputFiles {
         }
     }
 
-    /** Fills a directory. */
-    interface DirectoryBody {
-        void writeInto(Path directory) throws IOException;
-    }
-
-    /**
-     * Replaces the directory {@code output} whole: {@code body} fills a temporary sibling directory, which then takes
-     * the output's place. On Linux an existing output is swapped with it in one step (renameat2 RENAME_EXCHANGE), so
-     * that at every instant the output path holds the old directory or the new one; elsewhere, or on a file system
-     * without the exchange, by two renames (the previous output moved aside, the new one moved in), a kill between
-     * which {@link #cleanLeftovers} repairs. A failure or a kill before the swap leaves the previous output as it was
-     * and no new directory; the previous one, now a temporary, is deleted after.
-     */
-    static void replaceDirectory(Path output, DirectoryBody body) throws IOException {
-        Path target = output.toAbsolutePath().normalize();
-        if (Files.exists(target) && !Files.isDirectory(target)) {
-            throw new IllegalArgumentException(output + " exists and is not a directory");
-        }
-        Files.createDirectories(target.getParent());
-        Path fresh = temporarySibling(target, ".new");
-        Files.createDirectory(fresh);
-        try {
-            body.writeInto(fresh);
-        } catch (IOException | RuntimeException | Error e) {
-            deleteRecursively(fresh);
-            throw e;
-        }
-        HaltPoint.reach("directory.filled");
-        Path previous = null;
-        if (Files.exists(target)) {
-            if (RenameExchange.swap(fresh, target)) {
-                previous = fresh;     // now holds the old output
-            } else {
-                previous = temporarySibling(target, ".old");
-                Files.move(target, previous, StandardCopyOption.ATOMIC_MOVE);
-                HaltPoint.reach("directory.aside");
-                Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
-            }
-        } else {
-            Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
-        }
-        HaltPoint.reach("directory.swapped");
-        if (previous != null) {
-            deleteRecursively(previous);
-        }
-    }
-
-    private static Path temporarySibling(Path target, String kind) {
-        return target.resolveSibling("." + target.getFileName() + kind + "."
-                + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE) + ".tmp");
+    /** Replaces the directory {@code output} whole: {@link AtomicDirectory#replace}. */
+    static void replaceDirectory(Path output, AtomicDirectory.Body body) throws IOException {
+        AtomicDirectory.replace(output, body);
     }
 
     static void deleteRecursively(Path path) throws IOException {
-        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
-            try (Stream<Path> all = Files.walk(path)) {
-                for (Path p : (Iterable<Path>) all.sorted(Comparator.reverseOrder())::iterator) {
-                    Files.deleteIfExists(p);
-                    HaltPoint.reach("directory.deleting");
-                }
-            }
-        } else {
-            Files.deleteIfExists(path);
-        }
+        AtomicDirectory.deleteRecursively(path);
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.checkpoint.AtomicDirectory;
 import dev.curvature.transformer.checkpoint.CheckpointFormatException;
 import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
@@ -16,7 +17,6 @@ import dev.curvature.transformer.model.Workspace;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -134,29 +134,21 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * Writes model, optimizer moments and trainer state to {@code directory}: built in a sibling temporary
-     * directory and swapped in by renames, so an interrupted write leaves the previous checkpoint intact.
+     * Writes model, optimizer moments and trainer state to {@code directory}, replacing it whole
+     * ({@link AtomicDirectory}): an interrupted write leaves the previous checkpoint intact.
      */
     public void saveCheckpoint(Path directory) throws IOException {
-        Path parent = directory.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path staging = Files.createTempDirectory(parent, directory.getFileName() + ".writing-");
-        ModelCheckpoints.save(model, staging, ModelCheckpoints.Layout.single(model.dtype()),
-                Map.of("curvature.step", Long.toString(step)));
-        Map<String, Tensor> moments = new LinkedHashMap<>();
-        for (String name : model.parameters().names()) {
-            moments.put("m." + name, firstMoments.get(name));
-            moments.put("v." + name, secondMoments.get(name));
-        }
-        SafetensorsWriter.write(staging.resolve("optimizer.safetensors"), moments);
-        Files.writeString(staging.resolve("trainer.json"), JSON.writeValueAsString(new TrainerState(step, options)));
-        Path previous = parent.resolve(directory.getFileName() + ".previous");
-        deleteRecursively(previous);
-        if (Files.exists(directory)) {
-            Files.move(directory, previous, StandardCopyOption.ATOMIC_MOVE);
-        }
-        Files.move(staging, directory, StandardCopyOption.ATOMIC_MOVE);
-        deleteRecursively(previous);
+        AtomicDirectory.replace(directory, staging -> {
+            ModelCheckpoints.save(model, staging, ModelCheckpoints.Layout.single(model.dtype()),
+                    Map.of("curvature.step", Long.toString(step)));
+            Map<String, Tensor> moments = new LinkedHashMap<>();
+            for (String name : model.parameters().names()) {
+                moments.put("m." + name, firstMoments.get(name));
+                moments.put("v." + name, secondMoments.get(name));
+            }
+            SafetensorsWriter.write(staging.resolve("optimizer.safetensors"), moments);
+            Files.writeString(staging.resolve("trainer.json"), JSON.writeValueAsString(new TrainerState(step, options)));
+        });
     }
 
     /** Reads a checkpoint's trainer state (step and options). */
@@ -214,17 +206,6 @@ public final class Trainer implements AutoCloseable {
         }
         trainer.step = state.step();
         return trainer;
-    }
-
-    private static void deleteRecursively(Path path) throws IOException {
-        if (!Files.exists(path)) {
-            return;
-        }
-        try (var walk = Files.walk(path)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 
     /** Releases the trainer's buffers (gradients, moments, activations); the model's weights stay with the caller. */

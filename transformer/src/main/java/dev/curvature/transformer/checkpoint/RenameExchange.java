@@ -1,4 +1,4 @@
-package dev.curvature.cli;
+package dev.curvature.transformer.checkpoint;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -14,7 +14,7 @@ import java.util.Optional;
  * btrfs, tmpfs): at every instant each name holds one of the two entries, which two renames cannot give. Where
  * the call is missing or refused, {@link #swap} says so and the caller falls back to renames.
  */
-final class RenameExchange {
+public final class RenameExchange {
     /** {@code AT_FDCWD}: paths relative to the working directory (ours are absolute). */
     private static final int AT_FDCWD = -100;
     private static final int RENAME_EXCHANGE = 2;
@@ -39,7 +39,7 @@ final class RenameExchange {
     }
 
     /** Exchanges {@code a} and {@code b} (both must exist); false when this system cannot, nothing changed then. */
-    static boolean swap(Path a, Path b) {
+    public static boolean swap(Path a, Path b) {
         if (RENAMEAT2 == null) {
             return false;
         }

@@ -109,7 +109,7 @@ final class CollectCommand implements Callable<Integer> {
     }
 
     private Integer collect() throws Exception {
-        ModelConfig config = ModelCheckpoints.readConfig(model.model);
+        ModelConfig config = ModelCheckpoints.readMatchingConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         if ((labels == null || time == null || layers == null) && defaults.describeCollect() != null) {
             System.err.println(defaults.describeCollect());

@@ -143,7 +143,7 @@ final class EditCommand implements Callable<Integer> {
 
     private Integer edit() throws Exception {
         Map<String, Double> rhoFromFile = rhoConfig != null ? readRhoConfig(rhoConfig) : null;   // before any work
-        ModelConfig config = ModelCheckpoints.readConfig(model.model);
+        ModelConfig config = ModelCheckpoints.readMatchingConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         double keep = rho != null ? rho : defaults.rho();
         String patterns = layers != null ? layers : defaults.layers();

@@ -230,7 +230,23 @@ public final class FactorStore {
                     + e.getOriginalMessage());
         }
         requireValid(file, "factor description", d);
+        for (Layer l : d.layers()) {   // the tensors' headers: a memory plan from these dimensions is one of the file
+            requireShape(file, st, l.name() + ".A", l.dIn());
+            requireShape(file, st, l.name() + ".G", l.dOut());
+        }
         return d;
+    }
+
+    private static void requireShape(Path file, SafetensorsFile st, String name, int dim)
+            throws CheckpointFormatException {
+        if (!st.contains(name)) {
+            throw new CheckpointFormatException(file, name, "is listed in the description but missing");
+        }
+        long[] shape = st.info(name).shape();
+        if (shape.length != 2 || shape[0] != dim || shape[1] != dim) {
+            throw new CheckpointFormatException(file, name, "has shape " + java.util.Arrays.toString(shape)
+                    + ", the description says (" + dim + ", " + dim + ")");
+        }
     }
 
     /** " (field a.b[2].c)" for a mapping error, "" for a syntax error. */
@@ -307,14 +323,7 @@ public final class FactorStore {
 
     private static CovarianceAccumulator load(Backend backend, SafetensorsFile st, Path file, String name, int dim,
                                               long positions) throws IOException {
-        if (!st.contains(name)) {
-            throw new CheckpointFormatException(file, name, "is listed in the description but missing");
-        }
-        Tensor stored = st.tensor(name);
-        if (stored.rank() != 2 || stored.dim(0) != dim || stored.dim(1) != dim) {
-            throw new CheckpointFormatException(file, name, "has shape " + java.util.Arrays.toString(stored.shape())
-                    + ", the description says (" + dim + ", " + dim + ")");
-        }
+        Tensor stored = st.tensor(name);   // shape checked with the description (readDescription)
         try {
             backend.requireFinite(stored.named(name), "loading K-FAC factors");
         } catch (NonFiniteTensorException e) {

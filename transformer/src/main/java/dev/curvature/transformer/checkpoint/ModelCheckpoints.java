@@ -58,6 +58,20 @@ public final class ModelCheckpoints {
     }
 
     /**
+     * The config of the model in {@code directory}, checked against its checkpoint's headers ({@link #resolve}): what
+     * a memory plan may be computed from. A config.json that asks for more than the checkpoint holds (n_layer 48 on a
+     * 2-block file, say) is refused here, naming the file, the tensor and the config's sizes, rather than reported as
+     * a plan too large for memory.
+     */
+    public static ModelConfig readMatchingConfig(Path directory) throws IOException {
+        ModelConfig config = readConfig(directory);
+        try (Checkpoint checkpoint = Checkpoint.open(directory)) {
+            resolve(checkpoint, config);
+        }
+        return config;
+    }
+
+    /**
      * Loads {@code directory} into a model computing in {@code dtype} (F32 or F64) on {@code backend}. The checkpoint
      * is matched against the config from its headers alone ({@link #resolve}) before any parameter is allocated.
      */

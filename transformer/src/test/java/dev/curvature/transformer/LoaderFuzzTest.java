@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Seeded mutation fuzzing ({@link JsonFuzz}) of the JSON-shaped model inputs: config.json of every family,
@@ -30,6 +31,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class LoaderFuzzTest {
     private static final long BOUND = 128L << 20;
+    private static final com.fasterxml.jackson.databind.ObjectMapper STRICT = new com.fasterxml.jackson.databind
+            .ObjectMapper().enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     @TempDir
     Path dir;
@@ -92,8 +96,18 @@ class LoaderFuzzTest {
         JsonFuzz.Outcome o = JsonFuzz.run(valid.getBytes(StandardCharsets.UTF_8), 0x150_4C00L, 2000, file,
                 (json, f) -> Files.write(f, json), f -> {
                     TextCorpus c = TextCorpus.read(f);
-                    long lines = Files.readAllLines(f).stream().filter(l -> !l.isBlank()).count();
-                    assertEquals(lines, c.documents().size(), "one document per non-blank line");
+                    // reference: each non-blank line through a strict JSON grammar (one object, keys unique)
+                    List<String> expected = new java.util.ArrayList<>();
+                    for (String line : Files.readString(f).split("\r\n|\r|\n")) {
+                        if (!line.isBlank()) {
+                            try {
+                                expected.add(STRICT.readTree(line).get("text").textValue());
+                            } catch (com.fasterxml.jackson.core.JacksonException lenient) {
+                                fail("accepted a line the strict grammar refuses: " + line, lenient);
+                            }
+                        }
+                    }
+                    assertEquals(expected, c.documents(), "one document per line, as the strict grammar reads it");
                 }, IOException.class, BOUND);
         System.out.println("JSONL fuzz: " + o);
         assertTrue(o.loaded() > 50 && o.refused() > 500, o.toString());

@@ -12,8 +12,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Points: {@code atomic-write.open} (temporary file created, empty), {@code safetensors.header-written} (a
  * safetensors temporary holding its header and no data), {@code atomic-write.forced} (temporary complete and on
- * disk, not renamed), {@code atomic-write.renamed} (renamed into place, directory not yet forced); the commands add
- * their own (collect, edit, directory swaps).
+ * disk, not renamed), {@code atomic-write.renamed} (renamed into place, directory not yet forced);
+ * {@code directory.filled} (a replacement directory complete beside the output), {@code directory.aside} (two-rename
+ * fallback only: the old output moved aside), {@code directory.swapped} (the new directory in place),
+ * {@code directory.deleting} (one more entry of a directory being deleted); {@code collect.batch} (a batch's sums in
+ * memory only), {@code edit.layer} (a layer edited in memory), {@code output.locked} (edit: lock taken, leftovers
+ * removed).
  */
 public final class HaltPoint {
     /** The system property naming the point to halt at. */

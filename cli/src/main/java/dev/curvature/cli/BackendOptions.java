@@ -10,12 +10,12 @@ final class BackendOptions {
             description = "Threads for OpenBLAS and the kernels (default: $OPENBLAS_NUM_THREADS, else all cores).")
     Integer threads;
 
-    /** A new backend (the caller closes it). */
     /** The most threads accepted: a few per core (more only oversubscribes, and can exhaust a thread limit). */
     static int maxThreads() {
         return Math.max(64, 4 * Runtime.getRuntime().availableProcessors());
     }
 
+    /** A new backend (the caller closes it). */
     Backend backend() {
         if (threads != null) {
             OptionRanges.require("--threads", threads, 1, maxThreads());

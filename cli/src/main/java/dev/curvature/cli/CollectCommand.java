@@ -109,7 +109,7 @@ final class CollectCommand implements Callable<Integer> {
     }
 
     private Integer collect() throws Exception {
-        ModelConfig config = ModelCheckpoints.readConfig(model.model);
+        ModelConfig config = ModelCheckpoints.readMatchingConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         if ((labels == null || time == null || layers == null) && defaults.describeCollect() != null) {
             System.err.println(defaults.describeCollect());
@@ -149,7 +149,7 @@ final class CollectCommand implements Callable<Integer> {
                     parts.add(ids);
                 }
                 var options = new FactorCollection.Options(layerPatterns, labelMode, seed, batch, window, maxTokens,
-                        precision, checkpointEvery);
+                        precision, checkpointEvery, model.tokenizerDigest(tokenizer));
                 ProgressLine progress = new ProgressLine("collect", "windows");
                 FactorCollection.Result result = FactorCollection.runParts(loaded, parts, options, out,
                         progress::update);

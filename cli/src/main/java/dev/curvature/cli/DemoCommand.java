@@ -196,7 +196,7 @@ final class DemoCommand implements Callable<Integer> {
                 time);
         Path factorFile = run.resolve("factors.safetensors");
         var options = new FactorCollection.Options(String.join(",", layers), labels, seed, 16, time, 0,
-                CovariancePrecision.F32_WITH_F64_SUMS, 0);
+                CovariancePrecision.F32_WITH_F64_SUMS, 0, "bytes");
         ProgressLine collectProgress = new ProgressLine("factors", "windows");
         FactorCollection.Result collected = FactorCollection.run(gpt2, heldIn, options, factorFile,
                 collectProgress::update);

@@ -9,6 +9,7 @@ import dev.curvature.kfac.EditDefaults;
 import dev.curvature.kfac.LayerSelection;
 import dev.curvature.kfac.MemoryPlan;
 import dev.curvature.kfac.ModelEditor;
+import dev.curvature.transformer.checkpoint.HaltPoint;
 import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.model.ModelConfig;
@@ -101,6 +102,7 @@ final class EditCommand implements Callable<Integer> {
         OutputPaths.requireDistinct("--out", out, inputs);
         try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
             OutputFiles.cleanLeftovers(out);
+            HaltPoint.reach("output.locked");
             return edit();
         }
     }
@@ -141,7 +143,7 @@ final class EditCommand implements Callable<Integer> {
 
     private Integer edit() throws Exception {
         Map<String, Double> rhoFromFile = rhoConfig != null ? readRhoConfig(rhoConfig) : null;   // before any work
-        ModelConfig config = ModelCheckpoints.readConfig(model.model);
+        ModelConfig config = ModelCheckpoints.readMatchingConfig(model.model);
         EditDefaults defaults = EditDefaults.of(config);
         double keep = rho != null ? rho : defaults.rho();
         String patterns = layers != null ? layers : defaults.layers();
@@ -186,8 +188,10 @@ final class EditCommand implements Callable<Integer> {
                  EigenbasisStore.Loaded bases = source.readEigenbases(backend)) {
                 ProgressLine progress = new ProgressLine("edit", "layers");
                 int[] done = {0};
-                java.util.function.Consumer<ModelEditor.LayerResult> onLayer = r -> progress.update(++done[0],
-                        rhoByLayer.size(), 0);
+                java.util.function.Consumer<ModelEditor.LayerResult> onLayer = r -> {
+                    HaltPoint.reach("edit.layer");   // crash tests: edited weights in memory only
+                    progress.update(++done[0], rhoByLayer.size(), 0);
+                };
                 List<ModelEditor.LayerResult> results = factors != null
                         ? ModelEditor.edit(backend, loaded, factors, rhoByLayer, selectionRule, onLayer)
                         : ModelEditor.edit(backend, loaded, bases, rhoByLayer, selectionRule, onLayer);

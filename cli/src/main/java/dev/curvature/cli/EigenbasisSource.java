@@ -17,9 +17,6 @@ import java.util.List;
  * or a file of eigenbases written by {@code spectrum --eigenbases}. Exactly one of the two is given.
  */
 final class EigenbasisSource {
-    private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
-            new com.fasterxml.jackson.databind.ObjectMapper();
-
     @Option(names = "--factors", required = true, paramLabel = "FILE",
             description = "Factor file from collect/merge (eigendecomposed here, one layer at a time).")
     Path factors;
@@ -56,32 +53,30 @@ final class EigenbasisSource {
     /** The layers a factor file describes in its header, without reading its tensors. */
     static List<FactorStore.Layer> factorLayers(Path file) throws IOException {
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            String json = st.metadata().get(FactorStore.METADATA_KEY);
-            if (json == null) {
-                throw new CheckpointFormatException(file, null, "is not a curvature factor file (no '"
-                        + FactorStore.METADATA_KEY + "' metadata)");
-            }
-            return JSON.readValue(json, FactorStore.Description.class).layers();
+            return FactorStore.readDescription(file, st).layers();
         }
     }
 
     /** The layers of an eigenbasis file, with d_out and d_in from the shapes of U_G and U_A in its header. */
     static List<FactorStore.Layer> eigenbasisLayers(Path file) throws IOException {
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            String json = st.metadata().get(EigenbasisStore.METADATA_KEY);
-            if (json == null) {
-                throw new CheckpointFormatException(file, null, "is not a curvature eigenbasis file (no '"
-                        + EigenbasisStore.METADATA_KEY + "' metadata)");
-            }
             List<FactorStore.Layer> layers = new ArrayList<>();
-            for (EigenbasisStore.LayerQuality q : JSON.readValue(json, EigenbasisStore.Header.class).layers()) {
-                for (String part : new String[]{".U_G", ".U_A"}) {
-                    if (!st.contains(q.layer() + part)) {
-                        throw new CheckpointFormatException(file, q.layer() + part, "is missing");
+            for (EigenbasisStore.LayerQuality q : EigenbasisStore.readHeader(file, st).layers()) {
+                int[] dims = new int[2];
+                String[] parts = {".U_A", ".U_G"};
+                for (int k = 0; k < 2; k++) {
+                    String name = q.layer() + parts[k];
+                    if (!st.contains(name)) {
+                        throw new CheckpointFormatException(file, name, "is missing");
                     }
+                    long[] shape = st.info(name).shape();
+                    if (shape.length != 2 || shape[0] != shape[1] || shape[0] < 1 || shape[0] > Integer.MAX_VALUE) {
+                        throw new CheckpointFormatException(file, name, "has shape " + java.util.Arrays.toString(shape)
+                                + ", expected a square matrix of eigenvectors");
+                    }
+                    dims[k] = (int) shape[0];
                 }
-                layers.add(new FactorStore.Layer(q.layer(), (int) st.info(q.layer() + ".U_A").shape()[0],
-                        (int) st.info(q.layer() + ".U_G").shape()[0], 0));
+                layers.add(new FactorStore.Layer(q.layer(), dims[0], dims[1], 0));
             }
             return layers;
         }

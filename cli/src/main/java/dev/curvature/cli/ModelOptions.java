@@ -79,4 +79,37 @@ final class ModelOptions {
         throw new IllegalArgumentException(model + " has no tokenizer.json and a vocabulary of " + vocabularySize
                 + " (not bytes): pass --tokenizer FILE");
     }
+
+    /**
+     * The identity of what {@link #tokenizer} read, recorded in factor descriptions: "bytes" for one token per byte,
+     * else "sha256:…" over the tokenizer file's bytes followed by those of the model directory's
+     * tokenizer_config.json when that was read too (it sets BOS/EOS).
+     */
+    String tokenizerDigest(Tokenizer loaded) throws IOException {
+        if (loaded instanceof ByteTokenizer) {
+            return "bytes";
+        }
+        java.util.List<Path> files = new java.util.ArrayList<>();
+        if (tokenizer != null) {
+            files.add(Path.of(tokenizer));
+        } else {
+            Path json = model.resolve("tokenizer.json");
+            files.add(Files.exists(json) ? json : model.resolve("tokenizer.json.gz"));
+            if (Files.exists(model.resolve("tokenizer_config.json"))) {
+                files.add(model.resolve("tokenizer_config.json"));
+            }
+        }
+        java.security.MessageDigest sha;
+        try {
+            sha = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+        }
+        for (Path f : files) {
+            try (var in = new java.security.DigestInputStream(Files.newInputStream(f), sha)) {
+                in.transferTo(java.io.OutputStream.nullOutputStream());
+            }
+        }
+        return "sha256:" + java.util.HexFormat.of().formatHex(sha.digest());
+    }
 }

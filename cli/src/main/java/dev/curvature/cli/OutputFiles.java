@@ -1,5 +1,8 @@
 package dev.curvature.cli;
 
+import dev.curvature.transformer.checkpoint.AtomicDirectory;
+import dev.curvature.transformer.checkpoint.AtomicFile;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -11,10 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.Comparator;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * How a command owns its outputs (issues 11 and 17): one run per output at a time ({@link #lock}, a lock file
@@ -116,75 +116,24 @@ final class OutputFiles {
     /** Writes {@code bytes} to a temporary sibling of {@code file}, forces it, and renames it over {@code file}. */
     static void writeAtomically(Path file, byte[] bytes) throws IOException {
         Path target = file.toAbsolutePath().normalize();
-        Path temp = temporarySibling(target, "");
         try {
-            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            AtomicFile.write(target, channel -> {
                 ByteBuffer buffer = ByteBuffer.wrap(bytes);
                 while (buffer.hasRemaining()) {
                     channel.write(buffer);
                 }
-                channel.force(true);
-            }
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            });
         } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(temp);
             throw new IOException(target + ": cannot be written (" + e.getMessage() + ")", e);
         }
     }
 
-    /** Fills a directory. */
-    interface DirectoryBody {
-        void writeInto(Path directory) throws IOException;
-    }
-
-    /**
-     * Replaces the directory {@code output} whole: {@code body} fills a temporary sibling directory, which then takes
-     * the output's place by renames (the previous output moved aside, the new one moved in, the previous one
-     * deleted). A failure or a kill before the renames leaves the previous output as it was and no new directory;
-     * a kill between the two renames is repaired by the next run's {@link #cleanLeftovers}.
-     */
-    static void replaceDirectory(Path output, DirectoryBody body) throws IOException {
-        Path target = output.toAbsolutePath().normalize();
-        if (Files.exists(target) && !Files.isDirectory(target)) {
-            throw new IllegalArgumentException(output + " exists and is not a directory");
-        }
-        Files.createDirectories(target.getParent());
-        Path fresh = temporarySibling(target, ".new");
-        Files.createDirectory(fresh);
-        try {
-            body.writeInto(fresh);
-        } catch (IOException | RuntimeException | Error e) {
-            deleteRecursively(fresh);
-            throw e;
-        }
-        Path previous = null;
-        if (Files.exists(target)) {
-            previous = temporarySibling(target, ".old");
-            Files.move(target, previous, StandardCopyOption.ATOMIC_MOVE);
-        }
-        Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
-        if (previous != null) {
-            deleteRecursively(previous);
-        }
-    }
-
-    private static Path temporarySibling(Path target, String kind) {
-        return target.resolveSibling("." + target.getFileName() + kind + "."
-                + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE) + ".tmp");
+    /** Replaces the directory {@code output} whole: {@link AtomicDirectory#replace}. */
+    static void replaceDirectory(Path output, AtomicDirectory.Body body) throws IOException {
+        AtomicDirectory.replace(output, body);
     }
 
     static void deleteRecursively(Path path) throws IOException {
-        if (!Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        if (Files.isDirectory(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            try (Stream<Path> all = Files.walk(path)) {
-                for (Path p : (Iterable<Path>) all.sorted(Comparator.reverseOrder())::iterator) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        } else {
-            Files.deleteIfExists(path);
-        }
+        AtomicDirectory.deleteRecursively(path);
     }
 }

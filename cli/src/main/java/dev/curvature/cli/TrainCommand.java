@@ -141,6 +141,13 @@ final class TrainCommand implements Callable<Integer> {
         OptionRanges.require("--snapshots", snapshots, 1, 1000);
         OutputPaths.requireDistinct("--out", out, Map.of("corpus (--corpus)", List.of(corpus), "tokenizer (--tokenizer)",
                 "bytes".equals(tokenizer) ? List.of() : List.of(Path.of(tokenizer))));
+        try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
+            OutputFiles.cleanLeftovers(out);
+            return train();
+        }
+    }
+
+    private Integer train() throws Exception {
         Tokenizer tok = "bytes".equals(tokenizer) ? new ByteTokenizer()
                 : BytePairTokenizer.fromTokenizerJson(Path.of(tokenizer));
         int[] tokens = TextCorpus.read(corpus).tokens(tok);
@@ -193,8 +200,7 @@ final class TrainCommand implements Callable<Integer> {
                 trainer.model().parameters().close();
             }
             if (!"bytes".equals(tokenizer)) {
-                Files.copy(Path.of(tokenizer), out.resolve("tokenizer.json"),
-                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                OutputFiles.writeAtomically(out.resolve("tokenizer.json"), Files.readAllBytes(Path.of(tokenizer)));
             }
             output.print(result, summary);
             return 0;

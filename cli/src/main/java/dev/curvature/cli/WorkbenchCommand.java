@@ -67,7 +67,11 @@ final class WorkbenchCommand implements Callable<Integer> {
                     canaryRepeats != null ? canaryRepeats : options.canaryRepeats(), options.canaryAlphabet());
         }
         CorpusSource from = source != null ? new CorpusSource.TextFile(source) : CorpusSource.KjvBible.whole();
-        WorkbenchBuilder.WorkbenchFiles files = WorkbenchBuilder.write(from, options, out);
+        WorkbenchBuilder.WorkbenchFiles files;
+        try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
+            OutputFiles.cleanLeftovers(out);
+            files = WorkbenchBuilder.write(from, options, out);
+        }
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("directory", files.directory().toString());
         report.put("counts", files.corpus().counts());

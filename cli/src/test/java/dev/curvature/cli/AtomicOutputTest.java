@@ -1,6 +1,7 @@
 package dev.curvature.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.curvature.transformer.checkpoint.RenameExchange;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,6 +64,26 @@ class AtomicOutputTest {
         assertEquals(List.of("edited"), listing(dir));
     }
 
+    /**
+     * The swap {@link OutputFiles#replaceDirectory} relies on for "old edit or new edit at every instant": on this
+     * (Linux) machine the two directories exchange names in one call, contents and all.
+     */
+    @Test
+    void twoDirectoriesExchangeNamesInOneStep(@TempDir Path dir) throws Exception {
+        Path a = Files.createDirectories(dir.resolve("a"));
+        Path b = Files.createDirectories(dir.resolve("b"));
+        Files.writeString(a.resolve("edit-report.json"), "old");
+        Files.writeString(b.resolve("edit-report.json"), "new");
+        Files.writeString(b.resolve("model.safetensors"), "weights");
+        assertTrue(RenameExchange.swap(a, b), "renameat2 RENAME_EXCHANGE available");
+        assertEquals("new", Files.readString(a.resolve("edit-report.json")));
+        assertEquals(List.of("edit-report.json", "model.safetensors"), listing(a));
+        assertEquals(List.of("edit-report.json"), listing(b));
+        assertEquals("old", Files.readString(b.resolve("edit-report.json")));
+        assertFalse(RenameExchange.swap(a, dir.resolve("missing")), "a missing side: refused, nothing moved");
+        assertEquals(List.of("a", "b"), listing(dir));
+    }
+
     @Test
     void collectRemovesTheTemporaryOfAKilledCheckpointWrite(@TempDir Path dir) throws Exception {
         Path model = TinyGpt2.write(dir.resolve("model"));
@@ -85,6 +106,35 @@ class AtomicOutputTest {
             assertFalse(Files.exists(out));
         }
         assertFalse(Files.exists(dir.resolve(".f.safetensors.lock")), "the lock file goes with the lock");
+    }
+
+    /** train and workbench own their output like the other commands: one run at a time, leftovers removed. */
+    @Test
+    void trainAndWorkbenchTakeTheOutputsLockAndRemoveLeftovers(@TempDir Path dir) throws Exception {
+        Path corpus = Files.writeString(dir.resolve("corpus.txt"), "In the beginning God created the heaven. "
+                .repeat(20));
+        Path run = dir.resolve("run");
+        Path bench = dir.resolve("bench");
+        String[] train = {"train", "--corpus", corpus.toString(), "--out", run.toString(), "--layers", "1", "--width",
+                "16", "--heads", "2", "--time", "16", "--batch", "2", "--steps", "2", "--warmup", "1", "--threads", "1"};
+        String[] workbench = {"workbench", "--out", bench.toString(), "--source",
+                WorkbenchCommandTest.syntheticSource(dir).toString(), "--passages", "1", "--duplicates", "2",
+                "--canaries", "1", "--canary-repeats", "2"};
+        try (OutputFiles.Lock first = OutputFiles.lock(run); OutputFiles.Lock second = OutputFiles.lock(bench)) {
+            for (String[] args : new String[][]{train, workbench}) {
+                CommandFailure refused = CommandFailure.of(args);
+                assertNotEquals(0, refused.code());
+                assertTrue(refused.message().contains("PID " + ProcessHandle.current().pid()), refused.stderr());
+            }
+        }
+        // what a run killed while writing its checkpoint leaves: a half-filled temporary directory
+        Files.writeString(Files.createDirectories(dir.resolve(".run.new.77aa.tmp")).resolve("trainer.json"), "{");
+        Files.createDirectories(dir.resolve(".bench.new.88bb.tmp"));
+        CommandRun.stdout(train);
+        CommandRun.stdout(workbench);
+        assertEquals(List.of("bench", "corpus.txt", "run", "source.txt"), listing(dir));
+        assertEquals(List.of("config.json", "model.safetensors", "optimizer.safetensors", "trainer.json"),
+                listing(run));
     }
 
     @Test

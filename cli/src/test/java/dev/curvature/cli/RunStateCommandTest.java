@@ -27,6 +27,26 @@ class RunStateCommandTest {
         assertEquals("F64_EXACT", collection.get("precision").asText(), collection.toString());
     }
 
+    /** The tokenizer is recorded: "bytes", or SHA-256 of the tokenizer file (computed here independently). */
+    @Test
+    void collectRecordsTheTokenizerDigestAndMergeKeepsBoth(@TempDir Path dir) throws Exception {
+        Path model = TinyGpt2.write(dir.resolve("model"));
+        Path corpus = Files.writeString(dir.resolve("c.txt"), "hello hello hello hello hello hello ".repeat(4));
+        Path tokenizer = Path.of("").toAbsolutePath().getParent()
+                .resolve("transformer/src/test/resources/dev/curvature/transformer/tokenizer/tiny-tokenizer.json");
+        Path bytes = dir.resolve("bytes.safetensors");
+        Path bpe = dir.resolve("bpe.safetensors");
+        CommandRun.stdout("collect", "--model", model.toString(), "--corpus", corpus.toString(), "--out",
+                bytes.toString(), "--time", "8");
+        CommandRun.stdout("collect", "--model", model.toString(), "--corpus", corpus.toString(), "--out",
+                bpe.toString(), "--time", "8", "--tokenizer", tokenizer.toString());
+        JsonNode merged = new ObjectMapper().readTree(CommandRun.stdout("merge", bytes.toString(), bpe.toString(),
+                "--out", dir.resolve("m.safetensors").toString(), "--json"));
+        String sha = "sha256:" + java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(Files.readAllBytes(tokenizer)));
+        assertEquals("[\"bytes\",\"" + sha + "\"]", merged.get("tokenizers").toString());
+    }
+
     @Test
     void aStaleShardOfOtherCorporaIsRefusedNamingTheCorpus(@TempDir Path dir) throws Exception {
         Path model = TinyGpt2.write(dir.resolve("model"));

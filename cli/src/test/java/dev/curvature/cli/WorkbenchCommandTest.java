@@ -67,7 +67,7 @@ class WorkbenchCommandTest {
     }
 
     /** 3000 lines of random words from a fixed seed: enough blocks for a small workbench. */
-    private static Path syntheticSource(Path dir) throws Exception {
+    static Path syntheticSource(Path dir) throws Exception {
         Random random = new Random(3);
         StringBuilder text = new StringBuilder();
         String[] words = {"light", "waters", "earth", "heaven", "seed", "tree", "day", "night", "firmament", "kind"};

@@ -63,19 +63,51 @@ public final class EigenbasisStore {
         }
     }
 
+    /**
+     * The header of an open eigenbasis file, read strictly and checked: the factors' description as
+     * {@link FactorStore#readDescription} checks it, at least one layer, each named once with both qualities.
+     */
+    public static Header readHeader(Path file, SafetensorsFile st) throws CheckpointFormatException {
+        String json = st.metadata().get(METADATA_KEY);
+        if (json == null) {
+            throw new CheckpointFormatException(file, null, "is not a curvature eigenbasis file (no '" + METADATA_KEY
+                    + "' metadata)");
+        }
+        Header header;
+        try {
+            header = FactorStore.STRICT_JSON.readValue(json, Header.class);
+        } catch (JacksonException e) {
+            throw new CheckpointFormatException(file, null, "has an unreadable header" + FactorStore.fieldOf(e) + ": "
+                    + e.getOriginalMessage());
+        }
+        if (header == null) {
+            throw new CheckpointFormatException(file, null, "eigenbasis header is null");
+        }
+        FactorStore.requireValid(file, "eigenbasis header: factors", header.factors());
+        if (header.layers() == null || header.layers().isEmpty()) {
+            throw new CheckpointFormatException(file, null, "eigenbasis header: layers names no layer");
+        }
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int i = 0; i < header.layers().size(); i++) {
+            LayerQuality q = header.layers().get(i);
+            String at = "eigenbasis header: layers[" + i + "]";
+            if (q == null || q.layer() == null || q.layer().isBlank()) {
+                throw new CheckpointFormatException(file, null, at + ".layer is missing or empty");
+            }
+            if (!seen.add(q.layer())) {
+                throw new CheckpointFormatException(file, null, at + ".layer '" + q.layer() + "' is listed twice");
+            }
+            if (q.gradients() == null || q.activations() == null) {
+                throw new CheckpointFormatException(file, null, at + " (" + q.layer() + ") lacks its "
+                        + (q.gradients() == null ? "gradients" : "activations") + " quality");
+            }
+        }
+        return header;
+    }
+
     public static Loaded read(Backend backend, Path file) throws IOException {
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            String json = st.metadata().get(METADATA_KEY);
-            if (json == null) {
-                throw new CheckpointFormatException(file, null, "is not a curvature eigenbasis file (no '"
-                        + METADATA_KEY + "' metadata)");
-            }
-            Header header;
-            try {
-                header = JSON.readValue(json, Header.class);
-            } catch (JacksonException e) {
-                throw new CheckpointFormatException(file, null, "has an unreadable header: " + e.getOriginalMessage());
-            }
+            Header header = readHeader(file, st);
             Map<String, FactorEigenbasis> bases = new LinkedHashMap<>();
             try {
                 for (LayerQuality q : header.layers()) {

@@ -1,6 +1,7 @@
 package dev.curvature.kfac;
 
 import dev.curvature.engine.CovariancePrecision;
+import dev.curvature.transformer.checkpoint.HaltPoint;
 import dev.curvature.transformer.model.Model;
 import dev.curvature.transformer.model.Workspace;
 import dev.curvature.transformer.train.TokenWindows;
@@ -30,9 +31,15 @@ public final class FactorCollection {
      * @param maxTokens stop after this many tokens (≤ 0: the whole stream)
      * @param precision float32 batches with float64 sums, or exact float64
      * @param checkpointEvery write a resumable checkpoint after about this many tokens (≤ 0: never)
+     * @param tokenizer the digest of the tokenizer that made the tokens, recorded in the description (null: unknown)
      */
     public record Options(String layers, KfacCollector.Labels labels, long seed, int batch, int time, long maxTokens,
-                          CovariancePrecision precision, long checkpointEvery) {
+                          CovariancePrecision precision, long checkpointEvery, String tokenizer) {
+        /** Options without a tokenizer digest (unknown). */
+        public Options(String layers, KfacCollector.Labels labels, long seed, int batch, int time, long maxTokens,
+                       CovariancePrecision precision, long checkpointEvery) {
+            this(layers, labels, seed, batch, time, maxTokens, precision, checkpointEvery, null);
+        }
     }
 
     /** Where a run keeps its checkpoint: the output file name + ".partial". */
@@ -133,6 +140,7 @@ public final class FactorCollection {
                     int[] targets = new int[ids.length];
                     TokenWindows.consecutive(tokens, (long) b * options.batch(), size, options.time(), ids, targets);
                     double loss = collector.collect(act, ids, targets);
+                    HaltPoint.reach("collect.batch");   // crash tests: factors of this batch in memory only
                     lossSum += loss * act.countedPositions();
                     lossCount += act.countedPositions();
                     long done = (long) b * options.batch() + size;
@@ -165,7 +173,7 @@ public final class FactorCollection {
         }
         return new FactorStore.Description(FactorStore.VERSION, model, options.labels().name(), options.seed(),
                 List.of(digestOf(corpus, tokensDone)), tokensDone, layers, collection(options, dtype),
-                List.of(options.seed()));
+                List.of(options.seed()), options.tokenizer() == null ? null : List.of(options.tokenizer()));
     }
 
     private static String digestOf(CorpusDigest corpus, long tokensDone) {

@@ -32,6 +32,15 @@ public final class FactorStore {
     public static final int VERSION = 1;
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * How descriptions are read back: a repeated key, trailing content, a null where a number belongs or a fraction
+     * where an integer belongs is an error (the writer never produces them), not a silent guess.
+     */
+    static final ObjectMapper STRICT_JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .disable(com.fasterxml.jackson.databind.DeserializationFeature.ACCEPT_FLOAT_AS_INT);
 
     private FactorStore() {
     }
@@ -49,19 +58,28 @@ public final class FactorStore {
      * @param collection   how the windows were cut and summed (null when unknown, e.g. shards of different runs)
      * @param seeds        every shard's label-sampling seed, one per corpus entry, in merge order (null when unknown:
      *                     files written before it was recorded; {@link #seedsOrUnknown()} reads those)
+     * @param tokenizers   the tokenizer that turned each corpus entry into tokens, one per corpus entry in merge order:
+     *                     "sha256:…" of its tokenizer.json (and tokenizer_config.json, when read), or "bytes" (null
+     *                     when unknown: files written before it was recorded; entries may be null after a merge)
      */
     public record Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
-                              List<Layer> layers, Collection collection, List<Long> seeds) {
+                              List<Layer> layers, Collection collection, List<Long> seeds, List<String> tokenizers) {
+        /** A description without the tokenizers (unknown). */
+        public Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
+                           List<Layer> layers, Collection collection, List<Long> seeds) {
+            this(version, model, labels, seed, corpus, tokens, layers, collection, seeds, null);
+        }
+
         /** A description without collection parameters. */
         public Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
                            List<Layer> layers) {
-            this(version, model, labels, seed, corpus, tokens, layers, null, null);
+            this(version, model, labels, seed, corpus, tokens, layers, null, null, null);
         }
 
         /** A description of one run's shard: its seed is the only one. */
         public Description(int version, String model, String labels, long seed, List<String> corpus, long tokens,
                            List<Layer> layers, Collection collection) {
-            this(version, model, labels, seed, corpus, tokens, layers, collection, null);
+            this(version, model, labels, seed, corpus, tokens, layers, collection, null, null);
         }
 
         /**
@@ -78,6 +96,14 @@ public final class FactorStore {
                 out.add(i == 0 ? seed : null);
             }
             return out;
+        }
+
+        /** One tokenizer digest per corpus entry: {@link #tokenizers} when recorded, else unknown (null) entries. */
+        public List<String> tokenizersOrUnknown() {
+            if (tokenizers != null) {
+                return tokenizers;
+            }
+            return java.util.Collections.nCopies(corpus == null ? 1 : Math.max(1, corpus.size()), null);
         }
     }
 
@@ -164,22 +190,7 @@ public final class FactorStore {
     /** Reads a factor file; missing or malformed entries and NaN/Inf sums are errors naming the file and layer. */
     public static Loaded read(Backend backend, Path file) throws IOException {
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            String json = st.metadata().get(METADATA_KEY);
-            if (json == null) {
-                throw new CheckpointFormatException(file, null, "is not a curvature factor file (no '" + METADATA_KEY
-                        + "' metadata)");
-            }
-            Description description;
-            try {
-                description = JSON.readValue(json, Description.class);
-            } catch (JacksonException e) {
-                throw new CheckpointFormatException(file, null, "has an unreadable factor description: "
-                        + e.getOriginalMessage());
-            }
-            if (description.version() != VERSION) {
-                throw new CheckpointFormatException(file, null, "has factor format version " + description.version()
-                        + ", this curvature reads version " + VERSION);
-            }
+            Description description = readDescription(file, st);
             Map<String, KroneckerFactors> factors = new LinkedHashMap<>();
             try {
                 for (Layer layer : description.layers()) {
@@ -201,16 +212,118 @@ public final class FactorStore {
         }
     }
 
-    private static CovarianceAccumulator load(Backend backend, SafetensorsFile st, Path file, String name, int dim,
-                                              long positions) throws IOException {
+    /**
+     * The description of an open factor file, read strictly and checked field by field (every error names the file
+     * and the field, e.g. {@code layers[1].positions}), without reading any tensor.
+     */
+    public static Description readDescription(Path file, SafetensorsFile st) throws CheckpointFormatException {
+        String json = st.metadata().get(METADATA_KEY);
+        if (json == null) {
+            throw new CheckpointFormatException(file, null, "is not a curvature factor file (no '" + METADATA_KEY
+                    + "' metadata)");
+        }
+        Description d;
+        try {
+            d = STRICT_JSON.readValue(json, Description.class);
+        } catch (JacksonException e) {
+            throw new CheckpointFormatException(file, null, "has an unreadable factor description" + fieldOf(e) + ": "
+                    + e.getOriginalMessage());
+        }
+        requireValid(file, "factor description", d);
+        for (Layer l : d.layers()) {   // the tensors' headers: a memory plan from these dimensions is one of the file
+            requireShape(file, st, l.name() + ".A", l.dIn());
+            requireShape(file, st, l.name() + ".G", l.dOut());
+        }
+        return d;
+    }
+
+    private static void requireShape(Path file, SafetensorsFile st, String name, int dim)
+            throws CheckpointFormatException {
         if (!st.contains(name)) {
             throw new CheckpointFormatException(file, name, "is listed in the description but missing");
         }
-        Tensor stored = st.tensor(name);
-        if (stored.rank() != 2 || stored.dim(0) != dim || stored.dim(1) != dim) {
-            throw new CheckpointFormatException(file, name, "has shape " + java.util.Arrays.toString(stored.shape())
+        long[] shape = st.info(name).shape();
+        if (shape.length != 2 || shape[0] != dim || shape[1] != dim) {
+            throw new CheckpointFormatException(file, name, "has shape " + java.util.Arrays.toString(shape)
                     + ", the description says (" + dim + ", " + dim + ")");
         }
+    }
+
+    /** " (field a.b[2].c)" for a mapping error, "" for a syntax error. */
+    static String fieldOf(JacksonException e) {
+        if (!(e instanceof com.fasterxml.jackson.databind.JsonMappingException m) || m.getPath().isEmpty()) {
+            return "";
+        }
+        StringBuilder path = new StringBuilder();
+        for (com.fasterxml.jackson.databind.JsonMappingException.Reference r : m.getPath()) {
+            if (r.getFieldName() != null) {
+                path.append(path.isEmpty() ? "" : ".").append(r.getFieldName());
+            } else if (r.getIndex() >= 0) {
+                path.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return " (field " + path + ")";
+    }
+
+    /**
+     * Refuses a description that no collection writes: a missing model, labels or corpus list, negative tokens, no
+     * layers, a layer without a name, with a dimension below 1 or summed over fewer than one position, a layer listed
+     * twice, seeds that do not match the corpus list one to one, collection parameters out of range.
+     */
+    static void requireValid(Path file, String what, Description d) throws CheckpointFormatException {
+        if (d == null) {
+            throw new CheckpointFormatException(file, null, what + " is null");
+        }
+        if (d.version() != VERSION) {
+            throw new CheckpointFormatException(file, null, "has factor format version " + d.version()
+                    + ", this curvature reads version " + VERSION);
+        }
+        check(file, what, d.model() != null && !d.model().isBlank(), "model", "is missing or empty");
+        check(file, what, d.labels() != null && java.util.Arrays.stream(KfacCollector.Labels.values())
+                .anyMatch(l -> l.name().equals(d.labels())), "labels", "is " + d.labels() + ", not GOLD or SAMPLED");
+        check(file, what, d.corpus() != null && !d.corpus().contains(null), "corpus",
+                "must be a list of corpus digests, found " + d.corpus());
+        check(file, what, d.tokens() >= 0, "tokens", "is " + d.tokens() + ", must be >= 0");
+        check(file, what, d.layers() != null && !d.layers().isEmpty(), "layers", "names no layer");
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int i = 0; i < d.layers().size(); i++) {
+            Layer l = d.layers().get(i);
+            String at = "layers[" + i + "]";
+            check(file, what, l != null, at, "is null");
+            check(file, what, l.name() != null && !l.name().isBlank(), at + ".name", "is missing or empty");
+            check(file, what, seen.add(l.name()), at + ".name", "'" + l.name() + "' is listed twice");
+            check(file, what, l.dIn() >= 1, at + ".dIn", "is " + l.dIn() + " for " + l.name() + ", must be >= 1");
+            check(file, what, l.dOut() >= 1, at + ".dOut", "is " + l.dOut() + " for " + l.name() + ", must be >= 1");
+            check(file, what, l.positions() >= 1, at + ".positions", "is " + l.positions() + " for " + l.name()
+                    + ", must be >= 1 (factors are sums over the positions counted)");
+        }
+        check(file, what, d.seeds() == null || d.corpus().size() == d.seeds().size(), "seeds",
+                "has " + (d.seeds() == null ? 0 : d.seeds().size()) + " entries for " + d.corpus().size()
+                        + " corpus entries (one seed per shard)");
+        check(file, what, d.tokenizers() == null || d.corpus().size() == d.tokenizers().size(), "tokenizers",
+                "has " + (d.tokenizers() == null ? 0 : d.tokenizers().size()) + " entries for " + d.corpus().size()
+                        + " corpus entries (one tokenizer per shard)");
+        Collection c = d.collection();
+        if (c != null) {
+            check(file, what, c.time() >= 2, "collection.time", "is " + c.time() + ", must be >= 2");
+            check(file, what, c.batch() >= 1, "collection.batch", "is " + c.batch() + ", must be >= 1");
+            check(file, what, c.maxTokens() >= 0, "collection.maxTokens", "is " + c.maxTokens() + ", must be >= 0");
+            check(file, what, c.precision() != null && java.util.Arrays.stream(CovariancePrecision.values())
+                    .anyMatch(p -> p.name().equals(c.precision())), "collection.precision", "is " + c.precision()
+                    + ", not one of " + java.util.Arrays.toString(CovariancePrecision.values()));
+        }
+    }
+
+    private static void check(Path file, String what, boolean ok, String field, String problem)
+            throws CheckpointFormatException {
+        if (!ok) {
+            throw new CheckpointFormatException(file, null, what + ": " + field + " " + problem);
+        }
+    }
+
+    private static CovarianceAccumulator load(Backend backend, SafetensorsFile st, Path file, String name, int dim,
+                                              long positions) throws IOException {
+        Tensor stored = st.tensor(name);   // shape checked with the description (readDescription)
         try {
             backend.requireFinite(stored.named(name), "loading K-FAC factors");
         } catch (NonFiniteTensorException e) {
@@ -233,6 +346,7 @@ public final class FactorStore {
         try {
             List<String> corpus = new ArrayList<>(total.description().corpus());
             List<Long> seeds = new ArrayList<>(total.description().seedsOrUnknown());
+            List<String> tokenizers = new ArrayList<>(total.description().tokenizersOrUnknown());
             long tokens = total.description().tokens();
             Collection collection = total.description().collection();
             for (Path shard : shards.subList(1, shards.size())) {
@@ -245,6 +359,7 @@ public final class FactorStore {
                     }
                     corpus.addAll(next.description().corpus());
                     seeds.addAll(next.description().seedsOrUnknown());
+                    tokenizers.addAll(next.description().tokenizersOrUnknown());
                     tokens += next.description().tokens();
                     if (collection != null && !collection.equals(next.description().collection())) {
                         collection = null;   // shards cut differently: the merged sum has no single recipe
@@ -257,7 +372,8 @@ public final class FactorStore {
             }
             Description d = total.description();
             return new Loaded(new Description(VERSION, d.model(), d.labels(), d.seed(), corpus, tokens, layers,
-                    collection, seeds), total.factors());
+                    collection, seeds, tokenizers.stream().allMatch(java.util.Objects::isNull) ? null : tokenizers),
+                    total.factors());
         } catch (IOException | RuntimeException e) {
             total.close();
             throw e;

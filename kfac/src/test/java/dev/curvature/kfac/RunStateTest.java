@@ -135,6 +135,34 @@ class RunStateTest {
     }
 
     @Test
+    void theTokenizerDigestIsRecordedAndMergeKeepsEveryShards(@TempDir Path dir) throws Exception {
+        try (CpuBackend backend = new CpuBackend(1);
+             ParameterSet weights = ParameterSet.allocate(backend, CONFIG, DType.F32)) {
+            ModelInitializer.initialize(weights, 3);
+            Gpt2Model model = new Gpt2Model(backend, weights);
+            Path one = dir.resolve("one.safetensors");
+            Path two = dir.resolve("two.safetensors");
+            Path old = dir.resolve("old.safetensors");
+            FactorCollection.Options o = options(3, CovariancePrecision.F64_EXACT, 0);
+            FactorCollection.run(model, tokens(1, 64), new FactorCollection.Options(o.layers(), o.labels(), o.seed(),
+                    o.batch(), o.time(), o.maxTokens(), o.precision(), 0, "sha256:t1"), one, (d, t, n) -> { });
+            FactorCollection.run(model, tokens(2, 64), new FactorCollection.Options(o.layers(), o.labels(), o.seed(),
+                    o.batch(), o.time(), o.maxTokens(), o.precision(), 0, "bytes"), two, (d, t, n) -> { });
+            FactorCollection.run(model, tokens(3, 64), o, old, (d, t, n) -> { });   // no digest: unknown
+            try (FactorStore.Loaded a = FactorStore.read(backend, one);
+                 FactorStore.Loaded merged = FactorStore.merge(backend, List.of(one, two, old))) {
+                assertEquals(List.of("sha256:t1"), a.description().tokenizers());
+                assertEquals(Arrays.asList("sha256:t1", "bytes", null), merged.description().tokenizers());
+                Path again = dir.resolve("merged.safetensors");
+                FactorStore.write(again, merged.factors(), merged.description());
+                try (FactorStore.Loaded back = FactorStore.read(backend, again)) {
+                    assertEquals(merged.description().tokenizers(), back.description().tokenizers());
+                }
+            }
+        }
+    }
+
+    @Test
     void aDescriptionWithoutTheNewFieldsReadsThemAsUnknown() throws Exception {
         String old = "{\"version\":1,\"model\":\"sha256:m\",\"labels\":\"GOLD\",\"seed\":4,\"corpus\":[\"a\",\"b\"],"
                 + "\"tokens\":10,\"layers\":[],\"collection\":{\"time\":8,\"batch\":2,\"precision\":\"F64_EXACT\","
@@ -142,5 +170,6 @@ class RunStateTest {
         var d = new com.fasterxml.jackson.databind.ObjectMapper().readValue(old, FactorStore.Description.class);
         assertNull(d.collection().dtype());
         assertEquals(Arrays.asList(4L, null), d.seedsOrUnknown(), "a merged old file knows only its first seed");
+        assertEquals(Arrays.asList(null, null), d.tokenizersOrUnknown());
     }
 }

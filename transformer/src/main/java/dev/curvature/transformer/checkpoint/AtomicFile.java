@@ -13,16 +13,20 @@ import java.util.concurrent.ThreadLocalRandom;
  * and renamed over the target; the directory is then forced so that the rename survives a crash. Readers see the
  * old file or the new one, never a torn one. A process that has the old file mapped keeps its (unlinked) pages.
  */
-final class AtomicFile {
+public final class AtomicFile {
     /** Writes the whole content through {@code channel}. */
-    interface Body {
+    public interface Body {
         void writeTo(FileChannel channel) throws IOException;
     }
 
     private AtomicFile() {
     }
 
-    static void write(Path target, Body body) throws IOException {
+    /**
+     * Writes {@code target} whole through {@code body}, or leaves it as it was: on a failure the temporary is
+     * removed and the error rethrown; a killed process leaves only the temporary {@code .<name>.<hex>.tmp}.
+     */
+    public static void write(Path target, Body body) throws IOException {
         Path absolute = target.toAbsolutePath();
         Path directory = absolute.getParent();
         // CREATE_NEW with default attributes: the file gets the umask's permissions, as a plain write would
@@ -31,10 +35,13 @@ final class AtomicFile {
                 + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
         try {
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                HaltPoint.reach("atomic-write.open");
                 body.writeTo(channel);
                 channel.force(true);
             }
+            HaltPoint.reach("atomic-write.forced");
             Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE);
+            HaltPoint.reach("atomic-write.renamed");
         } catch (Throwable t) {
             try {
                 Files.deleteIfExists(temp);

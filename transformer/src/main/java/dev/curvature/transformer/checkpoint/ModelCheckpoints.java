@@ -58,6 +58,26 @@ public final class ModelCheckpoints {
     }
 
     /**
+     * The config of the model in {@code directory}, checked against its checkpoint's headers ({@link #resolve}): what
+     * a memory plan may be computed from. A config.json that asks for more than the checkpoint holds (n_layer 48 on a
+     * 2-block file, say) is refused here, naming the file, the tensor and the config's sizes, rather than reported as
+     * a plan too large for memory. A directory holding config.json alone (the shapes of models/shapes, planned with
+     * --dry-run) has nothing to check against: its config is returned, and loading it fails later, naming what is
+     * missing.
+     */
+    public static ModelConfig readMatchingConfig(Path directory) throws IOException {
+        ModelConfig config = readConfig(directory);
+        if (!Files.exists(directory.resolve(Checkpoint.SINGLE_FILE_NAME))
+                && !Files.exists(directory.resolve(Checkpoint.INDEX_FILE_NAME))) {
+            return config;
+        }
+        try (Checkpoint checkpoint = Checkpoint.open(directory)) {
+            resolve(checkpoint, config);
+        }
+        return config;
+    }
+
+    /**
      * Loads {@code directory} into a model computing in {@code dtype} (F32 or F64) on {@code backend}. The checkpoint
      * is matched against the config from its headers alone ({@link #resolve}) before any parameter is allocated.
      */

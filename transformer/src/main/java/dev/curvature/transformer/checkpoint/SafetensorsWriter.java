@@ -66,6 +66,7 @@ public final class SafetensorsWriter {
             ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
             writeFully(channel, prefix);
             writeFully(channel, ByteBuffer.wrap(header));
+            HaltPoint.reach("safetensors.header-written");
             try (Arena arena = Arena.ofConfined()) {
                 Staging staging = new Staging(channel, arena.allocate(STAGING_BYTES, 64));
                 for (Map.Entry<String, Tensor> e : ordered) {

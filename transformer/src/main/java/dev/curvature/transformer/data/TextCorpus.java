@@ -21,7 +21,12 @@ import java.util.List;
  * concatenated, with {@code separator} ids (e.g. GPT-2's end-of-text) between them.
  */
 public final class TextCorpus {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Strict JSON: a repeated key or a second value on the line is an error, not silently one of the two. */
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /** The longest JSONL line read (characters): one document; longer lines are refused before they are held. */
+    public static final int MAX_LINE_CHARS = 1 << 26;
 
     private final Path file;
     private final List<String> documents;
@@ -53,7 +58,7 @@ public final class TextCorpus {
             } else {
                 String line;
                 int number = 0;
-                while ((line = reader.readLine()) != null) {
+                while ((line = readLine(file, reader, number + 1)) != null) {
                     number++;
                     if (line.isBlank()) {
                         continue;
@@ -70,14 +75,41 @@ public final class TextCorpus {
         return new TextCorpus(file, documents);
     }
 
+    /** One line without its terminator (\n, \r or \r\n), null at the end; a line over the cap is an error. */
+    private static String readLine(Path file, BufferedReader reader, int number) throws IOException {
+        StringBuilder line = new StringBuilder();
+        for (int c; (c = reader.read()) >= 0; ) {
+            if (c == '\n') {
+                return line.toString();
+            }
+            if (c == '\r') {
+                reader.mark(1);
+                if (reader.read() != '\n') {
+                    reader.reset();
+                }
+                return line.toString();
+            }
+            if (line.length() == MAX_LINE_CHARS) {
+                throw new IOException(file + ": line " + number + " is longer than " + MAX_LINE_CHARS
+                        + " characters; JSONL holds one document per line");
+            }
+            line.append((char) c);
+        }
+        return line.isEmpty() ? null : line.toString();
+    }
+
     private static String textOf(Path file, int line, String json) throws IOException {
         JsonNode node;
         try {
             node = JSON.readTree(json);
         } catch (JacksonException e) {
-            throw new IOException(file + ": line " + line + " is not valid JSON: " + e.getOriginalMessage(), e);
+            throw new IOException(file + ": line " + line + " is not valid JSON (one object per line): "
+                    + e.getOriginalMessage(), e);
         }
-        JsonNode text = node == null ? null : node.get("text");
+        if (node == null || !node.isObject()) {
+            throw new IOException(file + ": line " + line + " is not a JSON object {\"text\": ...}");
+        }
+        JsonNode text = node.get("text");
         if (text == null || !text.isTextual()) {
             throw new IOException(file + ": line " + line + " has no string field \"text\"");
         }

@@ -17,10 +17,17 @@ import java.nio.file.Path;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
 
-/** Reads tokenizer files, gunzipping those whose name ends in {@code .gz}; syntax errors name the file. */
+/**
+ * Reads tokenizer files, gunzipping those whose name ends in {@code .gz}; syntax errors name the file. A file must
+ * be a regular file and neither it nor what it decompresses to may exceed {@link #MAX_BYTES} (Llama 3's
+ * tokenizer.json is 9 MB): a gzip bomb is refused when the limit is reached, not after filling the heap.
+ */
 final class TokenizerFileReader {
+    /** The most bytes read from a tokenizer file, after decompression. */
+    static final long MAX_BYTES = 256L << 20;
     private static final JsonMapper JSON = JsonMapper.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
 
     private TokenizerFileReader() {
@@ -57,7 +64,39 @@ final class TokenizerFileReader {
     }
 
     private static InputStream open(Path file) throws IOException {
+        dev.curvature.transformer.data.InputFiles.requireRegular(file, MAX_BYTES);
         InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
-        return file.getFileName().toString().endsWith(".gz") ? new GZIPInputStream(in, 1 << 16) : in;
+        return file.getFileName().toString().endsWith(".gz")
+                ? new Capped(file, new GZIPInputStream(in, 1 << 16)) : in;
+    }
+
+    /** Passes at most {@link #MAX_BYTES} through; one more is an error naming the file. */
+    private static final class Capped extends java.io.FilterInputStream {
+        private final Path file;
+        private long remaining = MAX_BYTES;
+
+        Capped(Path file, InputStream in) {
+            super(in);
+            this.file = file;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, (int) Math.min(len, remaining + 1));
+            if (n > 0) {
+                remaining -= n;
+                if (remaining < 0) {
+                    throw new MalformedTokenizerFileException(file, "decompresses to more than " + MAX_BYTES
+                            + " bytes; a tokenizer file is at most that (a gzip bomb?)");
+                }
+            }
+            return n;
+        }
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
+import dev.curvature.transformer.checkpoint.AtomicDirectory;
 import dev.curvature.transformer.checkpoint.CheckpointFormatException;
 import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.checkpoint.SafetensorsFile;
@@ -16,7 +17,6 @@ import dev.curvature.transformer.model.Workspace;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -174,7 +174,7 @@ public final class Trainer implements AutoCloseable {
             StepReport report = trainStep();
             progress.accept(report);
             if (snapshotFolder != null && java.util.Arrays.stream(snapshotSteps).anyMatch(s -> s == step)) {
-                replaceDirectory(snapshotDirectory(snapshotFolder, step), staging -> ModelCheckpoints.save(model,
+                AtomicDirectory.replace(snapshotDirectory(snapshotFolder, step), staging -> ModelCheckpoints.save(model,
                         staging, ModelCheckpoints.Layout.single(model.dtype()),
                         Map.of("curvature.step", Long.toString(step))));
             }
@@ -186,11 +186,11 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * Writes model, optimizer moments and trainer state to {@code directory}: built in a sibling temporary
-     * directory and swapped in by renames, so an interrupted write leaves the previous checkpoint intact.
+     * Writes model, optimizer moments and trainer state to {@code directory}, replacing it whole
+     * ({@link AtomicDirectory}): an interrupted write leaves the previous checkpoint intact.
      */
     public void saveCheckpoint(Path directory) throws IOException {
-        replaceDirectory(directory, staging -> {
+        AtomicDirectory.replace(directory, staging -> {
             ModelCheckpoints.save(model, staging, ModelCheckpoints.Layout.single(model.dtype()),
                     Map.of("curvature.step", Long.toString(step)));
             Map<String, Tensor> moments = new LinkedHashMap<>();
@@ -205,34 +205,6 @@ public final class Trainer implements AutoCloseable {
                 sampleLosses.write(staging.resolve(SampleLosses.FILE));
             }
         });
-    }
-
-    /** Fills a directory. */
-    private interface DirectoryBody {
-        void writeInto(Path directory) throws IOException;
-    }
-
-    /**
-     * Writes {@code directory} whole: {@code body} fills a sibling temporary directory, swapped in by renames, so an
-     * interrupted write leaves the previous contents intact.
-     */
-    private static void replaceDirectory(Path directory, DirectoryBody body) throws IOException {
-        Path parent = directory.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path staging = Files.createTempDirectory(parent, directory.getFileName() + ".writing-");
-        try {
-            body.writeInto(staging);
-        } catch (IOException | RuntimeException e) {
-            deleteRecursively(staging);
-            throw e;
-        }
-        Path previous = parent.resolve(directory.getFileName() + ".previous");
-        deleteRecursively(previous);
-        if (Files.exists(directory)) {
-            Files.move(directory, previous, StandardCopyOption.ATOMIC_MOVE);
-        }
-        Files.move(staging, directory, StandardCopyOption.ATOMIC_MOVE);
-        deleteRecursively(previous);
     }
 
     /** Reads a checkpoint's trainer state (step and options). */
@@ -300,17 +272,6 @@ public final class Trainer implements AutoCloseable {
             }
         }
         return trainer;
-    }
-
-    private static void deleteRecursively(Path path) throws IOException {
-        if (!Files.exists(path)) {
-            return;
-        }
-        try (var walk = Files.walk(path)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 
     /** Releases the trainer's buffers (gradients, moments, activations); the model's weights stay with the caller. */

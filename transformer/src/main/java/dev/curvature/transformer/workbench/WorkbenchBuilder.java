@@ -3,6 +3,7 @@ package dev.curvature.transformer.workbench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.curvature.transformer.checkpoint.AtomicDirectory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -84,7 +85,7 @@ public final class WorkbenchBuilder {
         }
         Path parent = target.getParent();
         Files.createDirectories(parent);
-        Path temporary = Files.createTempDirectory(parent, "." + target.getFileName() + ".tmp-");
+        Path temporary = Files.createDirectory(AtomicDirectory.temporarySibling(target, ".new"));
         try {
             Map<String, String> contents = contents(corpus);
             Map<String, String> sha256 = new LinkedHashMap<>();

@@ -49,4 +49,21 @@ class TextCorpusTest {
         var encoding = assertThrows(IOException.class, () -> TextCorpus.read(latin1));
         assertTrue(encoding.getMessage().contains("latin1.txt: not valid UTF-8"), encoding.getMessage());
     }
+
+    /** Strict JSONL (issue 11): what a lenient parser would silently read as one of two documents is refused. */
+    @Test
+    void aJsonlLineWithTwoObjectsARepeatedKeyOrNoObjectIsRefusedNamingFileAndLine(@TempDir Path dir)
+            throws IOException {
+        String first = "{\"text\": \"fine\"}\n";
+        for (String[] bad : new String[][]{{"{\"text\": \"a\"}{\"text\": \"b\"}", "not valid JSON"},
+                {"{\"text\": \"a\", \"text\": \"b\"}", "Duplicate field 'text'"},
+                {"[\"text\", \"a\"]", "not a JSON object"}, {"\"text\"", "not a JSON object"}}) {
+            Path file = Files.writeString(dir.resolve("c.jsonl"), first + bad[0] + "\n");
+            var e = assertThrows(IOException.class, () -> TextCorpus.read(file), bad[0]);
+            assertTrue(e.getMessage().startsWith(file + ": line 2 ") && e.getMessage().contains(bad[1]),
+                    e.getMessage());
+        }
+        Path crlf = Files.writeString(dir.resolve("crlf.jsonl"), "{\"text\": \"a\"}\r\n\r\n{\"text\": \"b\"}\r");
+        assertEquals(List.of("a", "b"), TextCorpus.read(crlf).documents(), "CR LF and CR end lines too");
+    }
 }

@@ -23,6 +23,26 @@ class MalformedTokenizerFilesTest {
     @TempDir
     Path dir;
 
+    /**
+     * A gzip bomb (issues 11, 17): 300 MiB of spaces, 0.3 MB compressed. Decompression stops at the 256 MiB cap with
+     * an error naming the file, having held no more than a buffer (not an OutOfMemoryError after 1.2 GB).
+     */
+    @Test
+    void aTokenizerThatDecompressesBeyondTheCapIsRefusedNamingTheFile() throws IOException {
+        Path bomb = dir.resolve("tokenizer.json.gz");
+        try (var out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(bomb), 1 << 16)) {
+            byte[] spaces = new byte[1 << 20];
+            java.util.Arrays.fill(spaces, (byte) ' ');
+            for (int i = 0; i < 300; i++) {
+                out.write(spaces);
+            }
+        }
+        assertTrue(Files.size(bomb) < 2 << 20, "compressed " + Files.size(bomb));
+        var e = assertThrows(MalformedTokenizerFileException.class, () -> BytePairTokenizer.fromTokenizerJson(bomb));
+        assertTrue(e.getMessage().startsWith(bomb + ": decompresses to more than " + TokenizerFileReader.MAX_BYTES),
+                e.getMessage());
+    }
+
     @Test
     void mergeLineReferencingAnUnknownTokenNamesFileLineAndToken() throws IOException {
         Path bpe = write("vocab.bpe", "#version: 0.2\na b\nab c\n");

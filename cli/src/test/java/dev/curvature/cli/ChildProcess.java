@@ -1,0 +1,45 @@
+package dev.curvature.cli;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Runs the command line in a child JVM (this test JVM's java and class path), for what an in-process run cannot
+ * show: a process that dies at a {@link dev.curvature.transformer.checkpoint.HaltPoint}, or one under its own heap
+ * limit.
+ */
+record ChildProcess(int code, String stderr) {
+    private static final long TIMEOUT_SECONDS = 120;
+
+    /**
+     * Runs {@code curvature args...} with the given JVM options (e.g. {@code -Dcurvature.halt-at=...}, {@code -Xmx});
+     * stdout is discarded. A child that outlives {@link #TIMEOUT_SECONDS} is killed and the test fails (a hang).
+     */
+    static ChildProcess run(List<String> jvmOptions, String... args) throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), CurvatureCommand.class.getName()));
+        command.addAll(Arrays.asList(args));
+        Path err = Files.createTempFile("curvature-child-", ".stderr");
+        ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(err.toFile());
+        builder.environment().put("OPENBLAS_NUM_THREADS", "1");
+        Process p = builder.start();
+        if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor();
+            fail("curvature " + String.join(" ", args) + " did not end within " + TIMEOUT_SECONDS + " s: "
+                    + Files.readString(err, StandardCharsets.UTF_8));
+        }
+        String stderr = Files.readString(err, StandardCharsets.UTF_8);
+        Files.delete(err);
+        return new ChildProcess(p.exitValue(), stderr);
+    }
+}

@@ -96,22 +96,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
      */
     public double collect(Workspace act, Batch batch) {
         prepare(model.countedRows(batch, rows), act);
-        model.addObserver(this);
-        try {
-            double loss = model.forward(act, batch);
-            if (labels == Labels.SAMPLED) {
-                // a stream per batch, seeded by (seed, batch index): a resumed run samples what the uninterrupted
-                // run would have, with no generator state to save; gold targets < 0 mark the rows not drawn
-                Tensor drawn = sampled.slice(0, 0, act.targets().dim(0));
-                backend.sampleSoftmaxRows(drawn, act.logits(), act.targets(), seed * 0x9E3779B97F4A7C15L + batchesSeen);
-                loss = model.retarget(act, backend.readInts(drawn));
-            }
-            batchesSeen++;
-            model.backward(act, null, 1.0);     // output gradients only: no parameter gradient is formed
-            return loss;
-        } finally {
-            model.removeObserver(this);
-        }
+        return LabelledBackward.run(backend, model, act, batch, labels, seed, batchesSeen++, sampled, this);
     }
 
     private void prepare(int[] rows, Workspace act) {

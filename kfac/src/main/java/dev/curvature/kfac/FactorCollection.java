@@ -275,7 +275,7 @@ public final class FactorCollection {
      * int32), kept up to date as a run goes: each token is hashed once, so checkpointing every k tokens of an
      * N-token corpus costs O(N), not O(N²/k).
      */
-    private static final class CorpusDigest {
+    static final class CorpusDigest {
         private final int[] tokens;
         private final MessageDigest digest;
         private final java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(4 * 4096);   // big-endian

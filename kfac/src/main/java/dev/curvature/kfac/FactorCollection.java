@@ -30,9 +30,15 @@ public final class FactorCollection {
      * @param maxTokens stop after this many tokens (≤ 0: the whole stream)
      * @param precision float32 batches with float64 sums, or exact float64
      * @param checkpointEvery write a resumable checkpoint after about this many tokens (≤ 0: never)
+     * @param onePassMoments  also accumulate EK-FAC's one-pass moments ({@link OnePassMoments}), stored in the file
      */
     public record Options(String layers, KfacCollector.Labels labels, long seed, int batch, int time, long maxTokens,
-                          CovariancePrecision precision, long checkpointEvery) {
+                          CovariancePrecision precision, long checkpointEvery, boolean onePassMoments) {
+        /** Options without the one-pass moments. */
+        public Options(String layers, KfacCollector.Labels labels, long seed, int batch, int time, long maxTokens,
+                       CovariancePrecision precision, long checkpointEvery) {
+            this(layers, labels, seed, batch, time, maxTokens, precision, checkpointEvery, false);
+        }
     }
 
     /** Where a run keeps its checkpoint: the output file name + ".partial". */
@@ -69,6 +75,10 @@ public final class FactorCollection {
                                   Progress progress) throws IOException {
         if (parts.size() == 1) {
             return run(model, parts.get(0), options, output, progress);
+        }
+        if (options.onePassMoments()) {
+            throw new IllegalArgumentException("EK-FAC one-pass moments are collected over one corpus file; "
+                    + parts.size() + " were given");
         }
         List<Path> shards = new ArrayList<>();
         double lossSum = 0;
@@ -114,6 +124,9 @@ public final class FactorCollection {
         Path checkpoint = checkpointOf(output);
         try (KfacCollector collector = new KfacCollector(model.backend(), model, LayerSelection.parse(options.layers()),
                 options.labels(), options.seed(), options.precision())) {
+            if (options.onePassMoments()) {
+                collector.withOnePassMoments();
+            }
             int firstBatch = resume(model, collector, checkpoint, model0, options, dtype, corpus,
                     windows * options.time());
             double lossSum = 0;
@@ -139,7 +152,8 @@ public final class FactorCollection {
                     sinceCheckpoint += (long) size * options.time();
                     if (options.checkpointEvery() > 0 && sinceCheckpoint >= options.checkpointEvery() && b + 1 < batches) {
                         FactorStore.write(checkpoint, collector.factors(),
-                                describe(collector, model0, options, corpus, done * options.time(), dtype));
+                                describe(collector, model0, options, corpus, done * options.time(), dtype),
+                                extraTensors(collector));
                         sinceCheckpoint = 0;
                     }
                     progress.update(done, windows, done * options.time());
@@ -151,10 +165,15 @@ public final class FactorCollection {
             }
             FactorStore.Description description = describe(collector, model0, options, corpus, windows * options.time(),
                     dtype);
-            FactorStore.write(output, collector.factors(), description);
+            FactorStore.write(output, collector.factors(), description, extraTensors(collector));
             java.nio.file.Files.deleteIfExists(checkpoint);
             return new Result(description, lossCount == 0 ? Double.NaN : lossSum / lossCount);
         }
+    }
+
+    /** What is stored beside the factors: the one-pass moments when collected. */
+    private static java.util.Map<String, dev.curvature.engine.Tensor> extraTensors(KfacCollector collector) {
+        return collector.onePassMoments() == null ? java.util.Map.of() : collector.onePassMoments().tensors();
     }
 
     private static FactorStore.Description describe(KfacCollector collector, String model, Options options,
@@ -264,6 +283,15 @@ public final class FactorCollection {
                 KroneckerFactors s = saved.factors().get(f.layer());
                 f.activations().restore(s.activations().upperSum(), s.positions());
                 f.gradients().restore(s.gradients().upperSum(), s.positions());
+            }
+            if (collector.onePassMoments() != null) {
+                try (OnePassMoments stored = OnePassMoments.read(gpt2.backend(), checkpoint, d)) {
+                    if (stored == null) {
+                        throw otherRun(checkpoint, "a checkpoint", List.of("one-pass EK-FAC moments: none there, "
+                                + "asked for here"));
+                    }
+                    collector.onePassMoments().restore(stored.tensors());
+                }
             }
             collector.resumeAfter(done / batchTokens);
             return (int) (done / batchTokens);

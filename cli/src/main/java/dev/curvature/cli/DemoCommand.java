@@ -385,7 +385,7 @@ final class DemoCommand implements Callable<Integer> {
         return out;
     }
 
-    private static void addSamples(List<RecitationEval.Sample> out, String source, List<MemorizationSample> samples,
+    static void addSamples(List<RecitationEval.Sample> out, String source, List<MemorizationSample> samples,
                                    Tokenizer tokenizer) {
         for (MemorizationSample s : samples) {
             out.add(new RecitationEval.Sample(s.id(), source, tokenizer.encode(s.prompt()),

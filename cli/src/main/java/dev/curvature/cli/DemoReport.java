@@ -119,7 +119,7 @@ final class DemoReport {
         return "%-" + width + "s";
     }
 
-    private static String counts(RecitationEval.Summary s) {
+    static String counts(RecitationEval.Summary s) {
         if (s == null) {
             return "-";
         }

@@ -82,4 +82,20 @@ class EkfacCommandTest {
                 dir.resolve("missing").toString());
         assertEquals(1, missing, "--curvature ekfac without --ekfac is refused");
     }
+
+    @Test
+    void theDemosEkfacRowKeepsTheKfacFractionFromItsOwnSecondPass(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("run");
+        JsonNode report = new ObjectMapper().readTree(CommandRun.stdout("demo", "--out", run.toString(),
+                "--layer-sets", "last fc=h.3.mlp.c_fc", "--rho", "0.9", "--methods", "KFAC,EKFAC",
+                "--factor-tokens", "2048", "--eval-tokens", "2048", "--threads", "1", "--json"));
+        JsonNode variants = report.get("variants");
+        assertEquals(2, variants.size());
+        assertEquals("EKFAC", variants.get(1).get("method").asText());
+        double kept = variants.get(0).get("keptFraction").asDouble();
+        assertTrue(kept > 0 && kept < 1, "kept fraction " + kept);
+        assertEquals(kept, variants.get(1).get("keptFraction").asDouble(), 0.0, "EK-FAC keeps as many components");
+        assertTrue(Files.size(run.resolve("ekfac.safetensors")) > 0);
+        assertTrue(Files.readString(run.resolve("table.txt")).contains("EK-FAC"));
+    }
 }

@@ -87,6 +87,12 @@ final class CollectCommand implements Callable<Integer> {
             + "folded into float64 sums (implied by --dtype F64).")
     boolean exact;
 
+    @Option(names = "--ekfac-moments", description = "Also accumulate EK-FAC's one-pass moments Σ‖a‖² g gᵀ and "
+            + "Σ‖g‖² a aᵀ over the same positions, stored in the factor file (<layer>.G_by_a_norm, "
+            + "<layer>.A_by_g_norm); ekfac compares the approximation they give with its exact pass. One --corpus "
+            + "file only.")
+    boolean ekfacMoments;
+
     @Mixin
     MemoryOptions memory;
 
@@ -149,7 +155,7 @@ final class CollectCommand implements Callable<Integer> {
                     parts.add(ids);
                 }
                 var options = new FactorCollection.Options(layerPatterns, labelMode, seed, batch, window, maxTokens,
-                        precision, checkpointEvery, model.tokenizerDigest(tokenizer));
+                        precision, checkpointEvery, model.tokenizerDigest(tokenizer), ekfacMoments);
                 ProgressLine progress = new ProgressLine("collect", "windows");
                 FactorCollection.Result result = FactorCollection.runParts(loaded, parts, options, out,
                         progress::update);

@@ -28,7 +28,8 @@ import picocli.CommandLine.Command;
                         + "on stderr; with --json it also prints its report as JSON on stdout, which then holds "
                         + "nothing else."},
         subcommands = {InfoCommand.class, DemoCommand.class, WorkbenchCommand.class, TrainCommand.class,
-                CollectCommand.class, MergeCommand.class, SpectrumCommand.class, EditCommand.class, BandsCommand.class,
+                CollectCommand.class, MergeCommand.class, SpectrumCommand.class, EditCommand.class, EkfacCommand.class,
+                SubnetCommand.class, BandsCommand.class,
                 ProbeCommand.class, BenchCommand.class, VitDemoCommand.class, ScoreCommand.class,
                 CommandLine.HelpCommand.class})
 public final class CurvatureCommand implements Runnable {

@@ -4,8 +4,11 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.DType;
 import dev.curvature.kfac.BandAnalysis;
+import dev.curvature.kfac.CorrectedEigenvalues;
 import dev.curvature.kfac.CurvatureBand;
 import dev.curvature.kfac.EditSweep;
+import dev.curvature.kfac.EkfacPass;
+import dev.curvature.kfac.EkfacStore;
 import dev.curvature.kfac.FactorCollection;
 import dev.curvature.kfac.FactorEigenbasis;
 import dev.curvature.kfac.FactorStore;
@@ -104,7 +107,9 @@ final class DemoCommand implements Callable<Integer> {
     String layerSets;
 
     @Option(names = "--methods", split = ",", defaultValue = "KFAC,SVD,RANDOM", paramLabel = "M",
-            description = "Edits to run: KFAC, SVD, RANDOM (default: ${DEFAULT-VALUE}).")
+            description = "Edits to run: KFAC, SVD, RANDOM, EKFAC (default: ${DEFAULT-VALUE}). EKFAC runs EK-FAC's "
+                    + "second pass over the factors' windows (per-window gradients, <out>/ekfac.safetensors) and keeps "
+                    + "as many components as K-FAC, those of largest corrected eigenvalue Λ_ij.")
     List<EditSweep.Method> methods;
 
     @Option(names = "--factor-tokens", defaultValue = "65536", paramLabel = "N",
@@ -218,6 +223,9 @@ final class DemoCommand implements Callable<Integer> {
                 }
             }
             seconds.put("eigendecompositions", since(t0));
+            Map<String, double[]> corrected = methods.contains(EditSweep.Method.EKFAC)
+                    ? correctedEigenvalues(backend, gpt2, heldIn, bases, collected.description(), time, run, seconds)
+                    : Map.of();
             t0 = System.nanoTime();
             List<RecitationEval.Sample> samples = new ArrayList<>();
             addSamples(samples, "canaries", corpus.canaries(), bytes);
@@ -231,7 +239,7 @@ final class DemoCommand implements Callable<Integer> {
             seconds.put("baseline", since(t0));
 
             t0 = System.nanoTime();
-            EditSweep<CausalLm, Evaluation> sweep = new EditSweep<>(backend, gpt2, bases,
+            EditSweep<CausalLm, Evaluation> sweep = new EditSweep<>(backend, gpt2, bases, corrected,
                     m -> new Evaluation(RecitationEval.evaluate(m, samples, samples.size()), comparison.evaluate(m)),
                     seed);
             ProgressLine sweepProgress = new ProgressLine("edits", "variants");
@@ -278,6 +286,27 @@ final class DemoCommand implements Callable<Integer> {
         } finally {
             bases.values().forEach(FactorEigenbasis::close);
         }
+    }
+
+    /**
+     * EK-FAC's second pass over the factors' own windows, batches, labels and seed (so the very labels the factors
+     * saw), per-window gradients; writes {@code <run>/ekfac.safetensors} and returns Λ per layer.
+     */
+    private Map<String, double[]> correctedEigenvalues(Backend backend, CausalLm gpt2, int[] heldIn,
+                                                       Map<String, FactorEigenbasis> bases,
+                                                       FactorStore.Description factors, int time, Path run,
+                                                       Map<String, Double> seconds) throws IOException {
+        long t0 = System.nanoTime();
+        Path file = run.resolve("ekfac.safetensors");
+        ProgressLine progress = new ProgressLine("EK-FAC", "windows");
+        EkfacPass.run(gpt2, heldIn, bases, factors, new EkfacPass.Options(labels, seed, 16, time, 0,
+                CorrectedEigenvalues.Granularity.SEQUENCE), file, progress::update);
+        Map<String, double[]> out = new LinkedHashMap<>();
+        try (EkfacStore.Loaded loaded = EkfacStore.read(backend, file)) {
+            loaded.eigenvalues().layers().forEach((layer, values) -> out.put(layer, values.mean()));
+        }
+        seconds.put("EK-FAC pass", since(t0));
+        return out;
     }
 
     private List<EditSweep.Budget> budgets() {
@@ -356,7 +385,7 @@ final class DemoCommand implements Callable<Integer> {
         return out;
     }
 
-    private static void addSamples(List<RecitationEval.Sample> out, String source, List<MemorizationSample> samples,
+    static void addSamples(List<RecitationEval.Sample> out, String source, List<MemorizationSample> samples,
                                    Tokenizer tokenizer) {
         for (MemorizationSample s : samples) {
             out.add(new RecitationEval.Sample(s.id(), source, tokenizer.encode(s.prompt()),

@@ -74,7 +74,10 @@ final class DemoReport {
                 manifest.options().suffixChars(), manifest.options().promptChars(), manifest.options().suffixChars()));
         t.append(String.format("controls keep the K-FAC edit's fraction of each layer: SVD = best rank-r approximation "
                 + "with r = fraction × min(p, q) (r(p+q−r) free parameters: more than K-FAC keeps, so the comparison "
-                + "favours SVD); random = as many components, uniformly, in the same eigenbasis%n%n"));
+                + "favours SVD); random = as many components, uniformly, in the same eigenbasis"
+                + (variants.stream().anyMatch(v -> v.method() == EditSweep.Method.EKFAC) ? "; EK-FAC = as many "
+                + "components of the same eigenbasis, those of largest corrected eigenvalue Λ_ij (second pass over "
+                + "the factors' windows, per-window gradients)" : "") + "%n%n"));
         String header = String.format(setColumn() + " %-6s %-7s %6s | %-12s %5s | %-12s | %-12s | %7s %8s %7s%n",
                 "layer set", "method", "budget", "kept", "canaries", "TF", "duplicates", "held-out", "ppl", "Δppl",
                 "nDCG@" + k);
@@ -116,7 +119,7 @@ final class DemoReport {
         return "%-" + width + "s";
     }
 
-    private static String counts(RecitationEval.Summary s) {
+    static String counts(RecitationEval.Summary s) {
         if (s == null) {
             return "-";
         }
@@ -129,6 +132,7 @@ final class DemoReport {
             case KFAC -> "K-FAC";
             case SVD -> "SVD";
             case RANDOM -> "random";
+            case EKFAC -> "EK-FAC";
         };
     }
 
@@ -287,7 +291,7 @@ final class DemoReport {
                 .yAxisTitle(yTitle).build();
         chart.getStyler().setYAxisLogarithmic(logarithmic);
         chart.getStyler().setLegendVisible(true);
-        Color[] colours = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x7f7f7f)};
+        Color[] colours = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x7f7f7f), new Color(0x2ca02c)};
         // colour = method, line and marker = layer set
         BasicStroke[] strokes = {SeriesLines.SOLID, SeriesLines.DASH_DASH, SeriesLines.DOT_DOT, SeriesLines.DASH_DOT};
         var markers = new org.knowm.xchart.style.markers.Marker[]{SeriesMarkers.CIRCLE, SeriesMarkers.SQUARE,

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.curvature.engine.Backend;
 import dev.curvature.kfac.CurvatureMassSelection;
 import dev.curvature.kfac.EigenbasisStore;
+import dev.curvature.kfac.EkfacStore;
 import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.EditDefaults;
 import dev.curvature.kfac.LayerSelection;
@@ -35,6 +36,9 @@ import java.util.concurrent.Callable;
                         + "Face: one model.safetensors, or the same shards and model.safetensors.index.json), in its "
                         + "storage dtype unless --save-dtype, and <out>/edit-report.json; --out must not be the input "
                         + "directory. Prints a table on stderr; --json also prints the report as JSON on stdout.",
+                "",
+                "--curvature ekfac ranks the pairs by EK-FAC's corrected eigenvalues Λ_ij (--ekfac, from the ekfac "
+                        + "command) instead of λ_i μ_j and keeps those holding ρ of ΣΛ; 'mass kept' is then Σ_S Λ / ΣΛ.",
                 "",
                 "A memory plan is printed first, from config.json and the file headers; a run that does not fit is "
                         + "refused before anything is loaded (--memory-limit, --dry-run)."})
@@ -78,6 +82,17 @@ final class EditCommand implements Callable<Integer> {
                     + "--rho-a of ΣA, r_G likewise with --rho-g. Default: ${DEFAULT-VALUE}.")
     String rule;
 
+    @Option(names = "--curvature", defaultValue = "kfac", paramLabel = "kfac|ekfac",
+            description = "Which curvature ranks the components: kfac, the products λ_i μ_j; ekfac, the corrected "
+                    + "eigenvalues Λ_ij of --ekfac (pairs of largest Λ_ij until Σ_S Λ ≥ ρ ΣΛ, by a full sort; only "
+                    + "with --rule mass). Default: ${DEFAULT-VALUE}.")
+    String curvature;
+
+    @Option(names = "--ekfac", paramLabel = "FILE",
+            description = "Corrected eigenvalues from the ekfac command, rotated into this very eigenbasis (checked "
+                    + "by digest); needed by --curvature ekfac.")
+    Path ekfac;
+
     @Option(names = "--rho-a", defaultValue = "0.9", paramLabel = "ρA",
             description = "ranks rule: variance fraction of A to keep (default: ${DEFAULT-VALUE}).")
     double rhoA;
@@ -98,6 +113,7 @@ final class EditCommand implements Callable<Integer> {
         inputs.put("model directory (--model)", List.of(model.model));
         inputs.put(source.isFactors() ? "factors (--factors)" : "eigenbases (--eigenbases)", List.of(source.file()));
         inputs.put("ρ config (--rho-config)", rhoConfig == null ? List.of() : List.of(rhoConfig));
+        inputs.put("EK-FAC eigenvalues (--ekfac)", ekfac == null ? List.of() : List.of(ekfac));
         inputs.put("tokenizer (--tokenizer)", model.tokenizerFile() == null ? List.of() : List.of(model.tokenizerFile()));
         OutputPaths.requireDistinct("--out", out, inputs);
         try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
@@ -182,6 +198,18 @@ final class EditCommand implements Callable<Integer> {
             case "ranks" -> ModelEditor.Rule.ranks(rhoG, rhoA, ablate);
             default -> throw new IllegalArgumentException("--rule must be mass or ranks, got '" + rule + "'");
         };
+        boolean corrected = switch (curvature) {
+            case "kfac" -> false;
+            case "ekfac" -> true;
+            default -> throw new IllegalArgumentException("--curvature must be kfac or ekfac, got '" + curvature + "'");
+        };
+        if (corrected && (ekfac == null || !rule.equals("mass"))) {
+            throw new IllegalArgumentException("--curvature ekfac needs --ekfac FILE (from the ekfac command) and "
+                    + "--rule mass");
+        }
+        if (!corrected && ekfac != null) {
+            throw new IllegalArgumentException("--ekfac " + ekfac + " is used only with --curvature ekfac");
+        }
         try (Backend backend = model.backend()) {
             Model loaded = model.load(backend);
             try (FactorStore.Loaded factors = source.readFactors(backend);
@@ -192,17 +220,27 @@ final class EditCommand implements Callable<Integer> {
                     HaltPoint.reach("edit.layer");   // crash tests: edited weights in memory only
                     progress.update(++done[0], rhoByLayer.size(), 0);
                 };
-                List<ModelEditor.LayerResult> results = factors != null
-                        ? ModelEditor.edit(backend, loaded, factors, rhoByLayer, selectionRule, onLayer)
-                        : ModelEditor.edit(backend, loaded, bases, rhoByLayer, selectionRule, onLayer);
+                List<ModelEditor.LayerResult> results;
+                if (corrected) {
+                    try (EkfacStore.Loaded lambda = EkfacStore.read(backend, ekfac)) {
+                        results = factors != null
+                                ? ModelEditor.editCorrected(backend, loaded, factors, lambda, rhoByLayer, mode, onLayer)
+                                : ModelEditor.editCorrected(backend, loaded, bases, lambda, rhoByLayer, mode, onLayer);
+                    }
+                } else {
+                    results = factors != null
+                            ? ModelEditor.edit(backend, loaded, factors, rhoByLayer, selectionRule, onLayer)
+                            : ModelEditor.edit(backend, loaded, bases, rhoByLayer, selectionRule, onLayer);
+                }
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model.model.toString());
                 report.put("source", String.valueOf(source.file()));
+                report.put("curvature", corrected ? "ekfac " + ekfac : "kfac");
                 report.put("layers", results);
                 // the whole directory or nothing: an existing --out holds the old edit or this one, never a mixture
                 OutputFiles.replaceDirectory(out, dir -> {
-                    ModelCheckpoints.save(loaded, dir, layout, Map.of("curvature.edit", selectionRule + " "
-                            + rhoByLayer));
+                    ModelCheckpoints.save(loaded, dir, layout, Map.of("curvature.edit", (corrected
+                            ? "ekfac " + mode : selectionRule) + " " + rhoByLayer));
                     OutputFiles.writeAtomically(dir.resolve("edit-report.json"),
                             Json.write(report).getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 });

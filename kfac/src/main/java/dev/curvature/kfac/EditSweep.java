@@ -22,7 +22,10 @@ import java.util.function.Function;
  *       edit's kept fraction of that layer (at least 1 when K-FAC keeps anything) — W's own largest directions.
  *       A rank-r matrix has r(p + q − r) free parameters, more than the f_l·p·q coefficients K-FAC keeps (≈ 1.2×
  *       for 512×128 at f = 0.1, up to 2× for square W): the comparison favours SVD, not K-FAC;</li>
- *   <li>{@link Method#RANDOM}: as many components as K-FAC kept, drawn uniformly from the same eigenbasis.</li>
+ *   <li>{@link Method#RANDOM}: as many components as K-FAC kept, drawn uniformly from the same eigenbasis;</li>
+ *   <li>{@link Method#EKFAC}: as many components as K-FAC kept, of the same eigenbasis, those of largest corrected
+ *       eigenvalue Λ_ij ({@link CorrectedMassSelection#top}; needs the corrected eigenvalues, ALGORITHMS.md §4)
+ *       instead of largest λ_iμ_j — EK-FAC against K-FAC at equal kept fraction.</li>
  * </ul>
  * A variant that keeps every component of a layer leaves it untouched, bit for bit (as {@link ModelEditor} does at
  * ρ = 1). The model is edited in place and restored bit for bit after each variant, also when the evaluation fails
@@ -33,7 +36,7 @@ import java.util.function.Function;
  */
 public final class EditSweep<M extends Model, R> {
     /** Which components a variant keeps. */
-    public enum Method { KFAC, SVD, RANDOM }
+    public enum Method { KFAC, SVD, RANDOM, EKFAC }
 
     /** A named group of layers edited together. */
     public record LayerSet(String name, List<String> layers) {
@@ -119,6 +122,7 @@ public final class EditSweep<M extends Model, R> {
     private final Map<String, FactorEigenbasis> bases;
     private final Function<M, R> evaluation;
     private final long seed;
+    private final Map<String, double[]> corrected;
 
     /**
      * @param model      the model, edited in place during {@link #run} and restored after every variant
@@ -128,9 +132,21 @@ public final class EditSweep<M extends Model, R> {
      */
     public EditSweep(Backend backend, M model, Map<String, FactorEigenbasis> bases,
                      Function<M, R> evaluation, long seed) {
+        this(backend, model, bases, Map.of(), evaluation, seed);
+    }
+
+    /**
+     * A sweep that can also run {@link Method#EKFAC}.
+     *
+     * @param corrected per layer, the corrected eigenvalues Λ (row-major d_out · d_in) in that layer's eigenbasis
+     *                  of {@code bases} ({@link CorrectedEigenvalues.Layer#mean})
+     */
+    public EditSweep(Backend backend, M model, Map<String, FactorEigenbasis> bases, Map<String, double[]> corrected,
+                     Function<M, R> evaluation, long seed) {
         this.backend = backend;
         this.model = model;
         this.bases = Map.copyOf(bases);
+        this.corrected = Map.copyOf(corrected);
         this.evaluation = evaluation;
         this.seed = seed;
     }
@@ -150,6 +166,12 @@ public final class EditSweep<M extends Model, R> {
                     throw new IllegalArgumentException("layer " + layer + " weight " + w.describe() + " does not "
                             + "match its eigenbasis: G is " + basis.gradientEigenvalues().length + "², A is "
                             + basis.activationEigenvalues().length + "²");
+                }
+                if (methods.contains(Method.EKFAC) && (!corrected.containsKey(layer)
+                        || corrected.get(layer).length != w.size())) {
+                    throw new IllegalArgumentException("layer set '" + set.name() + "': the EK-FAC edit needs the "
+                            + "corrected eigenvalues of layer " + layer + " (" + w.dim(0) + "×" + w.dim(1) + "), have "
+                            + (corrected.containsKey(layer) ? corrected.get(layer).length + " values" : "none"));
                 }
             }
         }
@@ -230,6 +252,12 @@ public final class EditSweep<M extends Model, R> {
             case RANDOM -> {
                 ScatteredComponents kept = ScatteredComponents.random(kfac.rows(), kfac.columns(), kfac.pairCount(),
                         randomSeed(layer, budget));
+                CurvatureEdit.LayerReport r = CurvatureEdit.apply(backend, w, w, basis, kept);
+                yield new LayerOutcome(layer, r.pairsKept(), r.pairsTotal(), r.massKept(), null, r.relativeChange());
+            }
+            case EKFAC -> {
+                ScatteredComponents kept = CorrectedMassSelection.top(corrected.get(layer), kfac.rows(),
+                        kfac.columns(), kfac.pairCount());
                 CurvatureEdit.LayerReport r = CurvatureEdit.apply(backend, w, w, basis, kept);
                 yield new LayerOutcome(layer, r.pairsKept(), r.pairsTotal(), r.massKept(), null, r.relativeChange());
             }

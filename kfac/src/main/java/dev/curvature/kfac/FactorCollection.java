@@ -32,13 +32,27 @@ public final class FactorCollection {
      * @param precision float32 batches with float64 sums, or exact float64
      * @param checkpointEvery write a resumable checkpoint after about this many tokens (≤ 0: never)
      * @param tokenizer the digest of the tokenizer that made the tokens, recorded in the description (null: unknown)
+     * @param onePassMoments  also accumulate EK-FAC's one-pass moments ({@link OnePassMoments}), stored in the file
      */
     public record Options(String layers, KfacCollector.Labels labels, long seed, int batch, int time, long maxTokens,
-                          CovariancePrecision precision, long checkpointEvery, String tokenizer) {
-        /** Options without a tokenizer digest (unknown). */
+                          CovariancePrecision precision, long checkpointEvery, String tokenizer,
+                          boolean onePassMoments) {
+        /** Options with a tokenizer digest, without the one-pass moments. */
+        public Options(String layers, KfacCollector.Labels labels, long seed, int batch, int time, long maxTokens,
+                       CovariancePrecision precision, long checkpointEvery, String tokenizer) {
+            this(layers, labels, seed, batch, time, maxTokens, precision, checkpointEvery, tokenizer, false);
+        }
+
+        /** Options without a tokenizer digest (unknown), with or without the one-pass moments. */
+        public Options(String layers, KfacCollector.Labels labels, long seed, int batch, int time, long maxTokens,
+                       CovariancePrecision precision, long checkpointEvery, boolean onePassMoments) {
+            this(layers, labels, seed, batch, time, maxTokens, precision, checkpointEvery, null, onePassMoments);
+        }
+
+        /** Options without a tokenizer digest (unknown) or the one-pass moments. */
         public Options(String layers, KfacCollector.Labels labels, long seed, int batch, int time, long maxTokens,
                        CovariancePrecision precision, long checkpointEvery) {
-            this(layers, labels, seed, batch, time, maxTokens, precision, checkpointEvery, null);
+            this(layers, labels, seed, batch, time, maxTokens, precision, checkpointEvery, null, false);
         }
     }
 
@@ -76,6 +90,10 @@ public final class FactorCollection {
                                   Progress progress) throws IOException {
         if (parts.size() == 1) {
             return run(model, parts.get(0), options, output, progress);
+        }
+        if (options.onePassMoments()) {
+            throw new IllegalArgumentException("EK-FAC one-pass moments are collected over one corpus file; "
+                    + parts.size() + " were given");
         }
         List<Path> shards = new ArrayList<>();
         double lossSum = 0;
@@ -121,6 +139,9 @@ public final class FactorCollection {
         Path checkpoint = checkpointOf(output);
         try (KfacCollector collector = new KfacCollector(model.backend(), model, LayerSelection.parse(options.layers()),
                 options.labels(), options.seed(), options.precision())) {
+            if (options.onePassMoments()) {
+                collector.withOnePassMoments();
+            }
             int firstBatch = resume(model, collector, checkpoint, model0, options, dtype, corpus,
                     windows * options.time());
             double lossSum = 0;
@@ -147,7 +168,8 @@ public final class FactorCollection {
                     sinceCheckpoint += (long) size * options.time();
                     if (options.checkpointEvery() > 0 && sinceCheckpoint >= options.checkpointEvery() && b + 1 < batches) {
                         FactorStore.write(checkpoint, collector.factors(),
-                                describe(collector, model0, options, corpus, done * options.time(), dtype));
+                                describe(collector, model0, options, corpus, done * options.time(), dtype),
+                                extraTensors(collector));
                         sinceCheckpoint = 0;
                     }
                     progress.update(done, windows, done * options.time());
@@ -159,10 +181,15 @@ public final class FactorCollection {
             }
             FactorStore.Description description = describe(collector, model0, options, corpus, windows * options.time(),
                     dtype);
-            FactorStore.write(output, collector.factors(), description);
+            FactorStore.write(output, collector.factors(), description, extraTensors(collector));
             java.nio.file.Files.deleteIfExists(checkpoint);
             return new Result(description, lossCount == 0 ? Double.NaN : lossSum / lossCount);
         }
+    }
+
+    /** What is stored beside the factors: the one-pass moments when collected. */
+    private static java.util.Map<String, dev.curvature.engine.Tensor> extraTensors(KfacCollector collector) {
+        return collector.onePassMoments() == null ? java.util.Map.of() : collector.onePassMoments().tensors();
     }
 
     private static FactorStore.Description describe(KfacCollector collector, String model, Options options,
@@ -273,6 +300,15 @@ public final class FactorCollection {
                 f.activations().restore(s.activations().upperSum(), s.positions());
                 f.gradients().restore(s.gradients().upperSum(), s.positions());
             }
+            if (collector.onePassMoments() != null) {
+                try (OnePassMoments stored = OnePassMoments.read(gpt2.backend(), checkpoint, d)) {
+                    if (stored == null) {
+                        throw otherRun(checkpoint, "a checkpoint", List.of("one-pass EK-FAC moments: none there, "
+                                + "asked for here"));
+                    }
+                    collector.onePassMoments().restore(stored.tensors());
+                }
+            }
             collector.resumeAfter(done / batchTokens);
             return (int) (done / batchTokens);
         }
@@ -283,7 +319,7 @@ public final class FactorCollection {
      * int32), kept up to date as a run goes: each token is hashed once, so checkpointing every k tokens of an
      * N-token corpus costs O(N), not O(N²/k).
      */
-    private static final class CorpusDigest {
+    static final class CorpusDigest {
         private final int[] tokens;
         private final MessageDigest digest;
         private final java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(4 * 4096);   // big-endian

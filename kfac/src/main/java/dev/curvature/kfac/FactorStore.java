@@ -145,12 +145,22 @@ public final class FactorStore {
      */
     public static void write(Path file, Map<String, KroneckerFactors> factors, Description description)
             throws IOException {
+        write(file, factors, description, Map.of());
+    }
+
+    /**
+     * {@link #write(Path, Map, Description)} with {@code extra} tensors stored beside the factors under their own
+     * names (EK-FAC's one-pass moments, {@link OnePassMoments}); readers of factors ignore them.
+     */
+    public static void write(Path file, Map<String, KroneckerFactors> factors, Description description,
+                             Map<String, Tensor> extra) throws IOException {
         try (Arena arena = Arena.ofShared()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (KroneckerFactors f : factors.values()) {
                 tensors.put(f.layer() + ".A", requireFinite(symmetricSum(arena, f.activations()), f.layer() + ".A", file));
                 tensors.put(f.layer() + ".G", requireFinite(symmetricSum(arena, f.gradients()), f.layer() + ".G", file));
             }
+            extra.forEach((name, t) -> tensors.put(name, requireFinite(t, name, file)));
             SafetensorsWriter.write(file, tensors, Map.of(METADATA_KEY, JSON.writeValueAsString(description)));
         }
     }
@@ -173,7 +183,7 @@ public final class FactorStore {
         if (bad > 0) {
             long cols = sum.dim(1);
             throw new NonFiniteTensorException(name, "factor '" + name + "' of layer "
-                    + name.substring(0, name.length() - 2) + " holds " + bad + " non-finite values (first at ["
+                    + name.substring(0, name.lastIndexOf('.')) + " holds " + bad + " non-finite values (first at ["
                     + first / cols + ", " + first % cols + "] = " + s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_DOUBLE,
                     first) + "): the model's activations or gradients overflowed (weights too large?); refusing to "
                     + "write " + file);

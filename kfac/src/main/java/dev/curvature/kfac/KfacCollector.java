@@ -48,6 +48,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
     private Tensor scratch;               // (n, max d) rows gathered for accumulation
     private Tensor sampled;               // (N) I32 labels drawn from the model's softmax
     private int currentCount;             // counted rows in the current batch
+    private OnePassMoments moments;       // EK-FAC's one-pass accumulators, when asked for
 
     public KfacCollector(Backend backend, Model model, LayerSelection selection, Labels labels, long seed,
                          CovariancePrecision precision) {
@@ -96,22 +97,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
      */
     public double collect(Workspace act, Batch batch) {
         prepare(model.countedRows(batch, rows), act);
-        model.addObserver(this);
-        try {
-            double loss = model.forward(act, batch);
-            if (labels == Labels.SAMPLED) {
-                // a stream per batch, seeded by (seed, batch index): a resumed run samples what the uninterrupted
-                // run would have, with no generator state to save; gold targets < 0 mark the rows not drawn
-                Tensor drawn = sampled.slice(0, 0, act.targets().dim(0));
-                backend.sampleSoftmaxRows(drawn, act.logits(), act.targets(), seed * 0x9E3779B97F4A7C15L + batchesSeen);
-                loss = model.retarget(act, backend.readInts(drawn));
-            }
-            batchesSeen++;
-            model.backward(act, null, 1.0);     // output gradients only: no parameter gradient is formed
-            return loss;
-        } finally {
-            model.removeObserver(this);
-        }
+        return LabelledBackward.run(backend, model, act, batch, labels, seed, batchesSeen++, sampled, this);
     }
 
     private void prepare(int[] rows, Workspace act) {
@@ -129,6 +115,9 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         }
         backend.writeInts(countedRows.slice(0, 0, rows.length), rows);
         currentCount = rows.length;
+        if (moments != null) {
+            moments.reserve(capacity);
+        }
     }
 
     @Override
@@ -141,11 +130,18 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         if (inputsAccumulated.contains(name)) {
             factors.get(name).activations().accumulate(countedRowsOf(x), 1.0);
         }
+        if (moments != null) {
+            moments.input(name, countedRowsOf(x));
+        }
     }
 
     @Override
     public void onOutputGradient(String name, Tensor dy) {
-        factors.get(name).gradients().accumulate(countedRowsOf(dy), 1.0);
+        Tensor rows = countedRowsOf(dy);
+        factors.get(name).gradients().accumulate(rows, 1.0);
+        if (moments != null) {
+            moments.gradient(name, rows);
+        }
     }
 
     /** The counted rows of x (N, d) gathered into scratch (n, d). */
@@ -153,6 +149,27 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         Tensor out = scratch.slice(0, 0, currentCount).slice(1, 0, x.dim(1));
         backend.gatherRows(out, x, countedRows.slice(0, 0, currentCount));
         return out;
+    }
+
+    /**
+     * Also accumulates EK-FAC's one-pass moments Σ‖a‖² g gᵀ and Σ‖g‖² a aᵀ over the same counted rows
+     * ({@link OnePassMoments}); call before the first batch. Returns this collector.
+     */
+    public KfacCollector withOnePassMoments() {
+        if (batchesSeen > 0) {
+            throw new IllegalStateException("one-pass moments must be asked for before the first batch");
+        }
+        if (moments == null) {
+            Map<String, int[]> shapes = new LinkedHashMap<>();
+            factors.forEach((name, f) -> shapes.put(name, new int[]{f.gradients().dim(), f.activations().dim()}));
+            moments = OnePassMoments.zeros(backend, shapes);
+        }
+        return this;
+    }
+
+    /** The one-pass moments, or null when not asked for ({@link #withOnePassMoments}). */
+    public OnePassMoments onePassMoments() {
+        return moments;
     }
 
     /** Continues a run whose first {@code batches} batches are already in the (restored) factors. */
@@ -172,6 +189,9 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
                 e.getValue().activations().close();
             }
             e.getValue().gradients().close();
+        }
+        if (moments != null) {
+            moments.close();
         }
         arena.close();
     }

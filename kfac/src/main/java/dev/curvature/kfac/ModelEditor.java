@@ -96,8 +96,95 @@ public final class ModelEditor {
                 onLayer);
     }
 
+    /**
+     * The EK-FAC edit from factors (each layer's eigenbasis computed here): per layer, the components of largest
+     * corrected eigenvalue Λ_ij holding ρ of ΣΛ ({@link CorrectedMassSelection}) are kept (or, with ABLATE,
+     * removed); the rest of the edit is the K-FAC one. {@code corrected} must have been rotated into exactly these
+     * eigenbases ({@link EkfacStore#requireBasis}); the report's mass is the kept fraction of ΣΛ.
+     */
+    public static List<LayerResult> editCorrected(Backend backend, Model model, FactorStore.Loaded factors,
+                                                  EkfacStore.Loaded corrected, Map<String, Double> rhoByLayer,
+                                                  CurvatureMassSelection.Mode mode,
+                                                  java.util.function.Consumer<LayerResult> onLayer) {
+        Map<String, int[]> dims = new java.util.LinkedHashMap<>();
+        factors.factors().forEach((layer, f) -> dims.put(layer, new int[]{f.gradients().dim(), f.activations().dim()}));
+        return editCorrected(backend, model, factors.description().model(), dims, corrected, rhoByLayer, mode,
+                layer -> FactorEigenbasis.of(backend, factors.factors().get(layer)), true, onLayer);
+    }
+
+    /** {@link #editCorrected(Backend, Model, FactorStore.Loaded, EkfacStore.Loaded, Map, CurvatureMassSelection.Mode,
+     * java.util.function.Consumer)} from stored eigenbases. */
+    public static List<LayerResult> editCorrected(Backend backend, Model model, EigenbasisStore.Loaded bases,
+                                                  EkfacStore.Loaded corrected, Map<String, Double> rhoByLayer,
+                                                  CurvatureMassSelection.Mode mode,
+                                                  java.util.function.Consumer<LayerResult> onLayer) {
+        Map<String, int[]> dims = new java.util.LinkedHashMap<>();
+        bases.bases().forEach((layer, b) -> dims.put(layer, new int[]{(int) b.gradientEigenvectors().dim(0),
+                (int) b.activationEigenvectors().dim(0)}));
+        return editCorrected(backend, model, bases.factors().model(), dims, corrected, rhoByLayer, mode,
+                bases.bases()::get, false, onLayer);
+    }
+
+    private static List<LayerResult> editCorrected(Backend backend, Model model, String factorsModel,
+                                                   Map<String, int[]> dims, EkfacStore.Loaded corrected,
+                                                   Map<String, Double> rhoByLayer, CurvatureMassSelection.Mode mode,
+                                                   java.util.function.Function<String, FactorEigenbasis> basisOf,
+                                                   boolean releaseBases,
+                                                   java.util.function.Consumer<LayerResult> onLayer) {
+        Map<String, EkfacStore.Layer> entries = new java.util.LinkedHashMap<>();
+        corrected.description().layers().forEach(l -> entries.put(l.name(), l));
+        ModelFingerprint.require(model.parameters(), corrected.description().model());
+        for (String layer : rhoByLayer.keySet()) {
+            EkfacStore.Layer entry = entries.get(layer);
+            int[] d = dims.get(layer);
+            if (entry == null) {
+                throw new IllegalArgumentException("no corrected eigenvalues for layer " + layer + " (the EK-FAC file "
+                        + "holds " + entries.keySet() + ")");
+            }
+            if (d != null && (entry.dOut() != d[0] || entry.dIn() != d[1])) {
+                throw new IllegalArgumentException("layer " + layer + ": corrected eigenvalues are " + entry.dOut()
+                        + "×" + entry.dIn() + ", its factors " + d[0] + "×" + d[1]);
+            }
+        }
+        LayerEdit byLambda = (layer, w, basis, rho) -> {
+            String digest = EkfacStore.basisDigest(basis);
+            if (!digest.equals(entries.get(layer).basis())) {
+                throw new IllegalArgumentException("layer " + layer + ": the corrected eigenvalues were rotated into "
+                        + "another eigenbasis (" + entries.get(layer).basis() + ") than this one (" + digest
+                        + "); edit with the eigenbasis file the EK-FAC pass used");
+            }
+            CorrectedEigenvalues.Layer values = corrected.eigenvalues().layer(layer);
+            CorrectedMassSelection selection = CorrectedMassSelection.select(mode, values.mean(), values.dOut(),
+                    values.dIn(), rho);
+            CurvatureEdit.LayerReport r = CurvatureEdit.apply(backend, w, w, basis, selection.kept());
+            double massKept = selection.totalMass() == 0 ? 0 : selection.keptMass() / selection.totalMass();
+            return new CurvatureEdit.LayerReport(r.layer(), r.pairsKept(), r.pairsTotal(), massKept,
+                    r.gEigenvectorsUsed(), r.aEigenvectorsUsed(), r.relativeChange());
+        };
+        return edit(backend, model, factorsModel, dims, rhoByLayer, "ekfac " + mode,
+                rho -> mode == CurvatureMassSelection.Mode.KEEP && rho == 1.0, byLambda, basisOf, releaseBases,
+                onLayer);
+    }
+
     private static List<LayerResult> edit(Backend backend, Model model, String factorsModel,
                                           Map<String, int[]> dims, Map<String, Double> rhoByLayer, Rule rule,
+                                          java.util.function.Function<String, FactorEigenbasis> basisOf,
+                                          boolean releaseBases, java.util.function.Consumer<LayerResult> onLayer) {
+        LayerEdit byRule = (layer, w, basis, rho) -> CurvatureEdit.apply(backend, w, w, basis,
+                rule.select(basis.gradientEigenvalues(), basis.activationEigenvalues(), rho));
+        return edit(backend, model, factorsModel, dims, rhoByLayer, rule.toString(), rule::leavesUntouched, byRule,
+                basisOf, releaseBases, onLayer);
+    }
+
+    /** How one layer is edited in place from its eigenbasis at its ρ. */
+    @FunctionalInterface
+    private interface LayerEdit {
+        CurvatureEdit.LayerReport apply(String layer, Tensor w, FactorEigenbasis basis, double rho);
+    }
+
+    private static List<LayerResult> edit(Backend backend, Model model, String factorsModel,
+                                          Map<String, int[]> dims, Map<String, Double> rhoByLayer, String ruleName,
+                                          java.util.function.DoublePredicate leavesUntouched, LayerEdit layerEdit,
                                           java.util.function.Function<String, FactorEigenbasis> basisOf,
                                           boolean releaseBases, java.util.function.Consumer<LayerResult> onLayer) {
         ModelFingerprint.require(model.parameters(), factorsModel);
@@ -131,18 +218,16 @@ public final class ModelEditor {
                     try {
                         Tensor w = model.parameters().get(layer + ".weight");
                         CurvatureEdit.LayerReport report;
-                        if (rule.leavesUntouched(rho)) {
+                        if (leavesUntouched.test(rho)) {
                             report = new CurvatureEdit.LayerReport(layer, w.size(), w.size(), 1.0, (int) w.dim(0),
                                     (int) w.dim(1), 0.0);
                         } else {
-                            ComponentMask mask = rule.select(basis.gradientEigenvalues(),
-                                    basis.activationEigenvalues(), rho);
                             originals.save(layer);
-                            report = CurvatureEdit.apply(backend, w, w, basis, mask);
+                            report = layerEdit.apply(layer, w, basis, rho);
                             // nothing non-finite leaves an edit: the caller writes these weights
                             backend.requireFinite(w.named(layer + ".weight"), "the edit of layer " + layer);
                         }
-                        LayerResult result = new LayerResult(report, rho, rule.toString(), basis.gradientQuality(),
+                        LayerResult result = new LayerResult(report, rho, ruleName, basis.gradientQuality(),
                                 basis.activationQuality());
                         results.add(result);
                         onLayer.accept(result);

@@ -65,6 +65,23 @@ public final class ScatteredComponents {
         return new ScatteredComponents(rows, columns, bits);
     }
 
+    /** The pairs whose row-major bit i·q + j is set in {@code bits} (copied). */
+    static ScatteredComponents ofBits(int rows, int columns, BitSet bits) {
+        long total = (long) rows * columns;
+        if (rows <= 0 || columns <= 0 || total > Integer.MAX_VALUE || bits.length() > total) {
+            throw new IllegalArgumentException("a component set needs 1 ≤ rows·columns ≤ 2³¹ − 1 and bits inside "
+                    + "the grid; got " + rows + "×" + columns + " with bit " + (bits.length() - 1));
+        }
+        return new ScatteredComponents(rows, columns, (BitSet) bits.clone());
+    }
+
+    /** Every pair of the grid not in this set. */
+    public ScatteredComponents complement() {
+        BitSet flipped = (BitSet) bits.clone();
+        flipped.flip(0, rows * columns);
+        return new ScatteredComponents(rows, columns, flipped);
+    }
+
     /** Membership of pair (i, j). */
     @FunctionalInterface
     public interface PairPredicate {

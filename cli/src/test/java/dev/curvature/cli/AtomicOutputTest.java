@@ -133,7 +133,7 @@ class AtomicOutputTest {
         CommandRun.stdout(train);
         CommandRun.stdout(workbench);
         assertEquals(List.of("bench", "corpus.txt", "run", "source.txt"), listing(dir));
-        assertEquals(List.of("config.json", "model.safetensors", "optimizer.safetensors", "trainer.json"),
+        assertEquals(List.of("config.json", "model.safetensors", "optimizer.safetensors", "sample-losses.safetensors", "trainer.json"),
                 listing(run));
     }
 

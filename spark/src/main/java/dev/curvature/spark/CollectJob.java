@@ -34,8 +34,8 @@ import java.util.stream.IntStream;
  */
 public final class CollectJob {
     /**
-     * Test and demonstration hook (a Spark setting or local property): "INDEX" fails the first attempt of shard INDEX after its
-     * first batch; "INDEX:halt" kills the executor's JVM there instead.
+     * Test and demonstration hook (a Spark setting or local property): "INDEX" fails the first attempt of shard
+     * INDEX after its first batch; "INDEX:halt" kills the executor's JVM there instead.
      */
     public static final String FAIL_FIRST_ATTEMPT = "spark.curvature.test.failFirstAttempt";
 
@@ -44,7 +44,12 @@ public final class CollectJob {
 
     /** What a job did: per-shard outcomes in index order, the merged description, and where the time went. */
     public record Report(List<ShardCollection.Outcome> shards, FactorStore.Description description, double shardSeconds,
-                         double mergeSeconds) {
+                         double mergeSeconds, long jobStartMillis) {
+        /** Seconds from the job's start to its first task's start: executor launch and scheduling. */
+        public double launchSeconds() {
+            return (shards.stream().mapToLong(ShardCollection.Outcome::startedAtMillis).min().orElse(jobStartMillis)
+                    - jobStartMillis) / 1e3;
+        }
     }
 
     /** Runs the collection of {@code request} over {@code manifest} into {@code out} on {@code spark}. */
@@ -57,12 +62,12 @@ public final class CollectJob {
         FailFirstAttempt fail = FailFirstAttempt.parse(failSetting != null ? failSetting
                 : spark.getConf().get(FAIL_FIRST_ATTEMPT, ""));
         String outputPath = output.toString();   // closures travel to executors: a Path does not serialize
+        long startMillis = System.currentTimeMillis();
         long start = System.nanoTime();
         List<ShardCollection.Outcome> collected = spark
                 .parallelize(IntStream.range(0, shards.size()).boxed().toList(), shards.size())
-                .map(i -> ShardCollection.collect(request, shards.get(i), FactorCollection.shardOf(Path.of(outputPath), i),
-                        threads,
-                        windows -> fail.maybeFail(i, windows)))
+                .map(i -> ShardCollection.collect(request, shards.get(i),
+                        FactorCollection.shardOf(Path.of(outputPath), i), threads, windows -> fail.maybeFail(i, windows)))
                 .collect();
         double shardSeconds = (System.nanoTime() - start) / 1e9;
         // one outcome per shard index, whatever retries or speculative copies ran
@@ -74,7 +79,7 @@ public final class CollectJob {
         long mergeStart = System.nanoTime();
         FactorStore.Description description = mergeInOrder(output, shards.size(), threads);
         return new Report(List.copyOf(byIndex.values()), description, shardSeconds,
-                (System.nanoTime() - mergeStart) / 1e9);
+                (System.nanoTime() - mergeStart) / 1e9, startMillis);
     }
 
     /**
@@ -169,14 +174,15 @@ public final class CollectJob {
     static String describe(Report report, Path out, double totalSeconds) {
         StringBuilder s = new StringBuilder();
         for (ShardCollection.Outcome o : report.shards()) {
-            s.append(String.format(Locale.ROOT, "shard %d: %s, %d tokens, %.1f s on %s%n", o.index(),
-                    o.reused() ? "kept (already written for this request)" : "collected", o.tokens(), o.seconds(),
-                    o.host()));
+            s.append(String.format(Locale.ROOT, "shard %d: %s, %d tokens, %.1f s, started at +%.1f s, %s%n",
+                    o.index(), o.reused() ? "kept (already written for this request)" : "collected", o.tokens(),
+                    o.seconds(), (o.startedAtMillis() - report.jobStartMillis()) / 1e3, o.where()));
         }
         s.append(String.format(Locale.ROOT, "factors: %s (%d tokens, %s labels)%n", out, report.description().tokens(),
                 report.description().labels()));
-        s.append(String.format(Locale.ROOT, "wall %.1f s: shards %.1f s, driver merge %.1f s%n", totalSeconds,
-                report.shardSeconds(), report.mergeSeconds()));
+        s.append(String.format(Locale.ROOT, "wall %.1f s: shards %.1f s (first task started after %.1f s: executor "
+                        + "launch and scheduling), driver merge %.1f s%n", totalSeconds, report.shardSeconds(),
+                report.launchSeconds(), report.mergeSeconds()));
         return s.toString();
     }
 

@@ -27,9 +27,12 @@ public final class ShardCollection {
     private ShardCollection() {
     }
 
-    /** What one shard task did, for the driver. */
+    /**
+     * What one shard task did, for the driver: {@code startedAtMillis} is the task's wall-clock start (to tell
+     * executor launch and scheduling from collection), {@code where} the executor and its host.
+     */
     public record Outcome(int index, String factors, boolean reused, long tokens, double meanLoss, double seconds,
-                          String host) implements Serializable {
+                          long startedAtMillis, String where) implements Serializable {
     }
 
     /** Called after each batch with the batches done so far (a test's kill switch hangs here). */
@@ -41,8 +44,11 @@ public final class ShardCollection {
     /** Collects {@code shard} of {@code request} into {@code factors} with {@code threads} compute threads. */
     public static Outcome collect(CollectRequest request, CorpusManifest.Shard shard, Path factors, int threads,
                                   BatchHook hook) throws IOException {
+        long startedAt = System.currentTimeMillis();
         long start = System.nanoTime();
         String host = hostName();
+        org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+        String where = (env == null ? "no executor" : "executor " + env.executorId()) + " on " + host;
         try (Backend backend = openBackend(CpuBackend::new, threads, host)) {
             Model model = ModelCheckpoints.load(backend, Path.of(request.model()), request.dtype());
             try {
@@ -56,7 +62,8 @@ public final class ShardCollection {
                     try (FactorStore.Loaded finished = FactorStore.read(backend, factors)) {
                         done = finished.description().tokens();
                     }
-                    return new Outcome(shard.index(), factors.toString(), true, done, Double.NaN, seconds(start), host);
+                    return new Outcome(shard.index(), factors.toString(), true, done, Double.NaN, seconds(start), startedAt,
+                            where);
                 }
                 FactorCollection.Result result = FactorCollection.run(model, tokens, options, factors,
                         (windows, total, tokensDone) -> {
@@ -67,7 +74,7 @@ public final class ShardCollection {
                             }
                         });
                 return new Outcome(shard.index(), factors.toString(), false, result.description().tokens(),
-                        result.meanLoss(), seconds(start), host);
+                        result.meanLoss(), seconds(start), startedAt, where);
             } finally {
                 model.parameters().close();
             }
@@ -100,8 +107,7 @@ public final class ShardCollection {
         } catch (MissingNativeLibraryException | ExceptionInInitializerError | NoClassDefFoundError e) {
             Throwable why = e instanceof ExceptionInInitializerError && e.getCause() != null ? e.getCause() : e;
             throw new IllegalStateException("executor on " + host + " has no usable OpenBLAS: " + why.getMessage()
-                    + " Install OpenBLAS and LAPACKE on every worker, or give its path to the executors with --conf "
-                    + "spark.executorEnv.CURVATURE_OPENBLAS=<path>", e);
+                    + " On Spark: install it on every worker, or pass --conf spark.executorEnv.CURVATURE_OPENBLAS=<path>", e);
         }
     }
 

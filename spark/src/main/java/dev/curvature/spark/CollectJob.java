@@ -143,7 +143,7 @@ public final class CollectJob {
     /** {@code spark-submit … curvature-spark.jar --model DIR --manifest FILE --out FILE [collect's options]}. */
     public static void main(String[] args) throws Exception {
         Map<String, String> options = parse(args);
-        Path model = Path.of(required(options, "--model"));
+        String model = required(options, "--model");
         Path manifestFile = Path.of(required(options, "--manifest"));
         Path out = Path.of(required(options, "--out"));
         CollectRequest request = CollectRequest.resolve(model, options.get("--tokenizer"),

@@ -20,7 +20,7 @@ import java.util.List;
  * What a distributed collection computes, with every default already resolved on the driver (as {@code curvature
  * collect} resolves them), so that each executor runs exactly the one-machine request on its shard.
  *
- * @param model           model directory, at a path every executor sees
+ * @param model           model directory, at a path every executor sees or a Hadoop FileSystem URI
  * @param tokenizer       --tokenizer value (a tokenizer.json, "bytes", or null: the model directory's own)
  * @param dtype           compute dtype, F32 or F64
  * @param layers          glob patterns of the collected layers
@@ -39,7 +39,7 @@ public record CollectRequest(String model, String tokenizer, DType dtype, String
      * The request with {@code curvature collect}'s defaults for whatever is null: layers, labels and window from the
      * model family ({@link EditDefaults}), precision exact for F64 or when {@code exact}.
      */
-    public static CollectRequest resolve(Path model, String tokenizer, DType dtype, String layers,
+    public static CollectRequest resolve(String model, String tokenizer, DType dtype, String layers,
                                          KfacCollector.Labels labels, long seed, int batch, Integer time,
                                          long maxTokens, boolean exact, long checkpointEvery) throws IOException {
         if (dtype != DType.F32 && dtype != DType.F64) {
@@ -48,7 +48,7 @@ public record CollectRequest(String model, String tokenizer, DType dtype, String
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         }
-        ModelConfig config = ModelCheckpoints.readMatchingConfig(model);
+        ModelConfig config = ModelCheckpoints.readMatchingConfig(SharedInputs.localModel(model));
         EditDefaults defaults = EditDefaults.of(config);
         int window = time != null ? time : defaults.time();
         if (window < 2 || window > config.contextLength()) {
@@ -57,7 +57,8 @@ public record CollectRequest(String model, String tokenizer, DType dtype, String
         }
         CovariancePrecision precision = exact || dtype == DType.F64 ? CovariancePrecision.F64_EXACT
                 : CovariancePrecision.F32_WITH_F64_SUMS;
-        return new CollectRequest(model.toAbsolutePath().toString(), tokenizer, dtype,
+        return new CollectRequest(SharedInputs.isUri(model) ? model : Path.of(model).toAbsolutePath().toString(),
+                tokenizer, dtype,
                 layers != null ? layers : defaults.collectLayers(), labels != null ? labels : defaults.labels(),
                 seed, batch, window, maxTokens, precision, checkpointEvery);
     }
@@ -70,7 +71,7 @@ public record CollectRequest(String model, String tokenizer, DType dtype, String
 
     /** The native memory one task needs (model, workspace, factors, scratch), from config.json alone. */
     public MemoryPlan memoryPlan() throws IOException {
-        ModelConfig config = ModelCheckpoints.readMatchingConfig(Path.of(model));
+        ModelConfig config = ModelCheckpoints.readMatchingConfig(SharedInputs.localModel(model));
         List<String> names = LayerSelection.parse(layers).select(config.linearLayers());
         List<LinearLayer> selected = config.linearLayers().stream().filter(l -> names.contains(l.name())).toList();
         return MemoryPlan.collection(config, dtype, batch, time, selected, precision);

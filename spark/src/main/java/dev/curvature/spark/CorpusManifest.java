@@ -16,7 +16,7 @@ import java.util.List;
  * The corpus of a distributed collection, cut into shards listed in a manifest file. Shard {@code i} is line
  * {@code i} (blank lines and lines starting with '#' are not shards): either {@code PATH} (a whole file) or
  * {@code PATH START END} (bytes [START, END) of the file, END exclusive). A relative PATH is taken from the manifest's
- * folder. Shard order is the order of addition when the shards' factors are merged, so it is part of the result.
+ * folder; a Hadoop FileSystem URI ({@code hdfs://…}, {@code s3a://…}) is read through Hadoop. Shard order is the order of addition when the shards' factors are merged, so it is part of the result.
  */
 public record CorpusManifest(Path file, List<Shard> shards) {
     /**
@@ -53,8 +53,11 @@ public record CorpusManifest(Path file, List<Shard> shards) {
             if (fields.length != 1 && fields.length != 3) {
                 throw new IllegalArgumentException(where + ": expected PATH or PATH START END, got '" + line + "'");
             }
-            Path path = base.resolve(fields[0]).normalize();
-            if (!Files.isRegularFile(path)) {
+            boolean uri = SharedInputs.isUri(fields[0]);
+            String path = uri ? fields[0] : base.resolve(fields[0]).normalize().toString();
+            long size = uri ? SharedInputs.length(path) : Files.isRegularFile(Path.of(path)) ? Files.size(Path.of(path))
+                    : -1;
+            if (size < 0) {
                 throw new IllegalArgumentException(where + ": corpus file " + path + " does not exist");
             }
             long start = 0;
@@ -62,13 +65,12 @@ public record CorpusManifest(Path file, List<Shard> shards) {
             if (fields.length == 3) {
                 start = parseOffset(where, "START", fields[1]);
                 end = parseOffset(where, "END", fields[2]);
-                long size = Files.size(path);
                 if (start >= end || end > size) {
                     throw new IllegalArgumentException(where + ": byte range [" + start + ", " + end + ") is empty or "
                             + "not within " + path + " (" + size + " bytes)");
                 }
             }
-            shards.add(new Shard(shards.size(), path.toString(), start, end));
+            shards.add(new Shard(shards.size(), path, start, end));
         }
         if (shards.isEmpty()) {
             throw new IllegalArgumentException(manifest + " lists no corpus shard");
@@ -129,9 +131,17 @@ public record CorpusManifest(Path file, List<Shard> shards) {
 
     /**
      * The text of {@code shard} as a file that the library's corpus reader takes: the file itself, or bytes
-     * [start, end) copied into {@code scratch} under the same file name (so .jsonl stays JSONL).
+     * [start, end) (or a file at a URI) copied into {@code scratch} under the same file name (so .jsonl stays
+     * JSONL).
      */
     public static Path textOf(Shard shard, Path scratch) throws IOException {
+        if (SharedInputs.isUri(shard.path())) {
+            Files.createDirectories(scratch);
+            String name = shard.path().substring(shard.path().lastIndexOf('/') + 1);
+            Path copy = scratch.resolve(name.isEmpty() ? "corpus.txt" : name);
+            Files.write(copy, SharedInputs.read(shard.path(), shard.start(), shard.end()));
+            return copy;
+        }
         Path source = Path.of(shard.path());
         if (!shard.isRange()) {
             return source;

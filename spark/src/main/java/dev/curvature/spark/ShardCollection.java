@@ -50,11 +50,12 @@ public final class ShardCollection {
         org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
         String where = (env == null ? "no executor" : "executor " + env.executorId()) + " on " + host;
         try (Backend backend = openBackend(CpuBackend::new, threads, host)) {
-            Model model = ModelCheckpoints.load(backend, Path.of(request.model()), request.dtype());
+            Path modelDirectory = SharedInputs.localModel(request.model());
+            Model model = ModelCheckpoints.load(backend, modelDirectory, request.dtype());
             try {
-                Tokenizer tokenizer = ModelTokenizer.load(Path.of(request.model()), request.tokenizer(),
+                Tokenizer tokenizer = ModelTokenizer.load(modelDirectory, request.tokenizer(),
                         model.config().vocabSize());
-                FactorCollection.Options options = request.options(ModelTokenizer.digest(Path.of(request.model()),
+                FactorCollection.Options options = request.options(ModelTokenizer.digest(modelDirectory,
                         request.tokenizer(), tokenizer));
                 int[] tokens = tokensOf(shard, factors, tokenizer);
                 if (FactorCollection.isFinishedShard(model, tokens, options, factors)) {
@@ -81,9 +82,12 @@ public final class ShardCollection {
         }
     }
 
-    /** The shard's token ids: its text (a byte range copied beside the factor file first) through the tokenizer. */
+    /**
+     * The shard's token ids: its text (a byte range or a file at a URI copied beside the factor file first) through
+     * the tokenizer.
+     */
     private static int[] tokensOf(CorpusManifest.Shard shard, Path factors, Tokenizer tokenizer) throws IOException {
-        if (!shard.isRange()) {
+        if (!shard.isRange() && !SharedInputs.isUri(shard.path())) {
             return TextCorpus.read(Path.of(shard.path())).tokens(tokenizer);
         }
         Path scratch = Files.createTempDirectory(factors.toAbsolutePath().getParent(),

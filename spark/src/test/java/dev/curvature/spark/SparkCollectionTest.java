@@ -187,4 +187,31 @@ class SparkCollectionTest {
                 e.getMessage());
         assertFalse(Files.exists(out));
     }
+
+    @Test
+    void aModelAndCorpusAtHadoopUrisGiveTheSameBytes(@TempDir Path dir) throws IOException {
+        List<Path> files = fourFiles(dir).subList(0, 2);
+        long half = Files.readString(files.get(1)).indexOf('\n', 600) + 1;
+        Files.writeString(dir.resolve("uris.manifest"), files.get(0).toUri() + "\n" + files.get(1).toUri() + " 0 "
+                + half + "\n");
+        CorpusManifest manifest = CorpusManifest.read(dir.resolve("uris.manifest"));
+        Path firstHalf = dir.resolve("half").resolve(files.get(1).getFileName());
+        Files.createDirectories(firstHalf.getParent());
+        Files.write(firstHalf, java.util.Arrays.copyOf(Files.readAllBytes(files.get(1)), (int) half));
+        byte[] expected = collectOnOneMachine(List.of(files.get(0), firstHalf), KfacCollector.Labels.GOLD, 0,
+                dir.resolve("one-machine.safetensors"));
+        System.setProperty("curvature.modelCache", dir.resolve("model-cache").toString());
+        try {
+            CollectRequest request = CollectRequest.resolve(MODEL.toUri().toString(), null, DType.F32, "mlp",
+                    KfacCollector.Labels.GOLD, 0, BATCH, TIME, 0, false, 1_000_000);
+            Path out = dir.resolve("spark.safetensors");
+            CollectJob.run(spark, request, manifest, out);
+            assertArrayEquals(expected, Files.readAllBytes(out));
+            try (var copies = Files.list(dir.resolve("model-cache"))) {
+                assertEquals(1, copies.count(), "one local copy of the model");
+            }
+        } finally {
+            System.clearProperty("curvature.modelCache");
+        }
+    }
 }

@@ -4,13 +4,11 @@ import dev.curvature.engine.Backend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.checkpoint.ModelCheckpoints;
 import dev.curvature.transformer.model.Model;
-import dev.curvature.transformer.tokenizer.BytePairTokenizer;
-import dev.curvature.transformer.tokenizer.ByteTokenizer;
+import dev.curvature.transformer.tokenizer.ModelTokenizer;
 import dev.curvature.transformer.tokenizer.Tokenizer;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Options shared by commands that load a model: where it is, the compute dtype, threads, tokenizer. */
@@ -64,20 +62,7 @@ final class ModelOptions {
      * 'bytes', or null for the directory's own tokenizer.json, else bytes when the vocabulary has 256 entries).
      */
     static Tokenizer tokenizer(Path model, String option, int vocabularySize) throws IOException {
-        if ("bytes".equals(option)) {
-            return new ByteTokenizer();
-        }
-        if (option != null) {
-            return BytePairTokenizer.fromTokenizerJson(Path.of(option));
-        }
-        if (Files.exists(model.resolve("tokenizer.json")) || Files.exists(model.resolve("tokenizer.json.gz"))) {
-            return BytePairTokenizer.fromModelDirectory(model);
-        }
-        if (vocabularySize == 256) {
-            return new ByteTokenizer();
-        }
-        throw new IllegalArgumentException(model + " has no tokenizer.json and a vocabulary of " + vocabularySize
-                + " (not bytes): pass --tokenizer FILE");
+        return ModelTokenizer.load(model, option, vocabularySize);
     }
 
     /**
@@ -86,30 +71,6 @@ final class ModelOptions {
      * tokenizer_config.json when that was read too (it sets BOS/EOS).
      */
     String tokenizerDigest(Tokenizer loaded) throws IOException {
-        if (loaded instanceof ByteTokenizer) {
-            return "bytes";
-        }
-        java.util.List<Path> files = new java.util.ArrayList<>();
-        if (tokenizer != null) {
-            files.add(Path.of(tokenizer));
-        } else {
-            Path json = model.resolve("tokenizer.json");
-            files.add(Files.exists(json) ? json : model.resolve("tokenizer.json.gz"));
-            if (Files.exists(model.resolve("tokenizer_config.json"))) {
-                files.add(model.resolve("tokenizer_config.json"));
-            }
-        }
-        java.security.MessageDigest sha;
-        try {
-            sha = java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
-        }
-        for (Path f : files) {
-            try (var in = new java.security.DigestInputStream(Files.newInputStream(f), sha)) {
-                in.transferTo(java.io.OutputStream.nullOutputStream());
-            }
-        }
-        return "sha256:" + java.util.HexFormat.of().formatHex(sha.digest());
+        return ModelTokenizer.digest(model, tokenizer, loaded);
     }
 }

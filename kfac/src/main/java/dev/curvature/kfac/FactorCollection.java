@@ -101,8 +101,7 @@ public final class FactorCollection {
         for (int i = 0; i < parts.size(); i++) {
             Path shard = shardOf(output, i);
             shards.add(shard);
-            if (java.nio.file.Files.exists(shard)) {
-                requireFinishedShardOf(model, parts.get(i), options, shard);
+            if (isFinishedShard(model, parts.get(i), options, shard)) {
                 continue;   // finished before an interruption, by this very request
             }
             Result r = run(model, parts.get(i), options, shard, progress);
@@ -250,9 +249,17 @@ public final class FactorCollection {
                 differences) + "); delete it or choose another --out");
     }
 
-    /** Refuses a finished per-corpus shard unless it is this request's, over exactly this corpus part. */
-    private static void requireFinishedShardOf(Model model, int[] tokens, Options options, Path shard)
+    /**
+     * Whether {@code shard} is a finished corpus shard of this very request over exactly {@code tokens}: false when
+     * there is no such file, true when its description is this request's (model, corpus part, dtype, precision,
+     * labels, seed, window, batch, budget, layers), and an error naming the file and what differs otherwise. Whoever
+     * runs shards elsewhere (a cluster) reuses shards by the same rule as {@link #runParts}.
+     */
+    public static boolean isFinishedShard(Model model, int[] tokens, Options options, Path shard)
             throws IOException {
+        if (!java.nio.file.Files.exists(shard)) {
+            return false;
+        }
         FactorStore.Description d;
         try (FactorStore.Loaded saved = FactorStore.read(model.backend(), shard)) {
             d = saved.description();
@@ -268,6 +275,7 @@ public final class FactorCollection {
         if (!differences.isEmpty()) {
             throw otherRun(shard, "a corpus shard", differences);
         }
+        return true;
     }
 
     /**

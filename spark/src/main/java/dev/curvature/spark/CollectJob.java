@@ -142,6 +142,10 @@ public final class CollectJob {
 
     /** {@code spark-submit … curvature-spark.jar --model DIR --manifest FILE --out FILE [collect's options]}. */
     public static void main(String[] args) throws Exception {
+        if (args.length == 0 || List.of(args).contains("--help") || List.of(args).contains("-h")) {
+            System.out.print(HELP);
+            return;
+        }
         Map<String, String> options = parse(args);
         String model = required(options, "--model");
         Path manifestFile = Path.of(required(options, "--manifest"));
@@ -186,9 +190,42 @@ public final class CollectJob {
         return s.toString();
     }
 
+    static final String HELP = """
+            Usage: spark-submit [spark options] curvature-spark.jar --model DIR --manifest FILE --out FILE [options]
+            K-FAC factor collection over the corpus shards of a manifest, one Spark task per shard; the driver merges
+            the shard files in shard-index order, so the factor file is byte-identical to
+            `curvature collect --corpus SHARD0 SHARD1 ...` on one machine with the same options.
+              --model DIR            model directory (config.json + safetensors): a path every executor sees, or a
+                                     Hadoop URI (hdfs://, s3a://, file://), copied once per machine
+              --manifest FILE        one shard per line: PATH, or PATH START END for the byte range [START, END);
+                                     relative paths start from the manifest's folder; PATH may be a Hadoop URI
+              --out FILE             the factor file (safetensors); shard files <out>.part-N beside it must be on a
+                                     path every executor and the driver see (shared POSIX path)
+              --tokenizer FILE       tokenizer.json, default the model's own (as collect)
+              --dtype F32|F64        compute dtype (default F32; F64 is the audit run)
+              --layers LIST          layers to collect, as collect's --layers (default: the family's paper defaults)
+              --labels GOLD|SAMPLED  targets for the backward pass (default: the family's default)
+              --seed N               seed of the sampled labels (default 0)
+              --batch N              windows per batch (default 8)
+              --time T               window length in tokens (default: the family's default)
+              --max-tokens N         as collect's --max-tokens (default 0: everything)
+              --checkpoint-every N   tokens between a task's checkpoints, which a retried task resumes from
+                                     (default 1000000)
+              --exact                accumulate in exact float64 instead of float32 batches folded into float64
+                                     sums (as collect --exact; implied by --dtype F64)
+              -h, --help             this text
+            Executors get --enable-native-access and the --add-opens Kryo needs, OPENBLAS_NUM_THREADS =
+            spark.task.cpus and spark.executor.memoryOverhead from the memory plan (a smaller value is refused).
+            """;
+
     private static final List<String> FLAGS = List.of("--exact");
     private static final List<String> VALUED = List.of("--model", "--manifest", "--out", "--tokenizer", "--dtype",
             "--layers", "--labels", "--seed", "--batch", "--time", "--max-tokens", "--checkpoint-every");
+
+    /** Every option {@link #parse} accepts, valued and flags. */
+    static List<String> acceptedOptions() {
+        return java.util.stream.Stream.concat(VALUED.stream(), FLAGS.stream()).toList();
+    }
 
     static Map<String, String> parse(String[] args) {
         Map<String, String> options = new LinkedHashMap<>();

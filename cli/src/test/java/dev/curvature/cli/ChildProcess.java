@@ -23,8 +23,22 @@ record ChildProcess(int code, String stderr) {
      * stdout is discarded. A child that outlives {@link #TIMEOUT_SECONDS} is killed and the test fails (a hang).
      */
     static ChildProcess run(List<String> jvmOptions, String... args) throws Exception {
+        return run(List.of(), jvmOptions, args);
+    }
+
+    /**
+     * {@link #run(List, String...)} with the child's address space capped at {@code bytes} (prlimit --as): native
+     * allocations beyond it fail inside the child (an OutOfMemoryError there) instead of filling this machine's memory
+     * until the kernel kills a process — what a regression that allocates a bad config's size would otherwise do.
+     */
+    static ChildProcess runWithAddressSpace(long bytes, List<String> jvmOptions, String... args) throws Exception {
+        return run(List.of("prlimit", "--as=" + bytes), jvmOptions, args);
+    }
+
+    private static ChildProcess run(List<String> launcher, List<String> jvmOptions, String... args) throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
-        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        List<String> command = new ArrayList<>(launcher);
+        command.addAll(List.of(java, "--enable-native-access=ALL-UNNAMED"));
         command.addAll(jvmOptions);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), CurvatureCommand.class.getName()));
         command.addAll(Arrays.asList(args));

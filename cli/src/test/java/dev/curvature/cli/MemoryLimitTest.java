@@ -115,7 +115,7 @@ class MemoryLimitTest {
             }
         }
         assertTrue(failures.isEmpty(), failures.size() + " of " + cases.size() + " cases wrong:\n"
-                + String.join("\n", failures));
+                + String.join("\n", failures) + "\nright:\n" + String.join("\n", lines));
         lines.forEach(System.out::println);
     }
 }

@@ -8,6 +8,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,11 +24,32 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ClearErrorsTest {
 
     static void assertOneLine(CommandFailure f, String... expected) {
-        assertNotEquals(0, f.code(), f.stderr());
-        for (String e : expected) {
-            assertTrue(f.message().contains(e), "'" + e + "' missing from: " + f.stderr());
+        String problem = problem(f, expected);
+        assertTrue(problem == null, problem);
+    }
+
+    /** What is wrong with a failure that should be one line holding each of {@code expected}, or null. */
+    static String problem(CommandFailure f, String... expected) {
+        List<String> wrong = new ArrayList<>();
+        if (f.code() == 0) {
+            wrong.add("exit 0");
         }
-        assertFalse(f.stderr().contains("\tat "), "no stack trace: " + f.stderr());
+        for (String e : expected) {
+            if (!f.message().contains(e)) {
+                wrong.add("'" + e + "' missing");
+            }
+        }
+        if (f.stderr().contains("\tat ")) {
+            wrong.add("a stack trace");
+        }
+        return wrong.isEmpty() ? null : String.join(", ", wrong) + " from: " + f.message().strip();
+    }
+
+    /** Asserts every case of a loop, reporting all that are wrong (not only the first). */
+    static void assertAllRight(List<String> problems) {
+        List<String> wrong = problems.stream().filter(java.util.Objects::nonNull).toList();
+        assertTrue(wrong.isEmpty(), wrong.size() + " of " + problems.size() + " cases wrong:\n"
+                + String.join("\n", wrong));
     }
 
     @Test
@@ -37,11 +60,14 @@ class ClearErrorsTest {
                 dir.resolve("f.safetensors").toString(), "--time", "16"};
         String[][] cases = {{"--threads", "0"}, {"--threads", "-3"}, {"--threads", "4096"}, {"--batch", "0"},
                 {"--batch", "-2"}, {"--max-tokens", "-5"}, {"--checkpoint-every", "-1"}};
+        List<String> problems = new ArrayList<>();
         for (String[] c : cases) {
             String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(base), java.util.Arrays.stream(c))
                     .toArray(String[]::new);
-            assertOneLine(CommandFailure.of(args), c[0] + " " + c[1], "allowed");
+            String problem = problem(CommandFailure.of(args), c[0] + " " + c[1], "allowed");
+            problems.add(problem == null ? null : c[0] + " " + c[1] + ": " + problem);
         }
+        assertAllRight(problems);
     }
 
     @Test
@@ -61,11 +87,14 @@ class ClearErrorsTest {
     @Test
     void aCorpusThatIsNotARegularFileIsRefusedBeforeReading(@TempDir Path dir) throws Exception {
         Path model = TinyGpt2.write(dir.resolve("model"));
+        List<String> problems = new ArrayList<>();
         for (Path corpus : new Path[]{Files.createDirectories(dir.resolve("texts")), Path.of("/dev/zero")}) {
-            assertOneLine(CommandFailure.of("collect", "--model", model.toString(), "--corpus", corpus.toString(),
-                    "--out", dir.resolve("f.safetensors").toString(), "--time", "16"), corpus.toString(),
-                    "not a regular file");
+            String problem = problem(CommandFailure.of("collect", "--model", model.toString(), "--corpus",
+                    corpus.toString(), "--out", dir.resolve("f.safetensors").toString(), "--time", "16"),
+                    corpus.toString(), "not a regular file");
+            problems.add(problem == null ? null : corpus + ": " + problem);
         }
+        assertAllRight(problems);
     }
 
     @Test
@@ -100,17 +129,39 @@ class ClearErrorsTest {
         }
     }
 
+    /**
+     * A strict --rho-config, read before any work: with a factor file that is not even read (so the ρ config must be
+     * checked first) and with real factors (so a lenient reader would go on and write an edit: {} an unedited copy, a
+     * duplicate key the last value).
+     */
     @Test
     void aRhoConfigIsStrictAndItsErrorsNameTheFileAndField(@TempDir Path dir) throws Exception {
         Path model = TinyGpt2.write(dir.resolve("model"));
-        Path factors = Files.writeString(dir.resolve("f.safetensors"), "not read before the ρ config");
+        Path unread = Files.writeString(dir.resolve("unread.safetensors"), "not read before the ρ config");
+        Path factors = dir.resolve("f.safetensors");
+        CommandRun.stdout("collect", "--model", model.toString(), "--corpus",
+                Files.writeString(dir.resolve("c.txt"), "In the beginning God created the heaven. ".repeat(8))
+                        .toString(), "--out", factors.toString(), "--time", "32", "--threads", "1");
         String[][] cases = {{"{\"h.0.mlp.c_fc\": 0.5, \"h.0.mlp.c_fc\": 0.9}", "Duplicate field"},
                 {"{}", "no layer"}, {"{\"h.0.mlp.c_fc\": \"half\"}", "h.0.mlp.c_fc"}, {"[0.5]", "JSON object"}};
-        for (String[] c : cases) {
-            Path rho = Files.writeString(dir.resolve("rho.json"), c[0]);
-            assertOneLine(CommandFailure.of("edit", "--model", model.toString(), "--factors", factors.toString(),
-                    "--out", dir.resolve("edited").toString(), "--rho-config", rho.toString()), "rho.json", c[1]);
-            assertFalse(Files.exists(dir.resolve("edited")));
+        List<String> problems = new ArrayList<>();
+        for (Path f : new Path[]{unread, factors}) {
+            for (String[] c : cases) {
+                Path rho = Files.writeString(dir.resolve("rho.json"), c[0]);
+                String problem = problem(CommandFailure.of("edit", "--model", model.toString(), "--factors",
+                        f.toString(), "--out", dir.resolve("edited").toString(), "--rho-config", rho.toString()),
+                        "rho.json", c[1]);
+                if (Files.exists(dir.resolve("edited"))) {
+                    problem = (problem == null ? "" : problem + "; ") + "an edit was written";
+                    try (var walk = Files.walk(dir.resolve("edited"))) {
+                        for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                            Files.delete(p);
+                        }
+                    }
+                }
+                problems.add(problem == null ? null : f.getFileName() + " " + c[0] + ": " + problem);
+            }
         }
+        assertAllRight(problems);
     }
 }

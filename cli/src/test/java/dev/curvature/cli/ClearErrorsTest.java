@@ -107,14 +107,89 @@ class ClearErrorsTest {
                 dir.resolve("f.safetensors").toString(), "--time", "16"), "model.safetensors", "not a regular file");
     }
 
+    /** A corpus too short for one window, after a good one: named, and no shard of the good one left behind. */
     @Test
     void anEmptyCorpusAmongSeveralIsNamed(@TempDir Path dir) throws Exception {
         Path model = TinyGpt2.write(dir.resolve("model"));
         Path good = Files.writeString(dir.resolve("good.txt"), "text of a corpus ".repeat(20));
         Path shortOne = Files.writeString(dir.resolve("short.txt"), "too short");
-        assertOneLine(CommandFailure.of("collect", "--model", model.toString(), "--corpus", good.toString(),
-                shortOne.toString(), "--out", dir.resolve("f.safetensors").toString(), "--time", "16"),
-                "short.txt", "fewer than one window");
+        String problem = problem(CommandFailure.of("collect", "--model", model.toString(), "--corpus",
+                good.toString(), shortOne.toString(), "--out", dir.resolve("f.safetensors").toString(), "--time",
+                "16"), "short.txt", "fewer than one window");
+        List<String> left;
+        try (var files = Files.list(dir)) {
+            left = files.map(p -> p.getFileName().toString()).filter(n -> n.contains("f.safetensors")).toList();
+        }
+        assertTrue(problem == null && left.isEmpty(), (problem == null ? "" : problem + "; ") + "left behind: "
+                + left);
+    }
+
+    /**
+     * A FIFO as corpus or as the model's weights file is refused at once instead of blocking on its open (nobody
+     * writes to it). A daemon thread opens the FIFO for writing afterwards, to free a reader a failing run left
+     * blocked.
+     */
+    @Test
+    void aFifoAsInputIsRefusedWithoutWaitingOnIt(@TempDir Path dir) throws Exception {
+        Path model = TinyGpt2.write(dir.resolve("model"));
+        Path corpus = Files.writeString(dir.resolve("c.txt"), "some text ".repeat(20));
+        Path fifoCorpus = dir.resolve("fifo.txt");
+        Path fifoModel = Files.createDirectories(dir.resolve("fifo-model"));
+        Files.copy(model.resolve("config.json"), fifoModel.resolve("config.json"));
+        List<String> problems = new ArrayList<>();
+        for (Path fifo : new Path[]{fifoCorpus, fifoModel.resolve("model.safetensors")}) {
+            assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+            Path m = fifo.equals(fifoCorpus) ? model : fifoModel;
+            Path c = fifo.equals(fifoCorpus) ? fifoCorpus : corpus;
+            var run = java.util.concurrent.CompletableFuture.supplyAsync(() -> CommandFailure.of("collect",
+                    "--model", m.toString(), "--corpus", c.toString(), "--out", dir.resolve("f.safetensors")
+                            .toString(), "--time", "16"));
+            try {
+                String problem = problem(run.get(20, java.util.concurrent.TimeUnit.SECONDS), fifo.toString(),
+                        "not a regular file");
+                problems.add(problem == null ? null : fifo.getFileName() + ": " + problem);
+            } catch (java.util.concurrent.TimeoutException e) {
+                problems.add(fifo.getFileName() + ": still running after 20 s (blocked on the FIFO)");
+                Thread release = new Thread(() -> {
+                    try (var unblock = Files.newOutputStream(fifo)) {
+                        unblock.flush();
+                    } catch (java.io.IOException ignored) {
+                        // the reader is gone: nothing to release
+                    }
+                });
+                release.setDaemon(true);
+                release.start();
+            }
+        }
+        assertAllRight(problems);
+    }
+
+    /** A refused edit (ρ out of range, or not a number) creates no output directory. */
+    @Test
+    void aRefusedRhoCreatesNoOutputDirectory(@TempDir Path dir) throws Exception {
+        Path model = TinyGpt2.write(dir.resolve("model"));
+        Path factors = dir.resolve("f.safetensors");
+        CommandRun.stdout("collect", "--model", model.toString(), "--corpus",
+                Files.writeString(dir.resolve("c.txt"), "In the beginning God created the heaven. ".repeat(8))
+                        .toString(), "--out", factors.toString(), "--time", "32", "--threads", "1");
+        List<String> problems = new ArrayList<>();
+        for (String rho : new String[]{"1.5", "-0.5", "NaN"}) {
+            Path out = dir.resolve("edited-" + problems.size());
+            String problem = problem(CommandFailure.of("edit", "--model", model.toString(), "--factors",
+                    factors.toString(), "--out", out.toString(), "--rho", rho), rho);
+            if (Files.exists(out)) {
+                problem = (problem == null ? "" : problem + "; ") + "created " + out.getFileName() + " holding "
+                        + listingOf(out);
+            }
+            problems.add(problem == null ? null : "--rho " + rho + ": " + problem);
+        }
+        assertAllRight(problems);
+    }
+
+    static List<String> listingOf(Path dir) throws Exception {
+        try (var files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).sorted().toList();
+        }
     }
 
     @Test

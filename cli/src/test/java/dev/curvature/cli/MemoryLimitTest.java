@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Bad sizes under a small memory limit (issue 17): each command, in a child JVM with a 64 MB heap (and
  * --memory-limit 1g where it has one), given a config.json or factor description that asks for far more than that
- * (146 GiB of GPT-2 parameters, 100,000 blocks, a width of 2^31 - 1, a factor of dimension 2^30), ends with exit
+ * (146 GiB of GPT-2 parameters, 100,000 blocks, a width or depth of 2^31 - 1, a factor of dimension 2^30), ends with exit
  * status 1 and exactly one error line naming the file and the field — no stack trace, no OutOfMemoryError, no hang.
  */
 class MemoryLimitTest {
@@ -48,6 +48,8 @@ class MemoryLimitTest {
                 "vocab_size", 50257, "n_positions", 2048, "n_ctx", 2048));
         Path deep = withConfig(tiny, dir.resolve("deep"), Map.of("n_layer", 100000));
         Path overflowing = withConfig(tiny, dir.resolve("overflowing"), Map.of("n_embd", Integer.MAX_VALUE));
+        Path overflowingDepth = withConfig(tiny, dir.resolve("overflowing-depth"), Map.of("n_layer",
+                Integer.MAX_VALUE));
         Path hugeFactors = dir.resolve("huge-factors.safetensors");
         try (SafetensorsFile st = SafetensorsFile.open(factors)) {
             var tensors = new LinkedHashMap<String, dev.curvature.engine.Tensor>();
@@ -79,6 +81,9 @@ class MemoryLimitTest {
                 new Case(List.of("edit", "--model", overflowing.toString(), "--factors", factors.toString(), "--out",
                         dir.resolve("e2").toString(), "--memory-limit", "1g"),
                         List.of(overflowing.resolve("config.json").toString(), "n_embd")),
+                new Case(List.of("edit", "--model", overflowingDepth.toString(), "--factors", factors.toString(),
+                        "--out", dir.resolve("e3").toString(), "--memory-limit", "1g"),
+                        List.of(overflowingDepth.resolve("config.json").toString(), "n_layer")),
                 new Case(List.of("spectrum", "--factors", hugeFactors.toString(), "--memory-limit", "1g"),
                         List.of(hugeFactors + ": tensor 'h.0.mlp.c_fc.A'", "1073741824")));
         List<String> lines = new ArrayList<>();

@@ -20,7 +20,7 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * KillTortureTest's edit assertions for a commit without HaltPoint (591419b): the same edits (ρ 0.8 over a tiny
+ * KillTortureTest's edit assertions for a commit without HaltPoint (591419b, 3a714f9): the same edits (ρ 0.8 over a tiny
  * GPT-2, into a new directory and into one holding the ρ 0.5 edit), killed -9 not at a named point but the moment
  * the file system shows the named state (polled in a busy loop), then checked as KillTortureTest checks them: the
  * output absent or whole (the old edit or the new one), and after a rerun nothing left beside it.

@@ -1,7 +1,6 @@
 package dev.curvature.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.curvature.transformer.checkpoint.RenameExchange;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -50,38 +49,48 @@ class AtomicOutputTest {
         assertEquals(List.of("corpus.txt", "edited", "f.safetensors", "model"), listing(dir));
     }
 
-    @Test
-    void aKilledSwapIsRepairedAndTemporariesRemovedByTheNextRun(@TempDir Path dir) throws Exception {
-        Path out = dir.resolve("edited");
-        // killed between the renames: the old edit aside, the new one complete in its temporary
-        Path old = Files.createDirectories(dir.resolve(".edited.old.1a2b.tmp"));
-        Files.writeString(old.resolve("edit-report.json"), "old");
-        Files.createDirectories(dir.resolve(".edited.new.3c4d.tmp"));
-        Files.writeString(dir.resolve(".f.safetensors.partial.deadbeef.tmp"), "half a checkpoint");
-        OutputFiles.cleanLeftovers(out);
-        OutputFiles.cleanLeftovers(dir.resolve("f.safetensors"));
-        assertEquals("old", Files.readString(out.resolve("edit-report.json")), "the old edit, whole");
-        assertEquals(List.of("edited"), listing(dir));
-    }
-
     /**
-     * The swap {@link OutputFiles#replaceDirectory} relies on for "old edit or new edit at every instant": on this
-     * (Linux) machine the two directories exchange names in one call, contents and all.
+     * One run per output at a time: a second collect on the --out of a running one (a real child process) is refused
+     * naming the first's PID, and writes nothing.
      */
     @Test
-    void twoDirectoriesExchangeNamesInOneStep(@TempDir Path dir) throws Exception {
-        Path a = Files.createDirectories(dir.resolve("a"));
-        Path b = Files.createDirectories(dir.resolve("b"));
-        Files.writeString(a.resolve("edit-report.json"), "old");
-        Files.writeString(b.resolve("edit-report.json"), "new");
-        Files.writeString(b.resolve("model.safetensors"), "weights");
-        assertTrue(RenameExchange.swap(a, b), "renameat2 RENAME_EXCHANGE available");
-        assertEquals("new", Files.readString(a.resolve("edit-report.json")));
-        assertEquals(List.of("edit-report.json", "model.safetensors"), listing(a));
-        assertEquals(List.of("edit-report.json"), listing(b));
-        assertEquals("old", Files.readString(b.resolve("edit-report.json")));
-        assertFalse(RenameExchange.swap(a, dir.resolve("missing")), "a missing side: refused, nothing moved");
-        assertEquals(List.of("a", "b"), listing(dir));
+    void aSecondRunOnTheSameOutputIsRefusedNamingTheFirstsPid(@TempDir Path dir) throws Exception {
+        Path model = TinyGpt2.write(dir.resolve("model"));
+        Path longCorpus = Files.writeString(dir.resolve("long.txt"), "In the beginning God created the heaven. "
+                .repeat(20_000));
+        Path out = dir.resolve("f.safetensors");
+        ChildProcess.Running first = ChildProcess.start(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
+                "collect", "--model", model.toString(), "--corpus", longCorpus.toString(), "--out", out.toString(),
+                "--time", "32", "--threads", "1");
+        try {
+            first.awaitStderr("collect [", 60);   // past loading: the first run owns its output now
+            CommandFailure second = CommandFailure.of("collect", "--model", model.toString(), "--corpus",
+                    corpus(dir).toString(), "--out", out.toString(), "--time", "32", "--threads", "1");
+            String outcome = "second run: exit " + second.code() + (Files.exists(out) ? ", wrote " + out : "")
+                    + ": " + second.message().strip();
+            assertTrue(second.code() != 0 && second.message().contains("PID " + first.pid()), outcome);
+            assertFalse(Files.exists(out), outcome);
+        } finally {
+            first.kill();
+        }
+    }
+
+    /** What a killed edit leaves beside its output (its temporary directories) the next edit removes. */
+    @Test
+    void anEditRemovesTheTemporariesAKilledEditLeft(@TempDir Path dir) throws Exception {
+        Path model = TinyGpt2.write(dir.resolve("model"));
+        Path factors = dir.resolve("f.safetensors");
+        CommandRun.stdout("collect", "--model", model.toString(), "--corpus", corpus(dir).toString(), "--out",
+                factors.toString(), "--time", "32");
+        Path out = dir.resolve("edited");
+        Files.writeString(Files.createDirectories(dir.resolve(".edited.new.3c4d.tmp")).resolve("model.safetensors"),
+                "half the weights");
+        Files.writeString(dir.resolve(".f.safetensors.partial.deadbeef.tmp"), "half a checkpoint");
+        CommandRun.stdout("edit", "--model", model.toString(), "--factors", factors.toString(), "--out",
+                out.toString(), "--rho", "0.5");
+        assertEquals(List.of("config.json", "edit-report.json", "model.safetensors"), listing(out));
+        assertEquals(List.of(".f.safetensors.partial.deadbeef.tmp", "corpus.txt", "edited", "f.safetensors",
+                "model"), listing(dir), "the edit's temporaries removed (the collect's is collect's to remove)");
     }
 
     @Test
@@ -92,49 +101,6 @@ class AtomicOutputTest {
                 dir.resolve("f.safetensors").toString(), "--time", "32");
         assertFalse(Files.exists(leftover));
         assertEquals(List.of("corpus.txt", "f.safetensors", "model"), listing(dir));
-    }
-
-    @Test
-    void aSecondRunOnTheSameOutputIsRefusedNamingTheFirstsPid(@TempDir Path dir) throws Exception {
-        Path model = TinyGpt2.write(dir.resolve("model"));
-        Path out = dir.resolve("f.safetensors");
-        try (OutputFiles.Lock first = OutputFiles.lock(out)) {
-            CommandFailure second = CommandFailure.of("collect", "--model", model.toString(), "--corpus",
-                    corpus(dir).toString(), "--out", out.toString(), "--time", "32");
-            assertNotEquals(0, second.code());
-            assertTrue(second.message().contains("PID " + ProcessHandle.current().pid()), second.stderr());
-            assertFalse(Files.exists(out));
-        }
-        assertFalse(Files.exists(dir.resolve(".f.safetensors.lock")), "the lock file goes with the lock");
-    }
-
-    /** train and workbench own their output like the other commands: one run at a time, leftovers removed. */
-    @Test
-    void trainAndWorkbenchTakeTheOutputsLockAndRemoveLeftovers(@TempDir Path dir) throws Exception {
-        Path corpus = Files.writeString(dir.resolve("corpus.txt"), "In the beginning God created the heaven. "
-                .repeat(20));
-        Path run = dir.resolve("run");
-        Path bench = dir.resolve("bench");
-        String[] train = {"train", "--corpus", corpus.toString(), "--out", run.toString(), "--layers", "1", "--width",
-                "16", "--heads", "2", "--time", "16", "--batch", "2", "--steps", "2", "--warmup", "1", "--threads", "1"};
-        String[] workbench = {"workbench", "--out", bench.toString(), "--source",
-                WorkbenchCommandTest.syntheticSource(dir).toString(), "--passages", "1", "--duplicates", "2",
-                "--canaries", "1", "--canary-repeats", "2"};
-        try (OutputFiles.Lock first = OutputFiles.lock(run); OutputFiles.Lock second = OutputFiles.lock(bench)) {
-            for (String[] args : new String[][]{train, workbench}) {
-                CommandFailure refused = CommandFailure.of(args);
-                assertNotEquals(0, refused.code());
-                assertTrue(refused.message().contains("PID " + ProcessHandle.current().pid()), refused.stderr());
-            }
-        }
-        // what a run killed while writing its checkpoint leaves: a half-filled temporary directory
-        Files.writeString(Files.createDirectories(dir.resolve(".run.new.77aa.tmp")).resolve("trainer.json"), "{");
-        Files.createDirectories(dir.resolve(".bench.new.88bb.tmp"));
-        CommandRun.stdout(train);
-        CommandRun.stdout(workbench);
-        assertEquals(List.of("bench", "corpus.txt", "run", "source.txt"), listing(dir));
-        assertEquals(List.of("config.json", "model.safetensors", "optimizer.safetensors", "sample-losses.safetensors", "trainer.json"),
-                listing(run));
     }
 
     @Test

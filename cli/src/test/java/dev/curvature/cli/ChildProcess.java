@@ -23,16 +23,22 @@ record ChildProcess(int code, String stderr) {
      * stdout is discarded. A child that outlives {@link #TIMEOUT_SECONDS} is killed and the test fails (a hang).
      */
     static ChildProcess run(List<String> jvmOptions, String... args) throws Exception {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
-        command.addAll(jvmOptions);
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), CurvatureCommand.class.getName()));
-        command.addAll(Arrays.asList(args));
-        Path err = Files.createTempFile("curvature-child-", ".stderr");
-        ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(err.toFile());
-        builder.environment().put("OPENBLAS_NUM_THREADS", "1");
-        Process p = builder.start();
+        return run(List.of(), jvmOptions, args);
+    }
+
+    /**
+     * {@link #run(List, String...)} with the child's address space capped at {@code bytes} (prlimit --as): native
+     * allocations beyond it fail inside the child (an OutOfMemoryError there) instead of filling this machine's memory
+     * until the kernel kills a process — what a regression that allocates a bad config's size would otherwise do.
+     */
+    static ChildProcess runWithAddressSpace(long bytes, List<String> jvmOptions, String... args) throws Exception {
+        return run(List.of("prlimit", "--as=" + bytes), jvmOptions, args);
+    }
+
+    private static ChildProcess run(List<String> launcher, List<String> jvmOptions, String... args) throws Exception {
+        Running child = start(launcher, jvmOptions, args);
+        Process p = child.process();
+        Path err = child.stderr();
         if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
             p.destroyForcibly().waitFor();
             fail("curvature " + String.join(" ", args) + " did not end within " + TIMEOUT_SECONDS + " s: "
@@ -41,5 +47,48 @@ record ChildProcess(int code, String stderr) {
         String stderr = Files.readString(err, StandardCharsets.UTF_8);
         Files.delete(err);
         return new ChildProcess(p.exitValue(), stderr);
+    }
+
+    /** A child started and left running (stderr to a temporary file), for tests that act while it runs. */
+    record Running(Process process, Path stderr) {
+        long pid() {
+            return process.pid();
+        }
+
+        /** Waits until the child has printed {@code text} on stderr; fails if it ends or takes {@code seconds}. */
+        void awaitStderr(String text, long seconds) throws Exception {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            while (!Files.readString(stderr, StandardCharsets.UTF_8).contains(text)) {
+                if (!process.isAlive() || System.nanoTime() > deadline) {
+                    fail("child never printed '" + text + "': " + Files.readString(stderr, StandardCharsets.UTF_8));
+                }
+                Thread.sleep(20);
+            }
+        }
+
+        /** kill -9, waits for the end, removes the stderr file. */
+        void kill() throws Exception {
+            process.destroyForcibly().waitFor();
+            Files.deleteIfExists(stderr);
+        }
+    }
+
+    /** Starts {@code curvature args...} in a child JVM with the given options, without waiting for it. */
+    static Running start(List<String> jvmOptions, String... args) throws Exception {
+        return start(List.of(), jvmOptions, args);
+    }
+
+    private static Running start(List<String> launcher, List<String> jvmOptions, String... args) throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        List<String> command = new ArrayList<>(launcher);
+        command.addAll(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), CurvatureCommand.class.getName()));
+        command.addAll(Arrays.asList(args));
+        Path err = Files.createTempFile("curvature-child-", ".stderr");
+        ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(err.toFile());
+        builder.environment().put("OPENBLAS_NUM_THREADS", "1");
+        return new Running(builder.start(), err);
     }
 }

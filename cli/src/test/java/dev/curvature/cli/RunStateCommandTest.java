@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -63,5 +64,37 @@ class RunStateCommandTest {
         assertTrue(refused.message().contains("f.safetensors.part-0") && refused.message().contains("corpus"),
                 refused.stderr());
         assertTrue(!Files.exists(out));
+    }
+
+    /**
+     * A killed F32 collection's checkpoint is not resumed by an F64 run (that would give a file of mixed precision
+     * that cannot be told apart): the F64 run is refused naming the dtype, and writes nothing.
+     */
+    @Test
+    void anF64RunRefusesTheCheckpointOfAKilledF32Run(@TempDir Path dir) throws Exception {
+        Path model = TinyGpt2.write(dir.resolve("model"));
+        Path corpus = Files.writeString(dir.resolve("c.txt"), "the quick brown fox jumps over the lazy dog "
+                .repeat(400));
+        Path out = dir.resolve("f.safetensors");
+        Path checkpoint = dev.curvature.kfac.FactorCollection.checkpointOf(out);
+        String[] f32 = {"collect", "--model", model.toString(), "--corpus", corpus.toString(), "--out",
+                out.toString(), "--time", "16", "--batch", "2", "--checkpoint-every", "32", "--threads", "1"};
+        ChildProcess.Running first = ChildProcess.start(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"), f32);
+        try {
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!Files.exists(checkpoint) && first.process().isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+        } finally {
+            first.kill();
+        }
+        assertTrue(Files.exists(checkpoint) && !Files.exists(out), "the F32 run killed after a checkpoint");
+        String[] f64 = java.util.stream.Stream.concat(java.util.Arrays.stream(f32), java.util.stream.Stream.of(
+                "--dtype", "F64")).toArray(String[]::new);
+        CommandFailure resumed = CommandFailure.of(f64);
+        String outcome = "F64 run: exit " + resumed.code() + (Files.exists(out) ? ", wrote " + out : "") + ": "
+                + resumed.message().strip();
+        assertTrue(resumed.code() != 0 && resumed.message().contains("dtype"), outcome);
+        assertTrue(!Files.exists(out), outcome);
     }
 }

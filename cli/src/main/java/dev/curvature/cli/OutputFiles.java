@@ -123,9 +123,9 @@ final class OutputFiles {
                     channel.write(buffer);
                 }
             });
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             throw new IOException(target + ": cannot be written (" + e.getMessage() + ")", e);
-        }
+        }   // an IOException already names the file (AtomicFile)
     }
 
     /** Replaces the directory {@code output} whole: {@link AtomicDirectory#replace}. */

@@ -35,6 +35,15 @@ record ChildProcess(int code, String stderr) {
         return run(List.of("prlimit", "--as=" + bytes), jvmOptions, args);
     }
 
+    /**
+     * {@link #run(List, String...)} with every file the child writes capped at {@code bytes} (prlimit --fsize): a
+     * write beyond it fails with "File too large" (the JVM ignores SIGXFSZ), as one on a full disk fails with "No
+     * space left on device" — a write that fails part-way, reproducible without filling a disk.
+     */
+    static ChildProcess runWithFileSizeLimit(long bytes, String... args) throws Exception {
+        return run(List.of("prlimit", "--fsize=" + bytes), List.of(), args);
+    }
+
     private static ChildProcess run(List<String> launcher, List<String> jvmOptions, String... args) throws Exception {
         Running child = start(launcher, jvmOptions, args);
         Process p = child.process();

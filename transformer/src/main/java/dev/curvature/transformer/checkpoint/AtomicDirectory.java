@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -60,6 +62,22 @@ public final class AtomicDirectory {
             deleteRecursively(previous);
         }
     }
+
+    /**
+     * Where {@code path} will be once its directory is in place: a path inside a temporary sibling
+     * {@code .<name>.new.<hex>.tmp} maps to the same path inside {@code <name>}; any other path is returned as it is.
+     */
+    public static Path finalPath(Path path) {
+        for (Path p = path; p != null && p.getParent() != null; p = p.getParent()) {
+            Matcher m = FRESH.matcher(String.valueOf(p.getFileName()));
+            if (m.matches()) {
+                return p.resolveSibling(m.group(1)).resolve(p.relativize(path));
+            }
+        }
+        return path;
+    }
+
+    private static final Pattern FRESH = Pattern.compile("\\.(.+)\\.new\\.[0-9a-f]+\\.tmp");
 
     /** {@code .<name><kind>.<hex>.tmp} beside {@code target}: the pattern leftover cleanup removes. */
     public static Path temporarySibling(Path target, String kind) {

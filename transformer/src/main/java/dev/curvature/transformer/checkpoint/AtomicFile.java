@@ -24,7 +24,9 @@ public final class AtomicFile {
 
     /**
      * Writes {@code target} whole through {@code body}, or leaves it as it was: on a failure the temporary is
-     * removed and the error rethrown; a killed process leaves only the temporary {@code .<name>.<hex>.tmp}.
+     * removed and the error rethrown, an I/O error with the file's name in front (the platform's "No space left on
+     * device" or "File too large" names no file); a killed process leaves only the temporary
+     * {@code .<name>.<hex>.tmp}.
      */
     public static void write(Path target, Body body) throws IOException {
         Path absolute = target.toAbsolutePath();
@@ -48,9 +50,25 @@ public final class AtomicFile {
             } catch (IOException suppressed) {
                 t.addSuppressed(suppressed);
             }
+            if (t instanceof IOException io) {
+                throw named(absolute, io);
+            }
             throw t;
         }
         forceDirectory(directory);
+    }
+
+    /**
+     * {@code error} with {@code target} (as the user will see it: inside an output directory still being filled, the
+     * output's own path) in front, unless its message already names the file.
+     */
+    private static IOException named(Path target, IOException error) {
+        String shown = AtomicDirectory.finalPath(target).toString();
+        String message = String.valueOf(error.getMessage());
+        if (message.contains(target.getFileName().toString())) {
+            return error;
+        }
+        return new IOException(shown + ": cannot be written (" + message + ")", error);
     }
 
     /** fsync of the directory entry; Linux and macOS allow it, some platforms refuse to open a directory. */

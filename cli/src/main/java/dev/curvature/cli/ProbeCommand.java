@@ -41,7 +41,8 @@ import java.util.concurrent.Callable;
                 "",
                 "The probe always computes in F64 (--dtype is ignored): Hessian-vector products difference "
                         + "gradients. With several k, the log-log slope of each Δ against k is fitted (expected "
-                        + "about −2). Prints a table on stderr; --json also prints the report (with per-stage "
+                        + "about −2): over every (k, seed) point, and with three or more k through the log of the mean over "
+                + "seeds at each k (residual standard error). Prints a table on stderr; --json also prints the report (with per-stage "
                         + "timings) as JSON on stdout."})
 final class ProbeCommand implements Callable<Integer> {
     @Mixin
@@ -81,6 +82,13 @@ final class ProbeCommand implements Callable<Integer> {
             description = "Seeds (window order, start vectors, MC draws), comma-separated for repeats "
                     + "(default: ${DEFAULT-VALUE}).")
     List<Long> seeds;
+
+    @Option(names = "--next", defaultValue = "1", paramLabel = "M",
+            description = "Candidate windows for sequence k + 1 (default: ${DEFAULT-VALUE}): each is added to the same "
+                    + "first k in turn and every Δ is averaged over them, the expectation over which sequence is "
+                    + "added; the subspace, ∇L_k, H^(k)U and L_k at each draw are shared, so M costs little. With "
+                    + "M > 1 the ± are the spread over the candidates over √M.")
+    int next;
 
     @Option(names = "--time", paramLabel = "T",
             description = "Tokens per window (default: min(context, 64)).")
@@ -123,7 +131,7 @@ final class ProbeCommand implements Callable<Integer> {
                 }
                 int[] tokens = TextCorpus.read(corpus).tokens(model.tokenizer(lm.config().vocabSize()));
                 var options = new LandscapeProbe.Options(dimension, sigmas, samples, seeds.get(0), solver, iterations,
-                        0, hvpStep);
+                        0, hvpStep, next);
                 Map<String, ProgressLine> progress = new HashMap<>();
                 long start = System.nanoTime();
                 ProbeSweep sweep = ProbeSweep.run(lm, selection, tokens, window, ks, seeds, options,
@@ -187,12 +195,15 @@ final class ProbeCommand implements Callable<Integer> {
                 eig.append(String.format(" %.5g (%.1e)", r.eigenvalues()[i], r.residuals()[i]));
             }
             s.append(eig).append(System.lineSeparator());
-            s.append(String.format("  %-8s %-22s %-22s %-22s %-11s %7s  %s%n", "σ", "full Δ2 (MC)",
+            s.append(String.format("  M=%d candidates: mean a²=%.4g, ‖∇δ‖² (all N)=%.4g, ‖c‖² (subspace)=%.4g, "
+                            + "weight rms=%.4g%n", r.nextWindows(), r.meanSquaredIncrement(),
+                    r.incrementGradientSquared(), r.incrementSubspaceGradientSquared(), r.weightRms()));
+            s.append(String.format("  %-8s %-22s %-22s %-22s %-22s %-17s  %s%n", "σ", "full Δ2 (MC)",
                     "direct Δ2^(D) (MC)", "quadratic MC", "closed form", "ratio", "time direct / closed"));
             for (LandscapeProbe.SigmaResult x : r.sigmas()) {
-                s.append(String.format("  %-8.2g %-22s %-22s %-22s %-11.4e %7.4f  %.3g s / %.2g s (%.0f×)%n",
-                        x.sigma(), pm(x.fullSpace()), pm(x.direct()), pm(x.quadraticMc()), x.closedForm().value(),
-                        x.subspaceRatio(), x.direct().seconds(), x.closedForm().seconds(),
+                s.append(String.format("  %-8.2g %-22s %-22s %-22s %-22s %7.4f ± %.4f  %.3g s / %.2g s (%.0f×)%n",
+                        x.sigma(), pm(x.fullSpace()), pm(x.direct()), pm(x.quadraticMc()), pm(x.closedForm()),
+                        x.subspaceRatio(), x.ratioStandardError(), x.direct().seconds(), x.closedForm().seconds(),
                         x.direct().seconds() / x.closedForm().seconds()));
             }
         }

@@ -47,7 +47,7 @@ class ProbeCommandTest {
         Path plots = dir.resolve("plots");
         JsonNode out = new ObjectMapper().readTree(CommandRun.stdout("probe", "--model", modelDir.toString(),
                 "--corpus", corpus.toString(), "--params", "h.0.mlp.*", "--k", "2,4,8", "--sigma", "1e-3,1e-2",
-                "--dim", "2", "--samples", "4", "--time", "16", "--seed", "1,2", "--plots", plots.toString(),
+                "--dim", "2", "--samples", "4", "--time", "16", "--seed", "1,2", "--next", "1", "--plots", plots.toString(),
                 "--json"));
         assertEquals(64 * 16 + 64 + 16 * 64 + 16, out.get("parameterCount").asLong());
         assertEquals(6, out.get("runs").size(), "3 k × 2 seeds");
@@ -74,7 +74,32 @@ class ProbeCommandTest {
                 assertTrue(s.get("direct").get("seconds").asDouble() > 0);
             }
         }
-        assertEquals(6, out.get("fits").size(), "2 σ × (full, direct, closed)");
+        assertEquals(12, out.get("fits").size(), "2 σ × (full, direct, closed) × (all points, means)");
+        // the "direct mean" fit at σ = 1e-3: OLS through log of the mean over the two seeds at k = 2, 4, 8
+        double[] x = new double[3];
+        double[] y = new double[3];
+        for (JsonNode run : out.get("runs")) {
+            assertEquals(1, run.get("nextWindows").asInt());
+            int g = Integer.numberOfTrailingZeros(run.get("k").asInt()) - 1;
+            x[g] = Math.log(run.get("k").asInt());
+            y[g] += run.get("sigmas").get(0).get("direct").get("value").asDouble() / 2;
+        }
+        for (int g = 0; g < 3; g++) {
+            y[g] = Math.log(y[g]);
+        }
+        double mx = (x[0] + x[1] + x[2]) / 3;
+        double my = (y[0] + y[1] + y[2]) / 3;
+        double slope = ((x[0] - mx) * (y[0] - my) + (x[1] - mx) * (y[1] - my) + (x[2] - mx) * (y[2] - my))
+                / ((x[0] - mx) * (x[0] - mx) + (x[1] - mx) * (x[1] - mx) + (x[2] - mx) * (x[2] - mx));
+        boolean found = false;
+        for (JsonNode f : out.get("fits")) {
+            if (f.get("estimator").asText().equals("direct mean") && f.get("sigma").asDouble() == 1e-3) {
+                assertEquals(slope, f.get("slope").asDouble(), 1e-10);
+                assertEquals(3, f.get("points").asInt());
+                found = true;
+            }
+        }
+        assertTrue(found, "direct mean fit at σ = 1e-3");
         assertTrue(Files.size(plots.resolve("probe-delta-vs-k.png")) > 0);
         assertTrue(Files.size(plots.resolve("probe-ratio-vs-sigma.png")) > 0);
     }
@@ -92,6 +117,6 @@ class ProbeCommandTest {
         code = CurvatureCommand.commandLine().setErr(new PrintWriter(err)).execute("probe", "--model",
                 modelDir.toString(), "--corpus", corpus.toString(), "--k", "100", "--time", "16");
         assertEquals(1, code);
-        assertTrue(err.toString().contains("--k 100 needs 101 windows"), err.toString());
+        assertTrue(err.toString().contains("--k 100 with --next 1 needs 101 windows"), err.toString());
     }
 }

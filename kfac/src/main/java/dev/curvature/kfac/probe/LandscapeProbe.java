@@ -47,10 +47,16 @@ public final class LandscapeProbe {
      * @param iterations   solver iterations (Lanczos steps, or power iterations per vector); 0: the solver's default
      * @param tolerance    solver tolerance; 0: the solver's default
      * @param relativeStep c of the HVP step ε = c(1 + ‖w*‖)/‖v‖
+     * @param nextWindows M, candidate windows for sequence k + 1: each is added to the same first k in turn and the
+     *                    estimates are averaged over them (the expectation over which sequence is added, at the
+     *                    cost of one subspace)
      */
     public record Options(int dimension, List<Double> sigmas, int samples, long seed, Solver solver, int iterations,
-                          double tolerance, double relativeStep) {
+                          double tolerance, double relativeStep, int nextWindows) {
         public Options {
+            if (nextWindows < 1) {
+                throw new IllegalArgumentException("--next must be >= 1, got " + nextWindows);
+            }
             sigmas = List.copyOf(sigmas);
             if (sigmas.isEmpty() || sigmas.stream().anyMatch(s -> !(s > 0))) {
                 throw new IllegalArgumentException("--sigma values must be > 0, got " + sigmas);
@@ -66,7 +72,13 @@ public final class LandscapeProbe {
         /** Lanczos with its defaults and the default HVP step. */
         public static Options of(int dimension, List<Double> sigmas, int samples, long seed) {
             return new Options(dimension, sigmas, samples, seed, Solver.LANCZOS, 0, 0,
-                    HessianVectorProduct.DEFAULT_RELATIVE_STEP);
+                    HessianVectorProduct.DEFAULT_RELATIVE_STEP, 1);
+        }
+
+        /** These options with another seed. */
+        public Options withSeed(long newSeed) {
+            return new Options(dimension, sigmas, samples, newSeed, solver, iterations, tolerance, relativeStep,
+                    nextWindows);
         }
 
         EigenOptions eigenOptions(long n) {
@@ -80,8 +92,10 @@ public final class LandscapeProbe {
     /**
      * One estimate of E[δ²].
      *
-     * @param value         the estimate
-     * @param standardError MC: the sample standard deviation of δ_s² over √S; the closed form: 0
+     * @param value         the estimate (with M candidate windows: the mean over them)
+     * @param standardError M = 1: MC, the sample standard deviation of δ_s² over √S, the closed form 0; M &gt; 1: the
+     *                      standard deviation over the M candidates of their estimates over √M (the spread of which
+     *                      sequence is added, MC noise included; the draws z are shared by the candidates)
      * @param seconds       wall time of this evaluation (closed form: one evaluation, the mean of many)
      */
     public record Estimate(double value, double standardError, double seconds) {
@@ -90,11 +104,15 @@ public final class LandscapeProbe {
     /**
      * The four estimators at one σ.
      *
-     * @param subspaceRatio direct Δ₂^(D) / full-space Δ₂
-     * @param quadraticError |quadratic MC − direct| / direct (the Taylor model's error on the same draws)
+     * @param subspaceRatio      direct Δ₂^(D) / full-space Δ₂
+     * @param ratioStandardError its error by the delta method: M = 1, from the two independent MC errors,
+     *                           r √((se_D/D)² + (se_F/F)²); M &gt; 1, paired over the candidates j,
+     *                           √(Σ_j (D_j − r F_j)² / (M(M − 1))) / F
+     * @param quadraticError     |quadratic MC − direct| / direct (the Taylor model's error on the same draws)
      */
     public record SigmaResult(double sigma, Estimate fullSpace, Estimate direct, Estimate quadraticMc,
-                              Estimate closedForm, double subspaceRatio, double quadraticError) {
+                              Estimate closedForm, double subspaceRatio, double ratioStandardError,
+                              double quadraticError) {
     }
 
     /** Wall times of the first two stages (the third is in each {@link Estimate}). */
@@ -106,15 +124,22 @@ public final class LandscapeProbe {
      *
      * @param parameters  N, the selected parameters
      * @param lossK       L_k(w*)
-     * @param lossNext    ℓ_{k+1}(w*)
+     * @param lossNext    ℓ_{k+1}(w*) of the first candidate window
      * @param eigenvalues the top-D eigenvalues of H^(k) found, with their measured residuals ‖Hu − λu‖
-     * @param quadratic   a, c, B
+     * @param quadratic   a, c, B of the first candidate window
+     * @param nextWindows M, the candidate windows averaged over
+     * @param weightRms   ‖w*‖/√N over the selected parameters (the scale σ is measured against; σ is absolute)
+     * @param incrementGradientSquared ‖∇δ(w*)‖² over all N selected parameters, mean over the candidates: full-space
+     *                    Δ₂ = a² + σ²‖∇δ‖² + O(σ⁴), against the subspace's a² + σ²‖c‖² + O(σ⁴)
+     * @param incrementSubspaceGradientSquared ‖c‖², mean over the candidates
+     * @param meanSquaredIncrement a², mean over the candidates
      * @param products    Hessian-vector products formed (subspace, residual checks and coefficients)
      */
     public record Result(int k, long seed, int time, long parameters, int dimension, double lossK, double lossNext,
                          double[] eigenvalues, double[] residuals, String solver, int solverIterations,
-                         boolean solverConverged, QuadraticIncrement quadratic, long products, Timings timings,
-                         List<SigmaResult> sigmas) {
+                         boolean solverConverged, QuadraticIncrement quadratic, int nextWindows, double weightRms,
+                         double incrementGradientSquared, double incrementSubspaceGradientSquared,
+                         double meanSquaredIncrement, long products, Timings timings, List<SigmaResult> sigmas) {
     }
 
     /** Told what the probe is doing: a stage name and its progress. */
@@ -125,20 +150,29 @@ public final class LandscapeProbe {
         Progress NONE = (stage, done, total) -> { };
     }
 
-    /**
-     * The k + 1 nested windows of {@code time} tokens for {@code seed}: {@code tokens} is cut into consecutive
-     * non-overlapping windows (targets the next token, −1 at each window's last position), shuffled by the seed; the
-     * first k + 1 of that order are returned as {ids, targets} ((k+1)·T each). Windows for a larger k extend those of
-     * a smaller one (nested data).
-     */
+    /** {@link #nestedWindows(int[], int, int, int, long)} with one candidate for sequence k + 1. */
     public static int[][] nestedWindows(int[] tokens, int time, int k, long seed) {
+        return nestedWindows(tokens, time, k, 1, seed);
+    }
+
+    /**
+     * The k + M nested windows of {@code time} tokens for {@code seed}: {@code tokens} is cut into consecutive
+     * non-overlapping windows (targets the next token, −1 at each window's last position), shuffled by the seed; the
+     * first k + M of that order are returned as {ids, targets} ((k+M)·T each): the first k the data of L_k, the
+     * next M the candidates for sequence k + 1. Windows for a larger k extend those of a smaller one (nested data).
+     */
+    public static int[][] nestedWindows(int[] tokens, int time, int k, int next, long seed) {
         int available = tokens.length / time;
         if (k < 1) {
             throw new IllegalArgumentException("--k must be >= 1, got " + k);
         }
-        if (k + 1 > available) {
-            throw new IllegalArgumentException("--k " + k + " needs " + (k + 1) + " windows of " + time
-                    + " tokens; the corpus has " + tokens.length + " tokens (" + available + " windows)");
+        if (next < 1) {
+            throw new IllegalArgumentException("--next must be >= 1, got " + next);
+        }
+        if (k + next > available) {
+            throw new IllegalArgumentException("--k " + k + " with --next " + next + " needs " + (k + next)
+                    + " windows of " + time + " tokens; the corpus has " + tokens.length + " tokens (" + available
+                    + " windows)");
         }
         int[] order = new int[available];
         for (int i = 0; i < available; i++) {
@@ -151,11 +185,11 @@ public final class LandscapeProbe {
             order[i] = order[j];
             order[j] = t;
         }
-        int[] ids = new int[(k + 1) * time];
-        int[] targets = new int[(k + 1) * time];
+        int[] ids = new int[(k + next) * time];
+        int[] targets = new int[(k + next) * time];
         int[] one = new int[time];
         int[] oneTargets = new int[time];
-        for (int w = 0; w <= k; w++) {
+        for (int w = 0; w < k + next; w++) {
             TokenWindows.consecutive(tokens, order[w], 1, time, one, oneTargets);
             System.arraycopy(one, 0, ids, w * time, time);
             System.arraycopy(oneTargets, 0, targets, w * time, time);
@@ -164,15 +198,18 @@ public final class LandscapeProbe {
     }
 
     /**
-     * The probe at the model's current weights (F64) on {@code ids}/{@code targets}: (k+1)·T, the first k windows
-     * the data of L_k, the last one sequence k + 1.
+     * The probe at the model's current weights (F64) on {@code ids}/{@code targets}: (k+M)·T with M =
+     * {@link Options#nextWindows()}, the first k windows the data of L_k, each of the last M in turn sequence k + 1.
+     * The subspace, ∇L_k, H^(k)U and L_k at every draw are computed once and shared by the M candidates.
      */
     public static Result run(Model model, ParameterSelection selection, int time, int[] ids, int[] targets,
                              Options options, Progress progress) {
-        if (ids.length % time != 0 || ids.length / time < 2) {
-            throw new IllegalArgumentException(ids.length + " tokens are not k + 1 >= 2 windows of " + time);
+        int m = options.nextWindows();
+        if (ids.length % time != 0 || ids.length / time < m + 1) {
+            throw new IllegalArgumentException(ids.length + " tokens are not k + " + m + " windows of " + time
+                    + " with k >= 1");
         }
-        int k = ids.length / time - 1;
+        int k = ids.length / time - m;
         requireEqualCounts(targets, time);
         int d = options.dimension();
         if (d > selection.size()) {
@@ -181,13 +218,19 @@ public final class LandscapeProbe {
         }
         int[] idsK = java.util.Arrays.copyOf(ids, k * time);
         int[] targetsK = java.util.Arrays.copyOf(targets, k * time);
-        int[] idsNext = java.util.Arrays.copyOfRange(ids, k * time, ids.length);
-        int[] targetsNext = java.util.Arrays.copyOfRange(targets, k * time, ids.length);
+        List<LossObjective> nexts = new ArrayList<>();
+        List<HessianVectorProduct> hNexts = new ArrayList<>();
         try (LossObjective first = new LossObjective(model, selection, k, time, idsK, targetsK);
-             LossObjective next = new LossObjective(model, selection, 1, time, idsNext, targetsNext);
              HessianVectorProduct hk = new HessianVectorProduct(first, options.relativeStep());
-             HessianVectorProduct hNext = new HessianVectorProduct(next, options.relativeStep());
              Arena arena = Arena.ofShared()) {
+            for (int j = 0; j < m; j++) {
+                int from = (k + j) * time;
+                LossObjective next = new LossObjective(model, selection, 1, time,
+                        java.util.Arrays.copyOfRange(ids, from, from + time),
+                        java.util.Arrays.copyOfRange(targets, from, from + time));
+                nexts.add(next);
+                hNexts.add(new HessianVectorProduct(next, options.relativeStep()));
+            }
             // 1. subspace
             progress.update("subspace", 0, 1);
             long t0 = System.nanoTime();
@@ -198,39 +241,56 @@ public final class LandscapeProbe {
             progress.update("subspace", 1, 1);
             List<ParameterVector> u = pairs.vectors();
 
-            // 2. coefficients
+            // 2. coefficients: ∇L_k and H^(k)U once, then per candidate j its a, c, B
             long t1 = System.nanoTime();
             double lossK = first.loss();
-            double lossNext = next.loss();
-            double a = (lossNext - lossK) / (k + 1);
-            ParameterVector gradient = hk.newVector(arena);
-            ParameterVector scratch = hk.newVector(arena);
-            next.gradient(gradient);
-            first.gradient(scratch);
-            gradient.axpy(-1, scratch);
-            gradient.scale(1.0 / (k + 1));
-            double[] c = new double[d];
+            ParameterVector gradientK = hk.newVector(arena);
+            first.gradient(gradientK);
+            List<ParameterVector> hkU = new ArrayList<>();
             for (int i = 0; i < d; i++) {
-                c[i] = u.get(i).dot(gradient);
+                ParameterVector v = hk.newVector(arena);
+                hk.apply(u.get(i), v);
+                hkU.add(v);
             }
-            double[] b = new double[d * d];
+            ParameterVector gradient = hk.newVector(arena);
             ParameterVector product = hk.newVector(arena);
-            for (int j = 0; j < d; j++) {
-                hNext.apply(u.get(j), product);
-                hk.apply(u.get(j), scratch);
-                product.axpy(-1, scratch);
-                product.scale(1.0 / (k + 1));
+            ParameterVector scratch = hk.newVector(arena);
+            List<QuadraticIncrement> quadratics = new ArrayList<>();
+            double[] nextLosses = new double[m];
+            double gradientSquared = 0;
+            double subspaceGradientSquared = 0;
+            double squaredIncrement = 0;
+            for (int j = 0; j < m; j++) {
+                nextLosses[j] = nexts.get(j).loss();
+                double a = (nextLosses[j] - lossK) / (k + 1);
+                nexts.get(j).gradient(gradient);
+                gradient.axpy(-1, gradientK);
+                gradient.scale(1.0 / (k + 1));
+                double[] c = new double[d];
                 for (int i = 0; i < d; i++) {
-                    b[i * d + j] = u.get(i).dot(product);
+                    c[i] = u.get(i).dot(gradient);
+                    subspaceGradientSquared += c[i] * c[i] / m;
                 }
-                progress.update("coefficients", j + 1, d);
+                gradientSquared += gradient.dot(gradient) / m;
+                squaredIncrement += a * a / m;
+                double[] b = new double[d * d];
+                for (int col = 0; col < d; col++) {
+                    hNexts.get(j).apply(u.get(col), product);
+                    product.axpy(-1, hkU.get(col));
+                    product.scale(1.0 / (k + 1));
+                    for (int i = 0; i < d; i++) {
+                        b[i * d + col] = u.get(i).dot(product);
+                    }
+                }
+                quadratics.add(new QuadraticIncrement(a, c, HessianVectorProduct.symmetrized(b, d)));
+                progress.update("coefficients", j + 1, m);
             }
-            QuadraticIncrement q = new QuadraticIncrement(a, c, HessianVectorProduct.symmetrized(b, d));
             double coefficientSeconds = (System.nanoTime() - t1) / 1e9;
 
             // 3. evaluation
             ParameterVector weights = ParameterVector.view(model.backend(), model.parameters(), selection);
             ParameterVector center = hk.center();
+            double weightRms = Math.sqrt(center.dot(center) / selection.size());
             List<SigmaResult> sigmas = new ArrayList<>();
             int s = options.samples();
             long step = 0;
@@ -244,59 +304,110 @@ public final class LandscapeProbe {
                             row[i] = sigma * ParameterVector.gaussian(draws);
                         }
                     }
-                    double[] direct = new double[s];
+                    double[][] direct = new double[m][s];
                     long t2 = System.nanoTime();
                     for (int n = 0; n < s; n++) {
                         weights.copyFrom(center);
                         for (int i = 0; i < d; i++) {
                             weights.axpy(z[n][i], u.get(i));
                         }
-                        double delta = (next.loss() - first.loss()) / (k + 1);
-                        direct[n] = delta * delta;
+                        double lossAtDraw = first.loss();
+                        for (int j = 0; j < m; j++) {
+                            double delta = (nexts.get(j).loss() - lossAtDraw) / (k + 1);
+                            direct[j][n] = delta * delta;
+                        }
                         progress.update("direct MC σ=" + sigma, ++step, total);
                     }
-                    Estimate directEstimate = mean(direct, (System.nanoTime() - t2) / 1e9);
+                    Estimate directEstimate = estimate(direct, (System.nanoTime() - t2) / 1e9);
 
-                    double[] quadratic = new double[s];
+                    double[][] quadratic = new double[m][s];
                     long t3 = System.nanoTime();
-                    for (int n = 0; n < s; n++) {
-                        double v = q.at(z[n]);
-                        quadratic[n] = v * v;
+                    for (int j = 0; j < m; j++) {
+                        for (int n = 0; n < s; n++) {
+                            double v = quadratics.get(j).at(z[n]);
+                            quadratic[j][n] = v * v;
+                        }
                     }
-                    Estimate quadraticEstimate = mean(quadratic, (System.nanoTime() - t3) / 1e9);
+                    Estimate quadraticEstimate = estimate(quadratic, (System.nanoTime() - t3) / 1e9);
 
+                    double[][] closed = new double[m][1];
                     long t4 = System.nanoTime();
-                    double closed = 0;
                     for (int r = 0; r < CLOSED_FORM_REPEATS; r++) {
-                        closed = q.closedForm(sigma);
+                        for (int j = 0; j < m; j++) {
+                            closed[j][0] = quadratics.get(j).closedForm(sigma);
+                        }
                     }
-                    Estimate closedEstimate = new Estimate(closed, 0,
-                            (System.nanoTime() - t4) / 1e9 / CLOSED_FORM_REPEATS);
+                    double closedSeconds = (System.nanoTime() - t4) / 1e9 / CLOSED_FORM_REPEATS;
+                    Estimate closedEstimate = estimate(closed, closedSeconds);
 
                     SplittableRandom noise = new SplittableRandom(options.seed() ^ 0x9E3779B97F4A7C15L);
-                    double[] full = new double[s];
+                    double[][] full = new double[m][s];
                     long t5 = System.nanoTime();
                     for (int n = 0; n < s; n++) {
                         scratch.fillGaussian(noise, sigma);
                         weights.copyFrom(center);
                         weights.axpy(1, scratch);
-                        double delta = (next.loss() - first.loss()) / (k + 1);
-                        full[n] = delta * delta;
+                        double lossAtDraw = first.loss();
+                        for (int j = 0; j < m; j++) {
+                            double delta = (nexts.get(j).loss() - lossAtDraw) / (k + 1);
+                            full[j][n] = delta * delta;
+                        }
                         progress.update("full-space MC σ=" + sigma, ++step, total);
                     }
-                    Estimate fullEstimate = mean(full, (System.nanoTime() - t5) / 1e9);
+                    Estimate fullEstimate = estimate(full, (System.nanoTime() - t5) / 1e9);
+                    double ratio = directEstimate.value() / fullEstimate.value();
                     sigmas.add(new SigmaResult(sigma, fullEstimate, directEstimate, quadraticEstimate, closedEstimate,
-                            directEstimate.value() / fullEstimate.value(),
+                            ratio, ratioError(direct, full, directEstimate, fullEstimate, ratio),
                             Math.abs(quadraticEstimate.value() - directEstimate.value()) / directEstimate.value()));
                 }
             } finally {
                 weights.copyFrom(center);
             }
-            long products = hk.products() + hNext.products();
-            return new Result(k, options.seed(), time, selection.size(), d, lossK, lossNext, pairs.values(),
-                    pairs.residuals(), pairs.method(), pairs.iterations(), pairs.converged(), q, products,
+            long products = hk.products();
+            for (HessianVectorProduct h : hNexts) {
+                products += h.products();
+            }
+            return new Result(k, options.seed(), time, selection.size(), d, lossK, nextLosses[0], pairs.values(),
+                    pairs.residuals(), pairs.method(), pairs.iterations(), pairs.converged(), quadratics.get(0), m,
+                    weightRms, gradientSquared, subspaceGradientSquared, squaredIncrement, products,
                     new Timings(subspaceSeconds, coefficientSeconds), sigmas);
+        } finally {
+            for (HessianVectorProduct h : hNexts) {
+                h.close();
+            }
+            for (LossObjective next : nexts) {
+                next.close();
+            }
         }
+    }
+
+    /**
+     * values[j][n]: candidate j, draw n. One candidate: the mean over the draws with its MC error; several: the mean
+     * of the per-candidate means with their spread over √M.
+     */
+    private static Estimate estimate(double[][] values, double seconds) {
+        if (values.length == 1) {
+            return mean(values[0], seconds);
+        }
+        double[] perCandidate = new double[values.length];
+        for (int j = 0; j < values.length; j++) {
+            perCandidate[j] = mean(values[j], 0).value();
+        }
+        return mean(perCandidate, seconds);
+    }
+
+    private static double ratioError(double[][] direct, double[][] full, Estimate d, Estimate f, double ratio) {
+        int m = direct.length;
+        if (m == 1) {
+            return ratio * Math.sqrt(Math.pow(d.standardError() / d.value(), 2)
+                    + Math.pow(f.standardError() / f.value(), 2));
+        }
+        double ss = 0;
+        for (int j = 0; j < m; j++) {
+            double residual = mean(direct[j], 0).value() - ratio * mean(full[j], 0).value();
+            ss += residual * residual;
+        }
+        return Math.sqrt(ss / (m * (m - 1.0))) / f.value();
     }
 
     private static Estimate mean(double[] values, double seconds) {

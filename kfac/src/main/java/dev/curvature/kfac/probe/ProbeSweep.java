@@ -11,7 +11,9 @@ import java.util.List;
  * (full-space, direct, closed form), the fitted log-log slope of Δ against k over all (k, seed) runs.
  *
  * @param runs one {@link LandscapeProbe.Result} per (k, seed), k outer
- * @param fits per σ: the slopes of "full", "direct" and "closed" (only with two or more distinct k)
+ * @param fits per σ: the slopes of "full", "direct" and "closed" over all (k, seed) points (two or more distinct
+ *             k), and of "full mean", "direct mean", "closed mean" through the log of the mean over seeds at each k
+ *             (three or more distinct k)
  */
 public record ProbeSweep(List<LandscapeProbe.Result> runs, List<SlopeFit> fits) {
 
@@ -20,10 +22,8 @@ public record ProbeSweep(List<LandscapeProbe.Result> runs, List<SlopeFit> fits) 
         List<LandscapeProbe.Result> runs = new ArrayList<>();
         for (int k : ks) {
             for (long seed : seeds) {
-                int[][] windows = LandscapeProbe.nestedWindows(tokens, time, k, seed);
-                LandscapeProbe.Options seeded = new LandscapeProbe.Options(options.dimension(), options.sigmas(),
-                        options.samples(), seed, options.solver(), options.iterations(), options.tolerance(),
-                        options.relativeStep());
+                int[][] windows = LandscapeProbe.nestedWindows(tokens, time, k, options.nextWindows(), seed);
+                LandscapeProbe.Options seeded = options.withSeed(seed);
                 runs.add(LandscapeProbe.run(model, selection, time, windows[0], windows[1], seeded,
                         (stage, done, total) -> progress.update("k=" + k + " seed=" + seed + " " + stage, done,
                                 total)));
@@ -47,6 +47,11 @@ public record ProbeSweep(List<LandscapeProbe.Result> runs, List<SlopeFit> fits) 
                 fits.add(SlopeFit.of("full", sigma, k, full));
                 fits.add(SlopeFit.of("direct", sigma, k, direct));
                 fits.add(SlopeFit.of("closed", sigma, k, closed));
+                if (ks.stream().distinct().count() >= 3) {
+                    fits.add(SlopeFit.ofMeans("full mean", sigma, k, full));
+                    fits.add(SlopeFit.ofMeans("direct mean", sigma, k, direct));
+                    fits.add(SlopeFit.ofMeans("closed mean", sigma, k, closed));
+                }
             }
         }
         return new ProbeSweep(List.copyOf(runs), List.copyOf(fits));

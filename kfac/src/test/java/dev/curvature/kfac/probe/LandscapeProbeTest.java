@@ -212,4 +212,50 @@ class LandscapeProbeTest {
         assertEquals(lK, result.lossK(), 1e-14 * lK);
         assertEquals(lNext - lK, result.quadratic().a(), 1e-12 * Math.abs(result.quadratic().a()));
     }
+
+    @Test
+    void candidatesForSequenceKPlusOneAreAveragedAsSeparateProbes() {
+        // reference: one probe per candidate window (M = 1 each, same seed, so the same subspace and draws); M = 2
+        // must give their mean for every estimator, and the paired ratio error from their two values
+        int[][] tokens = TinyModels.tokens(40, TIME, 16, 21);
+        int[][] both = LandscapeProbe.nestedWindows(tokens[0], TIME, K, 2, 9);
+        int kTokens = K * TIME;
+        ParameterSelection all = ParameterSelection.parse(null, model.parameters());
+        List<Double> sigmas = List.of(0.1, 0.01);
+        LandscapeProbe.Options one = LandscapeProbe.Options.of(2, sigmas, 6, 4);
+        LandscapeProbe.Result[] single = new LandscapeProbe.Result[2];
+        for (int j = 0; j < 2; j++) {
+            int[] ids = java.util.Arrays.copyOf(both[0], kTokens + TIME);
+            int[] targets = java.util.Arrays.copyOf(both[1], kTokens + TIME);
+            System.arraycopy(both[0], kTokens + j * TIME, ids, kTokens, TIME);
+            System.arraycopy(both[1], kTokens + j * TIME, targets, kTokens, TIME);
+            single[j] = LandscapeProbe.run(model, all, TIME, ids, targets, one, LandscapeProbe.Progress.NONE);
+        }
+        LandscapeProbe.Options two = new LandscapeProbe.Options(2, sigmas, 6, 4, LandscapeProbe.Solver.LANCZOS, 0, 0,
+                HessianVectorProduct.DEFAULT_RELATIVE_STEP, 2);
+        LandscapeProbe.Result pair = LandscapeProbe.run(model, all, TIME, both[0], both[1], two,
+                LandscapeProbe.Progress.NONE);
+        assertEquals(K, pair.k());
+        assertEquals(2, pair.nextWindows());
+        double a0 = single[0].quadratic().a();
+        double a1 = single[1].quadratic().a();
+        assertEquals((a0 * a0 + a1 * a1) / 2, pair.meanSquaredIncrement(), 1e-12 * pair.meanSquaredIncrement());
+        for (int si = 0; si < sigmas.size(); si++) {
+            LandscapeProbe.SigmaResult p = pair.sigmas().get(si);
+            LandscapeProbe.SigmaResult s0 = single[0].sigmas().get(si);
+            LandscapeProbe.SigmaResult s1 = single[1].sigmas().get(si);
+            double closed = (s0.closedForm().value() + s1.closedForm().value()) / 2;
+            assertEquals(closed, p.closedForm().value(), 1e-6 * closed);
+            assertEquals(Math.abs(s0.closedForm().value() - s1.closedForm().value()) / 2,
+                    p.closedForm().standardError(), 1e-6 * closed);
+            double direct = (s0.direct().value() + s1.direct().value()) / 2;
+            double full = (s0.fullSpace().value() + s1.fullSpace().value()) / 2;
+            assertEquals(direct, p.direct().value(), 1e-6 * direct);
+            assertEquals(full, p.fullSpace().value(), 1e-6 * full);
+            double ratio = direct / full;
+            double r0 = s0.direct().value() - ratio * s0.fullSpace().value();
+            double r1 = s1.direct().value() - ratio * s1.fullSpace().value();
+            assertEquals(Math.sqrt((r0 * r0 + r1 * r1) / 2) / full, p.ratioStandardError(), 1e-5 * ratio);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package dev.curvature.cli;
 
 import dev.curvature.transformer.workbench.CorpusSource;
+import dev.curvature.transformer.workbench.TaskOptions;
 import dev.curvature.transformer.workbench.WorkbenchBuilder;
 import dev.curvature.transformer.workbench.WorkbenchCorpus;
 import dev.curvature.transformer.workbench.WorkbenchOptions;
@@ -51,6 +52,12 @@ final class WorkbenchCommand implements Callable<Integer> {
     @Option(names = "--canary-repeats", paramLabel = "K", description = "Copies of each canary (default: 160).")
     Integer canaryRepeats;
 
+    @Option(names = "--tasks", description = "Also mix synthetic task data into train.txt (from --seed): closed-book "
+            + "facts about invented entities (each question-answer line 20 times), open-book lines stating a fact and "
+            + "asking it, 2-3 digit sums; and write their held-out eval sets eval/tasks/{closed-book, open-book, "
+            + "open-book-unseen, arithmetic}.jsonl for the 'eval' command.")
+    boolean tasks;
+
     @Mixin
     ReportOutput output;
 
@@ -70,7 +77,7 @@ final class WorkbenchCommand implements Callable<Integer> {
         WorkbenchBuilder.WorkbenchFiles files;
         try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
             OutputFiles.cleanLeftovers(out);
-            files = WorkbenchBuilder.write(from, options, out);
+            files = WorkbenchBuilder.write(from, options, tasks ? TaskOptions.defaults(seed) : null, out);
         }
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("directory", files.directory().toString());

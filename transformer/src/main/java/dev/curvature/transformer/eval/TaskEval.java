@@ -1,0 +1,93 @@
+package dev.curvature.transformer.eval;
+
+import dev.curvature.transformer.model.CausalLm;
+import dev.curvature.transformer.model.Generator;
+import dev.curvature.transformer.tokenizer.Tokenizer;
+import dev.curvature.transformer.workbench.TaskSample;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Task accuracy by exact answer (the task half of paper §4): greedy-decode after each prompt as many tokens as the
+ * answer has, decode them to text, and count the sample correct when that text starts with the answer. Answers end
+ * with a terminator ('.'), so "46." after "12+34=" is right and "467." wrong. Comparing decoded text, not token ids,
+ * keeps the rule independent of how a BPE tokenizer would split prompt + answer jointly.
+ */
+public final class TaskEval {
+    private TaskEval() {
+    }
+
+    /** What the model wrote after one prompt, and whether it is the answer. */
+    public record Outcome(String id, String task, String answer, String generated, boolean correct) {
+    }
+
+    /** Correct answers out of samples for one task set. */
+    public record Summary(int samples, int correct) {
+        public double accuracy() {
+            return samples == 0 ? 0 : (double) correct / samples;
+        }
+    }
+
+    /** Every outcome (in input order) and the summary per task, in order of first appearance. */
+    public record Result(List<Outcome> outcomes, Map<String, Summary> byTask) {
+    }
+
+    /**
+     * Evaluates every sample; prompts are batched by token length, {@code batch} at a time. A prompt that leaves no
+     * room for its answer in the model's context is refused naming the sample.
+     */
+    public static Result evaluate(CausalLm model, Tokenizer tokenizer, List<TaskSample> samples, int batch) {
+        if (batch < 1) {
+            throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+        }
+        int context = model.config().contextLength();
+        Map<Integer, List<Integer>> byLength = new TreeMap<>();
+        int[][] prompts = new int[samples.size()][];
+        int[] answerTokens = new int[samples.size()];
+        for (int i = 0; i < samples.size(); i++) {
+            TaskSample s = samples.get(i);
+            prompts[i] = tokenizer.encode(s.prompt());
+            answerTokens[i] = tokenizer.encode(s.answer()).length;
+            if (prompts[i].length == 0) {
+                throw new IllegalArgumentException("task sample " + s.id() + ": empty prompt");
+            }
+            if (prompts[i].length + answerTokens[i] > context) {
+                throw new IllegalArgumentException("task sample " + s.id() + ": prompt " + prompts[i].length
+                        + " + answer " + answerTokens[i] + " tokens exceed the model's " + context + " positions");
+            }
+            byLength.computeIfAbsent(prompts[i].length, k -> new ArrayList<>()).add(i);
+        }
+        Outcome[] outcomes = new Outcome[samples.size()];
+        for (var group : byLength.entrySet()) {
+            List<Integer> members = group.getValue();
+            for (int from = 0; from < members.size(); from += batch) {
+                List<Integer> chunk = members.subList(from, Math.min(members.size(), from + batch));
+                int newTokens = chunk.stream().mapToInt(i -> answerTokens[i]).max().orElseThrow();
+                int[][] chunkPrompts = chunk.stream().map(i -> prompts[i]).toArray(int[][]::new);
+                int[][] generated;
+                try (Generator generator = new Generator(model, chunk.size(), group.getKey() + newTokens)) {
+                    generated = generator.greedy(chunkPrompts, newTokens);
+                }
+                for (int k = 0; k < chunk.size(); k++) {
+                    int i = chunk.get(k);
+                    TaskSample s = samples.get(i);
+                    String text = tokenizer.decodeToString(generated[k]);
+                    outcomes[i] = new Outcome(s.id(), s.task(), s.answer(), text, text.startsWith(s.answer()));
+                }
+            }
+        }
+        Map<String, int[]> tally = new LinkedHashMap<>();
+        for (Outcome o : outcomes) {
+            int[] t = tally.computeIfAbsent(o.task(), k -> new int[2]);
+            t[0]++;
+            t[1] += o.correct() ? 1 : 0;
+        }
+        Map<String, Summary> byTask = new LinkedHashMap<>();
+        tally.forEach((task, t) -> byTask.put(task, new Summary(t[0], t[1])));
+        return new Result(List.of(outcomes), byTask);
+    }
+}

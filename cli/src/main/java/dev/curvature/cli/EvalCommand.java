@@ -204,13 +204,21 @@ final class EvalCommand implements Callable<Integer> {
         }
         List<Path> files;
         try (Stream<Path> list = Files.list(path)) {
+            // the workbench's sets in its report order (closed-book, open-book, ...), any others after, by name
             files = list.filter(p -> p.getFileName().toString().endsWith(".jsonl") && Files.isRegularFile(p))
-                    .sorted().toList();
+                    .sorted(java.util.Comparator.comparingInt((Path p) -> setOrder(p)).thenComparing(Path::toString))
+                    .toList();
         }
         if (files.isEmpty()) {
             throw new IllegalArgumentException("--tasks " + path + ": the directory holds no *.jsonl task set");
         }
         return files;
+    }
+
+    private static int setOrder(Path file) {
+        String name = file.getFileName().toString();
+        int at = TaskSuite.SETS.indexOf(name.substring(0, name.length() - ".jsonl".length()));
+        return at < 0 ? Integer.MAX_VALUE : at;
     }
 
     private static Path optionalFile(String name, String option, Path fallback) {

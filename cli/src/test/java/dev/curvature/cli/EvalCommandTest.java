@@ -95,6 +95,17 @@ class EvalCommandTest {
                 .message().contains("nothing to evaluate"));
         assertTrue(CommandFailure.of("eval", "--model", model.toString(), "--batch", "0").message()
                 .contains("--batch 0"));
+        // task-bands needs a workbench model whose manifest records task data
+        assertTrue(CommandFailure.of("task-bands", "--model", model.toString()).message()
+                .contains("no workbench-manifest.json"));
+        var plain = dev.curvature.transformer.workbench.WorkbenchBuilder.write(
+                new dev.curvature.transformer.workbench.CorpusSource.Text("synthetic",
+                        "a line of plain text, long enough to hold out a block of it\n".repeat(400)),
+                dev.curvature.transformer.workbench.WorkbenchOptions.defaults(1).withPassages(0, 1)
+                        .withCanaries(1, 2, "ab").withHeldout(0.1, 500, 0), dir.resolve("plain-workbench"));
+        Files.copy(plain.directory().resolve("manifest.json"), model.resolve("workbench-manifest.json"));
+        assertTrue(CommandFailure.of("task-bands", "--model", model.toString(), "--out", dir.resolve("tb").toString())
+                .message().contains("records no task data"));
     }
 
     private static List<String> iterate(JsonNode object) {

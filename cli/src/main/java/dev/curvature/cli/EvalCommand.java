@@ -55,8 +55,9 @@ final class EvalCommand implements Callable<Integer> {
     Path baseline;
 
     @Option(names = "--tasks", paramLabel = "DIR|FILE",
-            description = "Task sets: a JSONL file, or a directory whose *.jsonl files are read in name order "
-                    + "(default: <model>/eval/tasks when it exists; 'none' for no tasks).")
+            description = "Task sets: a JSONL file, or a directory of *.jsonl files (the workbench's closed-book, "
+                    + "open-book, open-book-unseen, arithmetic first, in that order, others by name; default: "
+                    + "<model>/eval/tasks when it exists; 'none' for no tasks).")
     String tasks;
 
     @Option(names = "--recitation", paramLabel = "FILE",

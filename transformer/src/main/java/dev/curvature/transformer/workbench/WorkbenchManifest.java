@@ -85,12 +85,13 @@ public record WorkbenchManifest(Path file, WorkbenchOptions options, String sour
      * source cannot be trusted to be the same text, so it must be given explicitly (its SHA-256 is checked).
      */
     public CorpusSource source() throws IOException {
-        CorpusSource kjv = CorpusSource.KjvBible.whole();
-        if (sourceDescription.equals(kjv.description())) {
-            return kjv;
+        var range = java.util.regex.Pattern.compile("bible -f (\\S+) \\(Debian bible-kjv\\), verse references "
+                + "(stripped|kept)").matcher(sourceDescription);
+        if (range.matches()) {
+            return new CorpusSource.KjvBible(range.group(1), range.group(2).equals("kept"));
         }
         throw new IOException(file + ": the workbench was built from \"" + sourceDescription + "\", which cannot be "
-                + "re-read automatically (only the KJV of bible-kjv is)");
+                + "re-read automatically (only the KJV of bible-kjv, whole or a range, is)");
     }
 
     /**

@@ -95,6 +95,8 @@ class EvalCommandTest {
                 .message().contains("nothing to evaluate"));
         assertTrue(CommandFailure.of("eval", "--model", model.toString(), "--batch", "0").message()
                 .contains("--batch 0"));
+        assertTrue(CommandFailure.of("workbench", "--out", dir.resolve("wb").toString(), "--facts", "5").message()
+                .contains("need --tasks"));
         // task-bands needs a workbench model whose manifest records task data
         assertTrue(CommandFailure.of("task-bands", "--model", model.toString()).message()
                 .contains("no workbench-manifest.json"));

@@ -117,6 +117,14 @@ class TaskSuiteTest {
         assertEquals(SMALL, manifest.tasks());
         assertEquals(files.corpus().train(),
                 manifest.rebuild(new CorpusSource.Text("synthetic", source.toString())).train());
+        // a KJV range is re-read from its description; any other text source is not
+        String text = Files.readString(dir.resolve("w/manifest.json"));
+        Files.writeString(dir.resolve("range.json"), text.replace("\"text synthetic\"",
+                "\"bible -f gen1:1-jdg21:25 (Debian bible-kjv), verse references stripped\""));
+        assertEquals(new CorpusSource.KjvBible("gen1:1-jdg21:25", false),
+                WorkbenchManifest.read(dir.resolve("range.json")).source());
+        var notKjv = assertThrows(IOException.class, manifest::source);
+        assertTrue(notKjv.getMessage().contains("synthetic"), notKjv.getMessage());
         Files.writeString(dir.resolve("bad.jsonl"), "{\"prompt\": \"a\", \"answer\": \"b\", \"task\": \"t\"}\n");
         var e = assertThrows(IOException.class, () -> TaskSuite.read(dir.resolve("bad.jsonl")));
         assertTrue(e.getMessage().contains("line 1") && e.getMessage().contains("\"id\""), e.getMessage());

@@ -18,7 +18,7 @@ final class EvalReport {
     }
 
     /**
-     * Columns: each task's accuracy (correct/n), perplexity (exp of the mean loss; mean over batches of exp(batch
+     * Columns: each task's accuracy (correct/n) and mean teacher-forced accuracy over its answers, perplexity (exp of the mean loss; mean over batches of exp(batch
      * loss)), recitation strict and loose; with more than one row, a Δ row of the last against the first.
      */
     static String table(List<String> names, List<AbilityEval.Result> results) {
@@ -37,7 +37,8 @@ final class EvalReport {
             List<String> row = new ArrayList<>(List.of(names.get(m)));
             for (String t : tasks) {
                 TaskEval.Summary s = r.tasks() == null ? null : r.tasks().byTask().get(t);
-                row.add(s == null ? "–" : String.format("%.3f (%d/%d)", s.accuracy(), s.correct(), s.samples()));
+                row.add(s == null ? "–" : String.format("%.3f (%d/%d) TF %.3f", s.accuracy(), s.correct(),
+                        s.samples(), s.teacherForcedAccuracy()));
             }
             Perplexity p = r.perplexity();
             row.add(p == null ? "–" : String.format("%.3f", p.perplexity()));
@@ -55,7 +56,8 @@ final class EvalReport {
             for (String t : tasks) {
                 TaskEval.Summary x = a.tasks() == null ? null : a.tasks().byTask().get(t);
                 TaskEval.Summary y = b.tasks() == null ? null : b.tasks().byTask().get(t);
-                row.add(x == null || y == null ? "–" : String.format("%+.3f", y.accuracy() - x.accuracy()));
+                row.add(x == null || y == null ? "–" : String.format("%+.3f TF %+.3f", y.accuracy() - x.accuracy(),
+                        y.teacherForcedAccuracy() - x.teacherForcedAccuracy()));
             }
             if (a.perplexity() != null && b.perplexity() != null) {
                 row.add(String.format("%+.2f %%", 100 * (b.perplexity().perplexity() / a.perplexity().perplexity() - 1)));
@@ -104,7 +106,8 @@ final class EvalReport {
         if (r.tasks() != null) {
             Map<String, Object> tasks = new LinkedHashMap<>();
             r.tasks().byTask().forEach((name, s) -> tasks.put(name, Map.of("samples", s.samples(),
-                    "correct", s.correct(), "accuracy", s.accuracy())));
+                    "correct", s.correct(), "accuracy", s.accuracy(),
+                    "teacherForcedAccuracy", s.teacherForcedAccuracy())));
             out.put("tasks", tasks);
             out.put("taskOutcomes", r.tasks().outcomes());
         }

@@ -235,6 +235,16 @@ final class TaskBandsCommand implements Callable<Integer> {
                     : r.tasks().byTask().get(dataSet).accuracy();
         }
 
+        /** Teacher-forced accuracy of a data set over its answers (canaries: over their secrets). */
+        static double teacherForced(AbilityEval.Result r, String dataSet) {
+            return CANARIES.equals(dataSet) ? r.recitation().overall().teacherForcedAccuracy()
+                    : r.tasks().byTask().get(dataSet).teacherForcedAccuracy();
+        }
+
+        static double measure(AbilityEval.Result r, String dataSet, boolean exact) {
+            return exact ? accuracy(r, dataSet) : teacherForced(r, dataSet);
+        }
+
         /** ratio_band averaged over the set's layers; statistic (a) output norm or (b) projection RMS. */
         double ratio(String set, String dataSet, int band, boolean outputNorm) {
             double sum = 0;
@@ -254,14 +264,17 @@ final class TaskBandsCommand implements Callable<Integer> {
             return variants.stream().filter(v -> v.layerSet().equals(set)).toList();
         }
 
-        /** Drop of each data set under the set's edits: unedited − edited accuracy, mean over the budgets. */
-        double[] meanDrops(String set) {
+        /**
+         * Drop of each data set under the set's edits: unedited − edited exact accuracy (or teacher-forced
+         * accuracy), mean over the budgets.
+         */
+        double[] meanDrops(String set, boolean exact) {
             double[] drop = new double[dataSets.size()];
             List<EditSweep.Variant<AbilityEval.Result>> vs = of(set);
             for (int d = 0; d < dataSets.size(); d++) {
                 for (var v : vs) {
-                    drop[d] += (accuracy(unedited, dataSets.get(d)) - accuracy(v.evaluation(), dataSets.get(d)))
-                            / vs.size();
+                    drop[d] += (measure(unedited, dataSets.get(d), exact)
+                            - measure(v.evaluation(), dataSets.get(d), exact)) / vs.size();
                 }
             }
             return drop;
@@ -281,7 +294,8 @@ final class TaskBandsCommand implements Callable<Integer> {
             for (var v : variants) {
                 rows.add(row("K-FAC " + v.layerSet() + " " + v.budget(), v.keptFraction(), v.evaluation()));
             }
-            out.append("Task accuracy (exact answer, greedy; canaries: strict recitation), held-out perplexity\n");
+            out.append("Task accuracy: exact answer, greedy / teacher-forced accuracy over the answer tokens (canaries: "
+                    + "strict recitation / teacher-forced accuracy on the secrets); held-out perplexity\n");
             out.append(EvalReport.render(header, rows));
 
             out.append("\nBand activation relative to clean held-out text, ratio_band = E_data[act] / E_clean[act], "
@@ -302,21 +316,25 @@ final class TaskBandsCommand implements Callable<Integer> {
             out.append(EvalReport.render(bandHeader, bandRows));
 
             out.append("\nCorrelation over the " + dataSets.size() + " data sets of the bottom-50% band ratio with "
-                    + "the accuracy drop (unedited − edited): Pearson r (Spearman ρ_s)\n");
-            List<String> corrHeader = new ArrayList<>(List.of("layer set", "statistic", "drop: mean over ρ"));
-            budgets.forEach(b -> corrHeader.add("drop at " + b));
+                    + "the drop (unedited − edited) of exact accuracy or of teacher-forced (TF) accuracy: Pearson r "
+                    + "(Spearman ρ_s); NaN where no data set's figure moved\n");
+            List<String> corrHeader = new ArrayList<>(List.of("layer set", "statistic", "drop of", "mean over ρ"));
+            budgets.forEach(b -> corrHeader.add("at " + b));
             List<List<String>> corrRows = new ArrayList<>();
             for (EditSweep.LayerSet set : sets) {
-                for (boolean outputNorm : new boolean[]{true, false}) {
-                    double[] x = bottomRatios(set.name(), outputNorm);
-                    List<String> r = new ArrayList<>(List.of(set.name(), outputNorm ? "(a) ‖W_band x‖" : "(b) RMS"));
-                    r.add(corr(x, meanDrops(set.name())));
-                    for (var v : of(set.name())) {
-                        double[] y = dataSets.stream().mapToDouble(d -> accuracy(unedited, d)
-                                - accuracy(v.evaluation(), d)).toArray();
-                        r.add(corr(x, y));
+                for (boolean exact : new boolean[]{true, false}) {
+                    for (boolean outputNorm : new boolean[]{true, false}) {
+                        double[] x = bottomRatios(set.name(), outputNorm);
+                        List<String> r = new ArrayList<>(List.of(set.name(), outputNorm ? "(a) ‖W_band x‖"
+                                : "(b) RMS", exact ? "exact" : "TF"));
+                        r.add(corr(x, meanDrops(set.name(), exact)));
+                        for (var v : of(set.name())) {
+                            double[] y = dataSets.stream().mapToDouble(d -> measure(unedited, d, exact)
+                                    - measure(v.evaluation(), d, exact)).toArray();
+                            r.add(corr(x, y));
+                        }
+                        corrRows.add(r);
                     }
-                    corrRows.add(r);
                 }
             }
             out.append(EvalReport.render(corrHeader, corrRows));
@@ -330,7 +348,7 @@ final class TaskBandsCommand implements Callable<Integer> {
         private List<String> row(String name, double kept, AbilityEval.Result r) {
             List<String> row = new ArrayList<>(List.of(name, String.format("%.3f", kept)));
             for (String d : dataSets) {
-                row.add(String.format("%.3f", accuracy(r, d)));
+                row.add(String.format("%.3f / %.3f", accuracy(r, d), teacherForced(r, d)));
             }
             row.add(String.format("%.3f", r.perplexity().perplexity()));
             row.add(String.format("%.3f", r.perplexity().meanOfBatchPerplexities()));
@@ -367,18 +385,23 @@ final class TaskBandsCommand implements Callable<Integer> {
                     ratios.put(d, perBand);
                 }
                 s.put("bandRatios", ratios);
-                double[] drops = meanDrops(set.name());
-                Map<String, Double> dropMap = new LinkedHashMap<>();
-                for (int d = 0; d < dataSets.size(); d++) {
-                    dropMap.put(dataSets.get(d), drops[d]);
-                }
-                s.put("meanDrop", dropMap);
                 double[] xa = bottomRatios(set.name(), true);
                 double[] xb = bottomRatios(set.name(), false);
-                s.put("pearsonBottomOutputNorm", Correlation.pearson(xa, drops));
-                s.put("spearmanBottomOutputNorm", Correlation.spearman(xa, drops));
-                s.put("pearsonBottomProjectionRms", Correlation.pearson(xb, drops));
-                s.put("spearmanBottomProjectionRms", Correlation.spearman(xb, drops));
+                for (boolean exact : new boolean[]{true, false}) {
+                    String key = exact ? "exact" : "teacherForced";
+                    double[] drops = meanDrops(set.name(), exact);
+                    Map<String, Double> dropMap = new LinkedHashMap<>();
+                    for (int d = 0; d < dataSets.size(); d++) {
+                        dropMap.put(dataSets.get(d), drops[d]);
+                    }
+                    Map<String, Object> c = new LinkedHashMap<>();
+                    c.put("meanDrop", dropMap);
+                    c.put("pearsonBottomOutputNorm", Correlation.pearson(xa, drops));
+                    c.put("spearmanBottomOutputNorm", Correlation.spearman(xa, drops));
+                    c.put("pearsonBottomProjectionRms", Correlation.pearson(xb, drops));
+                    c.put("spearmanBottomProjectionRms", Correlation.spearman(xb, drops));
+                    s.put(key, c);
+                }
                 perSet.put(set.name(), s);
             }
             out.put("layerSets", perSet);
@@ -390,27 +413,33 @@ final class TaskBandsCommand implements Callable<Integer> {
             Map<String, Double> acc = new LinkedHashMap<>();
             dataSets.forEach(d -> acc.put(d, accuracy(r, d)));
             s.put("accuracy", acc);
+            Map<String, Double> tf = new LinkedHashMap<>();
+            dataSets.forEach(d -> tf.put(d, teacherForced(r, d)));
+            s.put("teacherForcedAccuracy", tf);
             s.put("perplexity", r.perplexity().perplexity());
             s.put("perplexityBatchMean", r.perplexity().meanOfBatchPerplexities());
             s.put("canaryLoose", r.recitation().overall().loose());
             return s;
         }
 
-        /** Fig. 4 at our scale: per layer set, bottom-band ratio (a) against mean drop, one point per data set. */
+        /**
+         * Fig. 4 at our scale: per layer set, bottom-band ratio (a) against the mean drop of teacher-forced accuracy
+         * (graded, so it moves where exact answers do not), one point per data set.
+         */
         void plot(Path png) throws IOException {
             System.setProperty("java.awt.headless", "true");
             XYChart chart = new XYChartBuilder().width(1000).height(650)
-                    .title("Bottom-50% band activation vs accuracy drop under the K-FAC edit (mean over ρ)")
+                    .title("Bottom-50% band activation vs teacher-forced accuracy drop, K-FAC edit (mean over ρ)")
                     .xAxisTitle("bottom-50% band ratio to clean text, (a) ‖W_band x‖")
-                    .yAxisTitle("accuracy drop (unedited − edited)").build();
+                    .yAxisTitle("teacher-forced accuracy drop (unedited − edited)").build();
             chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
             chart.getStyler().setMarkerSize(10);
             for (EditSweep.LayerSet set : sets) {
                 double[] x = bottomRatios(set.name(), true);
-                double[] y = meanDrops(set.name());
+                double[] y = meanDrops(set.name(), false);
                 chart.addSeries(String.format("%s (r = %+.2f)", set.name(), Correlation.pearson(x, y)), x, y);
                 for (int d = 0; d < x.length; d++) {
-                    chart.addAnnotation(new AnnotationText(dataSets.get(d), x[d], y[d] + 0.015, false));
+                    chart.addAnnotation(new AnnotationText(dataSets.get(d), x[d], y[d] + 0.005, false));
                 }
             }
             BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);

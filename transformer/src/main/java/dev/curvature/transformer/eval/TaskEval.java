@@ -21,12 +21,17 @@ public final class TaskEval {
     private TaskEval() {
     }
 
-    /** What the model wrote after one prompt, and whether it is the answer. */
-    public record Outcome(String id, String task, String answer, String generated, boolean correct) {
+    /**
+     * What the model wrote after one prompt, whether it is the answer, and the teacher-forced accuracy: the fraction
+     * of the answer's tokens the model ranks first when fed the prompt and the true answer before them (a graded
+     * measure that moves under an edit even where exact answers are all right or all wrong).
+     */
+    public record Outcome(String id, String task, String answer, String generated, boolean correct,
+                          double teacherForced) {
     }
 
-    /** Correct answers out of samples for one task set. */
-    public record Summary(int samples, int correct) {
+    /** Correct answers out of samples for one task set, and the mean teacher-forced accuracy over its answers. */
+    public record Summary(int samples, int correct, double teacherForcedAccuracy) {
         public double accuracy() {
             return samples == 0 ? 0 : (double) correct / samples;
         }
@@ -61,6 +66,7 @@ public final class TaskEval {
             }
             byLength.computeIfAbsent(prompts[i].length, k -> new ArrayList<>()).add(i);
         }
+        double[] teacherForced = teacherForced(model, tokenizer, samples, prompts, batch);
         Outcome[] outcomes = new Outcome[samples.size()];
         for (var group : byLength.entrySet()) {
             List<Integer> members = group.getValue();
@@ -76,18 +82,67 @@ public final class TaskEval {
                     int i = chunk.get(k);
                     TaskSample s = samples.get(i);
                     String text = tokenizer.decodeToString(generated[k]);
-                    outcomes[i] = new Outcome(s.id(), s.task(), s.answer(), text, text.startsWith(s.answer()));
+                    outcomes[i] = new Outcome(s.id(), s.task(), s.answer(), text, text.startsWith(s.answer()),
+                            teacherForced[i]);
                 }
             }
         }
-        Map<String, int[]> tally = new LinkedHashMap<>();
+        Map<String, double[]> tally = new LinkedHashMap<>();
         for (Outcome o : outcomes) {
-            int[] t = tally.computeIfAbsent(o.task(), k -> new int[2]);
+            double[] t = tally.computeIfAbsent(o.task(), k -> new double[3]);
             t[0]++;
             t[1] += o.correct() ? 1 : 0;
+            t[2] += o.teacherForced();
         }
         Map<String, Summary> byTask = new LinkedHashMap<>();
-        tally.forEach((task, t) -> byTask.put(task, new Summary(t[0], t[1])));
+        tally.forEach((task, t) -> byTask.put(task, new Summary((int) t[0], (int) t[1], t[2] / t[0])));
         return new Result(List.of(outcomes), byTask);
+    }
+
+    /**
+     * Per sample, the teacher-forced accuracy over its answer tokens: prompt + answer run as one sequence (batched
+     * by total length), position p − 1 + k predicting answer token k.
+     */
+    private static double[] teacherForced(CausalLm model, Tokenizer tokenizer, List<TaskSample> samples,
+                                          int[][] prompts, int batch) {
+        int[][] answers = new int[samples.size()][];
+        Map<Integer, List<Integer>> byLength = new TreeMap<>();
+        for (int i = 0; i < samples.size(); i++) {
+            answers[i] = tokenizer.encode(samples.get(i).answer());
+            byLength.computeIfAbsent(prompts[i].length + answers[i].length, k -> new ArrayList<>()).add(i);
+        }
+        double[] accuracy = new double[samples.size()];
+        var backend = model.backend();
+        for (var group : byLength.entrySet()) {
+            int time = group.getKey();
+            List<Integer> members = group.getValue();
+            for (int from = 0; from < members.size(); from += batch) {
+                List<Integer> chunk = members.subList(from, Math.min(members.size(), from + batch));
+                int[] ids = new int[chunk.size() * time];
+                int[] targets = new int[ids.length];
+                java.util.Arrays.fill(targets, -1);
+                for (int b = 0; b < chunk.size(); b++) {
+                    int i = chunk.get(b);
+                    System.arraycopy(prompts[i], 0, ids, b * time, prompts[i].length);
+                    System.arraycopy(answers[i], 0, ids, b * time + prompts[i].length, answers[i].length);
+                }
+                try (var act = model.workspace(chunk.size(), time);
+                     java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                    model.forward(act, new dev.curvature.transformer.model.Batch.Tokens(ids, targets));
+                    var best = backend.allocate(arena, dev.curvature.engine.DType.I32, ids.length);
+                    backend.rowArgmax(best, act.logits());
+                    int[] predicted = backend.readInts(best);
+                    for (int b = 0; b < chunk.size(); b++) {
+                        int i = chunk.get(b);
+                        int hits = 0;
+                        for (int k = 0; k < answers[i].length; k++) {
+                            hits += predicted[b * time + prompts[i].length - 1 + k] == answers[i][k] ? 1 : 0;
+                        }
+                        accuracy[i] = (double) hits / answers[i].length;
+                    }
+                }
+            }
+        }
+        return accuracy;
     }
 }

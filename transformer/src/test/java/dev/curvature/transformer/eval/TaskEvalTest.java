@@ -60,8 +60,14 @@ class TaskEvalTest {
                             "sums", "long-wrong"));                                   // first byte off: wrong
             for (int batch : new int[]{1, 2, 16}) {
                 TaskEval.Result result = TaskEval.evaluate(model, bytes, samples, batch);
-                assertEquals(new TaskEval.Summary(3, 2), result.byTask().get("facts"), "batch " + batch);
-                assertEquals(new TaskEval.Summary(2, 1), result.byTask().get("sums"), "batch " + batch);
+                // teacher-forced: right 6/6, wrong-last 5/6 (the greedy prefix, then the changed byte), prefix 3/3;
+                // long-right 4/4 (long-wrong's later bytes follow a changed prefix: not hand-computable)
+                assertEquals(new TaskEval.Summary(3, 2, (1 + 5.0 / 6 + 1) / 3), result.byTask().get("facts"),
+                        "batch " + batch);
+                assertEquals(2, result.byTask().get("sums").samples());
+                assertEquals(1, result.byTask().get("sums").correct());
+                assertEquals(List.of(1.0, 5.0 / 6, 1.0, 1.0),
+                        result.outcomes().subList(0, 4).stream().map(TaskEval.Outcome::teacherForced).toList());
                 assertEquals(List.of("facts", "sums"), List.copyOf(result.byTask().keySet()));
                 assertEquals(List.of(true, false, true, true, false),
                         result.outcomes().stream().map(TaskEval.Outcome::correct).toList());

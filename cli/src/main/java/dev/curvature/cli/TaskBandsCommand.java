@@ -59,8 +59,9 @@ import java.util.concurrent.Callable;
                         + "(strict) and held-out perplexity; (4) per layer set, band activation of each task set "
                         + "(prompt + answer) and of the canaries against clean held-out windows, both statistics, "
                         + "averaged over the set's layers; (5) per layer set, the correlation over the task sets "
-                        + "(canaries included) of the bottom-band ratio with the accuracy drop (unedited − edited, "
-                        + "mean over ρ, and per ρ).",
+                        + "(canaries included) of the bottom-band ratio with the drop (unedited − edited, mean over "
+                        + "ρ, and per ρ) of exact accuracy and of teacher-forced accuracy over the answer tokens "
+                        + "(graded: it moves where exact answers are all right or all wrong).",
                 "",
                 "Writes <out>/report.json, <out>/table.txt, <out>/factors.safetensors and "
                         + "<out>/band-vs-drop.png. Prints the table on stderr; --json also prints the report on "

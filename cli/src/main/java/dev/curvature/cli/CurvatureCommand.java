@@ -29,7 +29,7 @@ import picocli.CommandLine.Command;
                         + "nothing else."},
         subcommands = {InfoCommand.class, DemoCommand.class, WorkbenchCommand.class, TrainCommand.class,
                 CollectCommand.class, MergeCommand.class, SpectrumCommand.class, EditCommand.class, EkfacCommand.class,
-                SubnetCommand.class, BandsCommand.class,
+                SubnetCommand.class, BandsCommand.class, EvalCommand.class, TaskBandsCommand.class,
                 ProbeCommand.class, BenchCommand.class, VitDemoCommand.class, ScoreCommand.class,
                 CommandLine.HelpCommand.class})
 public final class CurvatureCommand implements Runnable {

@@ -1,6 +1,7 @@
 package dev.curvature.cli;
 
 import dev.curvature.transformer.workbench.CorpusSource;
+import dev.curvature.transformer.workbench.TaskOptions;
 import dev.curvature.transformer.workbench.WorkbenchBuilder;
 import dev.curvature.transformer.workbench.WorkbenchCorpus;
 import dev.curvature.transformer.workbench.WorkbenchOptions;
@@ -51,6 +52,32 @@ final class WorkbenchCommand implements Callable<Integer> {
     @Option(names = "--canary-repeats", paramLabel = "K", description = "Copies of each canary (default: 160).")
     Integer canaryRepeats;
 
+    @Option(names = "--tasks", description = "Also mix synthetic task data into train.txt (from --seed): closed-book "
+            + "facts about invented entities (each question-answer line 20 times), open-book lines stating a fact and "
+            + "asking it, 2-3 digit sums; and write their held-out eval sets eval/tasks/{closed-book, open-book, "
+            + "open-book-unseen, arithmetic}.jsonl for the 'eval' command.")
+    boolean tasks;
+
+    @Option(names = "--facts", paramLabel = "N", description = "With --tasks: invented entities of the closed-book "
+            + "facts, 2 facts each (default: 100).")
+    Integer facts;
+
+    @Option(names = "--fact-copies", paramLabel = "K", description = "With --tasks: copies of each fact's "
+            + "question-answer line in train.txt (default: 20).")
+    Integer factCopies;
+
+    @Option(names = "--open-book-lines", paramLabel = "N", description = "With --tasks: open-book training lines on "
+            + "fresh entities (default: 4000).")
+    Integer openBookLines;
+
+    @Option(names = "--sums", paramLabel = "N", description = "With --tasks: distinct training sums a+b=c. "
+            + "(default: 30000; 300 more are held out).")
+    Integer sums;
+
+    @Option(names = "--kjv-range", paramLabel = "RANGE", description = "Without --source: the part of the KJV to "
+            + "build from, as the bible command takes it (default: gen1:1-rev22:21, the whole Bible).")
+    String kjvRange;
+
     @Mixin
     ReportOutput output;
 
@@ -66,11 +93,15 @@ final class WorkbenchCommand implements Callable<Integer> {
             options = options.withCanaries(canaries != null ? canaries : options.canaries(),
                     canaryRepeats != null ? canaryRepeats : options.canaryRepeats(), options.canaryAlphabet());
         }
-        CorpusSource from = source != null ? new CorpusSource.TextFile(source) : CorpusSource.KjvBible.whole();
+        if (source != null && kjvRange != null) {
+            throw new IllegalArgumentException("--source and --kjv-range are two sources: give one");
+        }
+        CorpusSource from = source != null ? new CorpusSource.TextFile(source)
+                : kjvRange != null ? new CorpusSource.KjvBible(kjvRange, false) : CorpusSource.KjvBible.whole();
         WorkbenchBuilder.WorkbenchFiles files;
         try (OutputFiles.Lock lock = OutputFiles.lock(out)) {
             OutputFiles.cleanLeftovers(out);
-            files = WorkbenchBuilder.write(from, options, out);
+            files = WorkbenchBuilder.write(from, options, taskOptions(), out);
         }
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("directory", files.directory().toString());
@@ -79,6 +110,22 @@ final class WorkbenchCommand implements Callable<Integer> {
         report.put("source", from.description());
         output.print(report, summary(files.directory(), from.description(), files.corpus().counts()));
         return 0;
+    }
+
+    /** The task options of --tasks and its sizing options (which need --tasks), else null. */
+    private TaskOptions taskOptions() {
+        if (!tasks) {
+            if (facts != null || factCopies != null || openBookLines != null || sums != null) {
+                throw new IllegalArgumentException("--facts, --fact-copies, --open-book-lines and --sums size the "
+                        + "task data: they need --tasks");
+            }
+            return null;
+        }
+        TaskOptions d = TaskOptions.defaults(seed);
+        return new TaskOptions(seed, facts != null ? facts : d.factEntities(),
+                factCopies != null ? factCopies : d.factCopies(), openBookLines != null ? openBookLines
+                : d.openBookTrain(), d.openBookUnseen(), sums != null ? sums : d.arithmeticTrain(),
+                d.arithmeticEval());
     }
 
     /** What was written where, with the sizes and counts of {@link WorkbenchCorpus.Counts}. */

@@ -76,8 +76,19 @@ public final class WorkbenchBuilder {
      */
     public static WorkbenchFiles write(CorpusSource source, WorkbenchOptions options, Path outputDir)
             throws IOException {
+        return write(source, options, null, outputDir);
+    }
+
+    /**
+     * As {@link #write(CorpusSource, WorkbenchOptions, Path)}, with task data (when {@code tasks} is not null): its
+     * training lines are placed in train.txt like the inserted copies, its eval sets written to
+     * eval/tasks/NAME.jsonl, its options and counts recorded in the manifest.
+     */
+    public static WorkbenchFiles write(CorpusSource source, WorkbenchOptions options, TaskOptions tasks,
+                                       Path outputDir) throws IOException {
         String text = normalise(source.read());
-        WorkbenchCorpus corpus = compose(text, options);
+        TaskSuite suite = tasks == null ? null : TaskSuite.generate(tasks);
+        WorkbenchCorpus corpus = compose(text, options, suite == null ? List.of() : suite.trainLines());
         Path target = outputDir.toAbsolutePath().normalize();
         if (Files.exists(target)) {
             throw new FileAlreadyExistsException(target.toString(), null,
@@ -88,6 +99,12 @@ public final class WorkbenchBuilder {
         Path temporary = Files.createDirectory(AtomicDirectory.temporarySibling(target, ".new"));
         try {
             Map<String, String> contents = contents(corpus);
+            if (suite != null) {
+                Files.createDirectories(temporary.resolve("eval/tasks"));
+                for (var set : suite.evalSets().entrySet()) {
+                    contents.put("eval/tasks/" + set.getKey() + ".jsonl", TaskSuite.toJsonl(set.getValue()));
+                }
+            }
             Map<String, String> sha256 = new LinkedHashMap<>();
             Map<String, Long> bytes = new LinkedHashMap<>();
             Files.createDirectories(temporary.resolve("eval"));
@@ -98,7 +115,7 @@ public final class WorkbenchBuilder {
                 bytes.put(entry.getKey(), (long) data.length);
             }
             String sourceSha256 = sha256(text.getBytes(StandardCharsets.UTF_8));
-            byte[] manifest = manifest(source, options, corpus, sourceSha256, sha256, bytes)
+            byte[] manifest = manifest(source, options, tasks, suite, corpus, sourceSha256, sha256, bytes)
                     .getBytes(StandardCharsets.UTF_8);
             Files.write(temporary.resolve("manifest.json"), manifest);
             Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
@@ -135,6 +152,14 @@ public final class WorkbenchBuilder {
 
     /** The workbench in memory, from {@code sourceText} (normalised as {@link #write} does). */
     public static WorkbenchCorpus compose(String sourceText, WorkbenchOptions options) {
+        return compose(sourceText, options, List.of());
+    }
+
+    /**
+     * As {@link #compose(String, WorkbenchOptions)}, with {@code extraLines} (task data; no '\n' inside) placed in
+     * train.txt exactly as the inserted copies are (step 5), shuffled together with them.
+     */
+    public static WorkbenchCorpus compose(String sourceText, WorkbenchOptions options, List<String> extraLines) {
         String text = normalise(sourceText);
         if (text.isEmpty()) {
             throw new IllegalArgumentException("source text is empty");
@@ -247,6 +272,12 @@ public final class WorkbenchBuilder {
             for (int r = 0; r < options.canaryRepeats(); r++) {
                 copies.add(c.text());
             }
+        }
+        for (String line : extraLines) {
+            if (line.indexOf('\n') >= 0) {
+                throw new IllegalArgumentException("an inserted task line holds a line break: " + line);
+            }
+            copies.add(line);
         }
         int[] slots = train.allowedSlots(passageSpans);
         String[] shuffledCopies = copies.toArray(String[]::new);
@@ -400,8 +431,8 @@ public final class WorkbenchBuilder {
         }
     }
 
-    private static String manifest(CorpusSource source, WorkbenchOptions options, WorkbenchCorpus corpus,
-                                   String sourceSha256, Map<String, String> sha256, Map<String, Long> bytes)
+    private static String manifest(CorpusSource source, WorkbenchOptions options, TaskOptions tasks,
+                                   TaskSuite suite, WorkbenchCorpus corpus, String sourceSha256, Map<String, String> sha256, Map<String, Long> bytes)
             throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT);
@@ -440,6 +471,21 @@ public final class WorkbenchBuilder {
         counts.put("canaryOccurrencesInTrain", options.canaryRepeats());
         counts.put("insertedCanaryCopies", c.insertedCanaryCopies());
         counts.put("heldoutControls", c.heldoutControls());
+        if (tasks != null) {
+            ObjectNode t = root.putObject("tasks");
+            ObjectNode topts = t.putObject("options");
+            topts.put("seed", tasks.seed());
+            topts.put("factEntities", tasks.factEntities());
+            topts.put("factCopies", tasks.factCopies());
+            topts.put("openBookTrain", tasks.openBookTrain());
+            topts.put("openBookUnseen", tasks.openBookUnseen());
+            topts.put("arithmeticTrain", tasks.arithmeticTrain());
+            topts.put("arithmeticEval", tasks.arithmeticEval());
+            t.put("trainLines", suite.trainLines().size());
+            t.put("trainChars", suite.trainChars());
+            ObjectNode sizes = t.putObject("evalSamples");
+            suite.evalSets().forEach((name, set) -> sizes.put(name, set.size()));
+        }
         ObjectNode files = root.putObject("files");
         for (var entry : sha256.entrySet()) {
             ObjectNode f = files.putObject(entry.getKey());

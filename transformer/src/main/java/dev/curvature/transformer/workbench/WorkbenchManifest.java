@@ -18,9 +18,11 @@ import java.util.Map;
  * @param sourceDescription what the source was, as {@link CorpusSource#description()} wrote it
  * @param sourceSha256      SHA-256 of the normalised source text
  * @param fileSha256        SHA-256 of each written file, by relative path
+ * @param tasks             the task data's options when the workbench was built with it ({@code workbench --tasks}),
+ *                          else null
  */
 public record WorkbenchManifest(Path file, WorkbenchOptions options, String sourceDescription, String sourceSha256,
-                                Map<String, String> fileSha256) {
+                                Map<String, String> fileSha256, TaskOptions tasks) {
 
     /**
      * train-clean.txt was added to the workbench after the first manifests were written; where a manifest has no
@@ -54,8 +56,20 @@ public record WorkbenchManifest(Path file, WorkbenchOptions options, String sour
         Map<String, String> files = new LinkedHashMap<>();
         root.path("files").properties().forEach(e -> files.put(e.getKey(), e.getValue().path("sha256").asText()));
         JsonNode source = root.path("source");
+        TaskOptions tasks = null;
+        if (root.has("tasks")) {
+            JsonNode t = required(file, root.path("tasks"), "options");
+            try {
+                tasks = new TaskOptions(required(file, t, "seed").asLong(), required(file, t, "factEntities").asInt(),
+                        required(file, t, "factCopies").asInt(), required(file, t, "openBookTrain").asInt(),
+                        required(file, t, "openBookUnseen").asInt(), required(file, t, "arithmeticTrain").asInt(),
+                        required(file, t, "arithmeticEval").asInt());
+            } catch (IllegalArgumentException e) {
+                throw new IOException(file + ": invalid task options: " + e.getMessage(), e);
+            }
+        }
         return new WorkbenchManifest(file, options, required(file, source, "description").asText(),
-                required(file, source, "sha256").asText(), files);
+                required(file, source, "sha256").asText(), files, tasks);
     }
 
     private static JsonNode required(Path file, JsonNode node, String field) throws IOException {
@@ -71,12 +85,13 @@ public record WorkbenchManifest(Path file, WorkbenchOptions options, String sour
      * source cannot be trusted to be the same text, so it must be given explicitly (its SHA-256 is checked).
      */
     public CorpusSource source() throws IOException {
-        CorpusSource kjv = CorpusSource.KjvBible.whole();
-        if (sourceDescription.equals(kjv.description())) {
-            return kjv;
+        var range = java.util.regex.Pattern.compile("bible -f (\\S+) \\(Debian bible-kjv\\), verse references "
+                + "(stripped|kept)").matcher(sourceDescription);
+        if (range.matches()) {
+            return new CorpusSource.KjvBible(range.group(1), range.group(2).equals("kept"));
         }
         throw new IOException(file + ": the workbench was built from \"" + sourceDescription + "\", which cannot be "
-                + "re-read automatically (only the KJV of bible-kjv is)");
+                + "re-read automatically (only the KJV of bible-kjv, whole or a range, is)");
     }
 
     /**
@@ -91,8 +106,15 @@ public record WorkbenchManifest(Path file, WorkbenchOptions options, String sour
             throw new IOException("the source text (" + source.description() + ") has SHA-256 " + sha + ", but "
                     + file + " was built from " + sourceSha256 + ": a different edition or package version");
         }
-        WorkbenchCorpus corpus = WorkbenchBuilder.compose(text, options);
-        for (var entry : WorkbenchBuilder.contents(corpus).entrySet()) {
+        TaskSuite suite = tasks == null ? null : TaskSuite.generate(tasks);
+        WorkbenchCorpus corpus = WorkbenchBuilder.compose(text, options,
+                suite == null ? java.util.List.of() : suite.trainLines());
+        Map<String, String> contents = WorkbenchBuilder.contents(corpus);
+        if (suite != null) {
+            suite.evalSets().forEach((name, set) -> contents.put("eval/tasks/" + name + ".jsonl",
+                    TaskSuite.toJsonl(set)));
+        }
+        for (var entry : contents.entrySet()) {
             String recorded = fileSha256.get(entry.getKey());
             if (recorded == null) {
                 if (entry.getKey().equals(DERIVED_LATER)) {

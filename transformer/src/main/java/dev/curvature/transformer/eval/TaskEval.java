@@ -1,0 +1,148 @@
+package dev.curvature.transformer.eval;
+
+import dev.curvature.transformer.model.CausalLm;
+import dev.curvature.transformer.model.Generator;
+import dev.curvature.transformer.tokenizer.Tokenizer;
+import dev.curvature.transformer.workbench.TaskSample;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Task accuracy by exact answer (the task half of paper §4): greedy-decode after each prompt as many tokens as the
+ * answer has, decode them to text, and count the sample correct when that text starts with the answer. Answers end
+ * with a terminator ('.'), so "46." after "12+34=" is right and "467." wrong. Comparing decoded text, not token ids,
+ * keeps the rule independent of how a BPE tokenizer would split prompt + answer jointly.
+ */
+public final class TaskEval {
+    private TaskEval() {
+    }
+
+    /**
+     * What the model wrote after one prompt, whether it is the answer, and the teacher-forced accuracy: the fraction
+     * of the answer's tokens the model ranks first when fed the prompt and the true answer before them (a graded
+     * measure that moves under an edit even where exact answers are all right or all wrong).
+     */
+    public record Outcome(String id, String task, String answer, String generated, boolean correct,
+                          double teacherForced) {
+    }
+
+    /** Correct answers out of samples for one task set, and the mean teacher-forced accuracy over its answers. */
+    public record Summary(int samples, int correct, double teacherForcedAccuracy) {
+        public double accuracy() {
+            return samples == 0 ? 0 : (double) correct / samples;
+        }
+    }
+
+    /** Every outcome (in input order) and the summary per task, in order of first appearance. */
+    public record Result(List<Outcome> outcomes, Map<String, Summary> byTask) {
+    }
+
+    /**
+     * Evaluates every sample; prompts are batched by token length, {@code batch} at a time. A prompt that leaves no
+     * room for its answer in the model's context is refused naming the sample.
+     */
+    public static Result evaluate(CausalLm model, Tokenizer tokenizer, List<TaskSample> samples, int batch) {
+        if (batch < 1) {
+            throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+        }
+        int context = model.config().contextLength();
+        Map<Integer, List<Integer>> byLength = new TreeMap<>();
+        int[][] prompts = new int[samples.size()][];
+        int[] answerTokens = new int[samples.size()];
+        for (int i = 0; i < samples.size(); i++) {
+            TaskSample s = samples.get(i);
+            prompts[i] = tokenizer.encode(s.prompt());
+            answerTokens[i] = tokenizer.encode(s.answer()).length;
+            if (prompts[i].length == 0) {
+                throw new IllegalArgumentException("task sample " + s.id() + ": empty prompt");
+            }
+            if (prompts[i].length + answerTokens[i] > context) {
+                throw new IllegalArgumentException("task sample " + s.id() + ": prompt " + prompts[i].length
+                        + " + answer " + answerTokens[i] + " tokens exceed the model's " + context + " positions");
+            }
+            byLength.computeIfAbsent(prompts[i].length, k -> new ArrayList<>()).add(i);
+        }
+        double[] teacherForced = teacherForced(model, tokenizer, samples, prompts, batch);
+        Outcome[] outcomes = new Outcome[samples.size()];
+        for (var group : byLength.entrySet()) {
+            List<Integer> members = group.getValue();
+            for (int from = 0; from < members.size(); from += batch) {
+                List<Integer> chunk = members.subList(from, Math.min(members.size(), from + batch));
+                int newTokens = chunk.stream().mapToInt(i -> answerTokens[i]).max().orElseThrow();
+                int[][] chunkPrompts = chunk.stream().map(i -> prompts[i]).toArray(int[][]::new);
+                int[][] generated;
+                try (Generator generator = new Generator(model, chunk.size(), group.getKey() + newTokens)) {
+                    generated = generator.greedy(chunkPrompts, newTokens);
+                }
+                for (int k = 0; k < chunk.size(); k++) {
+                    int i = chunk.get(k);
+                    TaskSample s = samples.get(i);
+                    String text = tokenizer.decodeToString(generated[k]);
+                    outcomes[i] = new Outcome(s.id(), s.task(), s.answer(), text, text.startsWith(s.answer()),
+                            teacherForced[i]);
+                }
+            }
+        }
+        Map<String, double[]> tally = new LinkedHashMap<>();
+        for (Outcome o : outcomes) {
+            double[] t = tally.computeIfAbsent(o.task(), k -> new double[3]);
+            t[0]++;
+            t[1] += o.correct() ? 1 : 0;
+            t[2] += o.teacherForced();
+        }
+        Map<String, Summary> byTask = new LinkedHashMap<>();
+        tally.forEach((task, t) -> byTask.put(task, new Summary((int) t[0], (int) t[1], t[2] / t[0])));
+        return new Result(List.of(outcomes), byTask);
+    }
+
+    /**
+     * Per sample, the teacher-forced accuracy over its answer tokens: prompt + answer run as one sequence (batched
+     * by total length), position p − 1 + k predicting answer token k.
+     */
+    private static double[] teacherForced(CausalLm model, Tokenizer tokenizer, List<TaskSample> samples,
+                                          int[][] prompts, int batch) {
+        int[][] answers = new int[samples.size()][];
+        Map<Integer, List<Integer>> byLength = new TreeMap<>();
+        for (int i = 0; i < samples.size(); i++) {
+            answers[i] = tokenizer.encode(samples.get(i).answer());
+            byLength.computeIfAbsent(prompts[i].length + answers[i].length, k -> new ArrayList<>()).add(i);
+        }
+        double[] accuracy = new double[samples.size()];
+        var backend = model.backend();
+        for (var group : byLength.entrySet()) {
+            int time = group.getKey();
+            List<Integer> members = group.getValue();
+            for (int from = 0; from < members.size(); from += batch) {
+                List<Integer> chunk = members.subList(from, Math.min(members.size(), from + batch));
+                int[] ids = new int[chunk.size() * time];
+                int[] targets = new int[ids.length];
+                java.util.Arrays.fill(targets, -1);
+                for (int b = 0; b < chunk.size(); b++) {
+                    int i = chunk.get(b);
+                    System.arraycopy(prompts[i], 0, ids, b * time, prompts[i].length);
+                    System.arraycopy(answers[i], 0, ids, b * time + prompts[i].length, answers[i].length);
+                }
+                try (var act = model.workspace(chunk.size(), time);
+                     java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                    model.forward(act, new dev.curvature.transformer.model.Batch.Tokens(ids, targets));
+                    var best = backend.allocate(arena, dev.curvature.engine.DType.I32, ids.length);
+                    backend.rowArgmax(best, act.logits());
+                    int[] predicted = backend.readInts(best);
+                    for (int b = 0; b < chunk.size(); b++) {
+                        int i = chunk.get(b);
+                        int hits = 0;
+                        for (int k = 0; k < answers[i].length; k++) {
+                            hits += predicted[b * time + prompts[i].length - 1 + k] == answers[i][k] ? 1 : 0;
+                        }
+                        accuracy[i] = (double) hits / answers[i].length;
+                    }
+                }
+            }
+        }
+        return accuracy;
+    }
+}

@@ -204,7 +204,7 @@ final class VitDemoCommand implements Callable<Integer> {
         OutputFiles.deleteRecursively(snapshotFolder);       // snapshots of an earlier run are not this run's
         try (Trainer trainer = new Trainer(vit, data, options).trackSampleLosses()
                 .keepSnapshots(snapshotFolder, Trainer.evenSnapshotSteps(steps, snapshots))) {
-            ProgressLine progress = new ProgressLine("train", "steps");
+            ProgressLine progress = new ProgressLine("train", "steps", "images");
             trainer.train(report -> progress.update(report.step(), steps, report.step() * batch), out.resolve("model"),
                     1000);
         }

@@ -1,12 +1,8 @@
 package dev.curvature.transformer.workbench;
 
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,7 +37,6 @@ public final class TaskSuite {
     /** The terminator every answer ends with. */
     public static final String END = ".";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final String CONSONANTS = "bdfgklmnprstvz";
     private static final String VOWELS = "aeiou";
 
@@ -189,7 +184,7 @@ public final class TaskSuite {
     public static String toJsonl(List<TaskSample> samples) {
         StringBuilder out = new StringBuilder();
         for (TaskSample s : samples) {
-            ObjectNode node = JSON.createObjectNode();
+            ObjectNode node = JsonlEvalSet.JSON.createObjectNode();
             node.put("prompt", s.prompt());
             node.put("answer", s.answer());
             node.put("task", s.task());
@@ -201,32 +196,11 @@ public final class TaskSuite {
 
     /** Reads a task set written by {@link #toJsonl}; blank lines skipped; a bad line is an IOException naming it. */
     public static List<TaskSample> read(Path jsonl) throws IOException {
-        List<TaskSample> samples = new ArrayList<>();
-        int number = 0;
-        for (String line : Files.readAllLines(jsonl, StandardCharsets.UTF_8)) {
-            number++;
-            if (line.isBlank()) {
-                continue;
-            }
-            try {
-                JsonNode node = JSON.readTree(line);
-                samples.add(new TaskSample(field(node, "prompt"), field(node, "answer"), field(node, "task"),
-                        field(node, "id")));
-            } catch (JacksonException | IllegalArgumentException e) {
-                throw new IOException(jsonl + ": line " + number + ": " + e.getMessage(), e);
-            }
-        }
+        List<TaskSample> samples = JsonlEvalSet.read(jsonl, node -> new TaskSample(JsonlEvalSet.text(node, "prompt"),
+                JsonlEvalSet.text(node, "answer"), JsonlEvalSet.text(node, "task"), JsonlEvalSet.text(node, "id")));
         if (samples.isEmpty()) {
             throw new IOException(jsonl + ": no task samples");
         }
-        return List.copyOf(samples);
-    }
-
-    private static String field(JsonNode node, String name) {
-        JsonNode value = node == null || !node.isObject() ? null : node.get(name);
-        if (value == null || !value.isTextual()) {
-            throw new IllegalArgumentException("no string field \"" + name + "\"");
-        }
-        return value.asText();
+        return samples;
     }
 }

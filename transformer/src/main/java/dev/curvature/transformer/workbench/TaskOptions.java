@@ -16,12 +16,12 @@ public record TaskOptions(long seed, int factEntities, int factCopies, int openB
                           int arithmeticTrain, int arithmeticEval) {
 
     public TaskOptions {
-        positive("factEntities", factEntities);
-        positive("factCopies", factCopies);
-        nonNegative("openBookTrain", openBookTrain);
-        nonNegative("openBookUnseen", openBookUnseen);
-        nonNegative("arithmeticTrain", arithmeticTrain);
-        nonNegative("arithmeticEval", arithmeticEval);
+        WorkbenchOptions.positive("factEntities", factEntities);
+        WorkbenchOptions.positive("factCopies", factCopies);
+        WorkbenchOptions.nonNegative("openBookTrain", openBookTrain);
+        WorkbenchOptions.nonNegative("openBookUnseen", openBookUnseen);
+        WorkbenchOptions.nonNegative("arithmeticTrain", arithmeticTrain);
+        WorkbenchOptions.nonNegative("arithmeticEval", arithmeticEval);
         // 10..999 operands give 990² ordered pairs; keep far from exhausting them so the held-out draw terminates fast
         if ((long) arithmeticTrain + 2L * arithmeticEval > 400_000) {
             throw new IllegalArgumentException("arithmeticTrain + 2 x arithmeticEval must be <= 400000, got "
@@ -35,17 +35,5 @@ public record TaskOptions(long seed, int factEntities, int factCopies, int openB
      */
     public static TaskOptions defaults(long seed) {
         return new TaskOptions(seed, 100, 20, 4000, 200, 30_000, 300);
-    }
-
-    private static void positive(String name, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(name + " must be > 0, got " + value);
-        }
-    }
-
-    private static void nonNegative(String name, int value) {
-        if (value < 0) {
-            throw new IllegalArgumentException(name + " must be >= 0, got " + value);
-        }
     }
 }

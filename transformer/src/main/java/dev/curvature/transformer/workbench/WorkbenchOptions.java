@@ -92,13 +92,15 @@ public record WorkbenchOptions(long seed, double heldoutFraction, int heldoutBlo
                 canaryRepeats, canaryAlphabet, promptChars, suffixChars, heldoutSamples);
     }
 
-    private static void positive(String name, int value) {
+    /** Refuses {@code value} ≤ 0, naming the option (also used by {@link TaskOptions}). */
+    static void positive(String name, int value) {
         if (value <= 0) {
             throw new IllegalArgumentException(name + " must be > 0, got " + value);
         }
     }
 
-    private static void nonNegative(String name, int value) {
+    /** Refuses {@code value} < 0, naming the option. */
+    static void nonNegative(String name, int value) {
         if (value < 0) {
             throw new IllegalArgumentException(name + " must be >= 0, got " + value);
         }

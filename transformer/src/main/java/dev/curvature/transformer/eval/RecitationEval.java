@@ -1,14 +1,8 @@
 package dev.curvature.transformer.eval;
 
-import dev.curvature.engine.Backend;
-import dev.curvature.engine.DType;
-import dev.curvature.engine.Tensor;
-import dev.curvature.transformer.model.Batch;
 import dev.curvature.transformer.model.CausalLm;
 import dev.curvature.transformer.model.Generator;
-import dev.curvature.transformer.model.Workspace;
 
-import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -95,7 +89,8 @@ public final class RecitationEval {
                         chunk.get(0).prompt().length + length)) {
                     generated = generator.greedy(prompts, length);
                 }
-                double[] accuracy = teacherForced(model, chunk);
+                double[] accuracy = TeacherForcing.accuracy(model, prompts,
+                        chunk.stream().map(Sample::suffix).toArray(int[][]::new));
                 for (int i = 0; i < chunk.size(); i++) {
                     Sample s = chunk.get(i);
                     byId.put(s.id(), new Outcome(s.id(), s.source(), generated[i],
@@ -111,36 +106,5 @@ public final class RecitationEval {
         Map<String, Summary> bySource = new LinkedHashMap<>();
         perSource.forEach((source, list) -> bySource.put(source, Summary.of(list)));
         return new Result(outcomes, Summary.of(outcomes), bySource);
-    }
-
-    /** Per sample: fraction of suffix positions where argmax of the logits (given the true prefix) is the true token. */
-    private static double[] teacherForced(CausalLm model, List<Sample> chunk) {
-        int p = chunk.get(0).prompt().length;
-        int l = chunk.get(0).suffix().length;
-        int time = p + l;
-        int[] ids = new int[chunk.size() * time];
-        int[] targets = new int[ids.length];
-        java.util.Arrays.fill(targets, -1);
-        for (int b = 0; b < chunk.size(); b++) {
-            System.arraycopy(chunk.get(b).prompt(), 0, ids, b * time, p);
-            System.arraycopy(chunk.get(b).suffix(), 0, ids, b * time + p, l);
-        }
-        double[] accuracy = new double[chunk.size()];
-        Backend backend = model.backend();
-        try (Workspace act = model.workspace(chunk.size(), time); Arena arena = Arena.ofConfined()) {
-            model.forward(act, new Batch.Tokens(ids, targets));
-            Tensor best = backend.allocate(arena, DType.I32, ids.length);
-            backend.rowArgmax(best, act.logits());
-            int[] predicted = backend.readInts(best);
-            for (int b = 0; b < chunk.size(); b++) {
-                int hits = 0;
-                for (int k = 0; k < l; k++) {
-                    int position = b * time + p - 1 + k;   // predicts suffix token k
-                    hits += predicted[position] == chunk.get(b).suffix()[k] ? 1 : 0;
-                }
-                accuracy[b] = (double) hits / l;
-            }
-        }
-        return accuracy;
     }
 }

@@ -52,27 +52,27 @@ public final class TaskEval {
         int context = model.config().contextLength();
         Map<Integer, List<Integer>> byLength = new TreeMap<>();
         int[][] prompts = new int[samples.size()][];
-        int[] answerTokens = new int[samples.size()];
+        int[][] answers = new int[samples.size()][];
         for (int i = 0; i < samples.size(); i++) {
             TaskSample s = samples.get(i);
             prompts[i] = tokenizer.encode(s.prompt());
-            answerTokens[i] = tokenizer.encode(s.answer()).length;
+            answers[i] = tokenizer.encode(s.answer());
             if (prompts[i].length == 0) {
                 throw new IllegalArgumentException("task sample " + s.id() + ": empty prompt");
             }
-            if (prompts[i].length + answerTokens[i] > context) {
+            if (prompts[i].length + answers[i].length > context) {
                 throw new IllegalArgumentException("task sample " + s.id() + ": prompt " + prompts[i].length
-                        + " + answer " + answerTokens[i] + " tokens exceed the model's " + context + " positions");
+                        + " + answer " + answers[i].length + " tokens exceed the model's " + context + " positions");
             }
             byLength.computeIfAbsent(prompts[i].length, k -> new ArrayList<>()).add(i);
         }
-        double[] teacherForced = teacherForced(model, tokenizer, samples, prompts, batch);
+        double[] teacherForced = teacherForced(model, prompts, answers, batch);
         Outcome[] outcomes = new Outcome[samples.size()];
         for (var group : byLength.entrySet()) {
             List<Integer> members = group.getValue();
             for (int from = 0; from < members.size(); from += batch) {
                 List<Integer> chunk = members.subList(from, Math.min(members.size(), from + batch));
-                int newTokens = chunk.stream().mapToInt(i -> answerTokens[i]).max().orElseThrow();
+                int newTokens = chunk.stream().mapToInt(i -> answers[i].length).max().orElseThrow();
                 int[][] chunkPrompts = chunk.stream().map(i -> prompts[i]).toArray(int[][]::new);
                 int[][] generated;
                 try (Generator generator = new Generator(model, chunk.size(), group.getKey() + newTokens)) {
@@ -100,46 +100,22 @@ public final class TaskEval {
     }
 
     /**
-     * Per sample, the teacher-forced accuracy over its answer tokens: prompt + answer run as one sequence (batched
-     * by total length), position p − 1 + k predicting answer token k.
+     * Per sample, the teacher-forced accuracy over its answer tokens ({@link TeacherForcing}), rows batched by total
+     * length |prompt| + |answer|, {@code batch} at a time.
      */
-    private static double[] teacherForced(CausalLm model, Tokenizer tokenizer, List<TaskSample> samples,
-                                          int[][] prompts, int batch) {
-        int[][] answers = new int[samples.size()][];
+    private static double[] teacherForced(CausalLm model, int[][] prompts, int[][] answers, int batch) {
         Map<Integer, List<Integer>> byLength = new TreeMap<>();
-        for (int i = 0; i < samples.size(); i++) {
-            answers[i] = tokenizer.encode(samples.get(i).answer());
+        for (int i = 0; i < prompts.length; i++) {
             byLength.computeIfAbsent(prompts[i].length + answers[i].length, k -> new ArrayList<>()).add(i);
         }
-        double[] accuracy = new double[samples.size()];
-        var backend = model.backend();
-        for (var group : byLength.entrySet()) {
-            int time = group.getKey();
-            List<Integer> members = group.getValue();
+        double[] accuracy = new double[prompts.length];
+        for (List<Integer> members : byLength.values()) {
             for (int from = 0; from < members.size(); from += batch) {
                 List<Integer> chunk = members.subList(from, Math.min(members.size(), from + batch));
-                int[] ids = new int[chunk.size() * time];
-                int[] targets = new int[ids.length];
-                java.util.Arrays.fill(targets, -1);
+                double[] rows = TeacherForcing.accuracy(model, chunk.stream().map(i -> prompts[i]).toArray(int[][]::new),
+                        chunk.stream().map(i -> answers[i]).toArray(int[][]::new));
                 for (int b = 0; b < chunk.size(); b++) {
-                    int i = chunk.get(b);
-                    System.arraycopy(prompts[i], 0, ids, b * time, prompts[i].length);
-                    System.arraycopy(answers[i], 0, ids, b * time + prompts[i].length, answers[i].length);
-                }
-                try (var act = model.workspace(chunk.size(), time);
-                     java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-                    model.forward(act, new dev.curvature.transformer.model.Batch.Tokens(ids, targets));
-                    var best = backend.allocate(arena, dev.curvature.engine.DType.I32, ids.length);
-                    backend.rowArgmax(best, act.logits());
-                    int[] predicted = backend.readInts(best);
-                    for (int b = 0; b < chunk.size(); b++) {
-                        int i = chunk.get(b);
-                        int hits = 0;
-                        for (int k = 0; k < answers[i].length; k++) {
-                            hits += predicted[b * time + prompts[i].length - 1 + k] == answers[i][k] ? 1 : 0;
-                        }
-                        accuracy[i] = (double) hits / answers[i].length;
-                    }
+                    accuracy[chunk.get(b)] = rows[b];
                 }
             }
         }

@@ -202,13 +202,8 @@ final class TaskBandsCommand implements Callable<Integer> {
             ProgressLine bandProgress = new ProgressLine("bands", "sequences");
             Map<String, Map<String, BandAnalysis.Report>> bands = new LinkedHashMap<>();   // layer set → data set
             for (EditSweep.LayerSet set : sets) {
-                Map<String, BandAnalysis.Report> perData = new LinkedHashMap<>();
-                for (var entry : texts.entrySet()) {
-                    perData.put(entry.getKey(), BandAnalysis.run(lm, bases, fingerprint, set.layers(),
-                            entry.getValue(), heldOut, bandOptions,
-                            (s, done, total, positions) -> bandProgress.update(done, total, positions)));
-                }
-                bands.put(set.name(), perData);
+                bands.put(set.name(), BandAnalysis.runEach(lm, bases, fingerprint, set.layers(), texts, heldOut,
+                        bandOptions, (s, done, total, positions) -> bandProgress.update(done, total, positions)));
             }
             TaskBandsReport report = new TaskBandsReport(List.copyOf(texts.keySet()), sets, budgets, unedited,
                     variants, bands);

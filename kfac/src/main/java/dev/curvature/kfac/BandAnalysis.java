@@ -5,6 +5,7 @@ import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.model.Model;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -85,11 +86,33 @@ public final class BandAnalysis {
         return run(model, factorsModel, layers, bases::get, false, data, cleanTokens, options, progress);
     }
 
+    /**
+     * {@link #run(Model, Map, String, List, List, int[], Options, Progress)} for several data sets at once (name →
+     * sequences): each set's report is the one a run of its own gives, but the clean text is measured once per clean
+     * window length instead of once per set (with a fixed {@link Options#cleanWindow} once in all).
+     */
+    public static Map<String, Report> runEach(Model model, Map<String, FactorEigenbasis> bases, String factorsModel,
+                                              List<String> layers, Map<String, List<int[]>> dataSets,
+                                              int[] cleanTokens, Options options, Progress progress) {
+        ModelFingerprint.require(model.parameters(), factorsModel);
+        requireLayers(layers, List.copyOf(bases.keySet()));
+        return runAll(model, factorsModel, layers, bases::get, false, dataSets, cleanTokens, options, progress);
+    }
+
     /** {@code fingerprint}: the model's, already checked against the factors' (the weights do not change here). */
     private static Report run(Model model, String fingerprint, List<String> layers,
                               Function<String, FactorEigenbasis> basisOf,
                               boolean releaseBases, List<int[]> data, int[] cleanTokens, Options options,
                               Progress progress) {
+        return runAll(model, fingerprint, layers, basisOf, releaseBases, Map.of("data", data), cleanTokens, options,
+                progress).get("data");
+    }
+
+    /** Every data set through the same band activations; the clean text measured once per clean window length. */
+    private static Map<String, Report> runAll(Model model, String fingerprint, List<String> layers,
+                                              Function<String, FactorEigenbasis> basisOf, boolean releaseBases,
+                                              Map<String, List<int[]>> dataSets, int[] cleanTokens, Options options,
+                                              Progress progress) {
         Backend backend = model.backend();
         Map<String, BandActivation> analyses = new LinkedHashMap<>();
         try {
@@ -105,24 +128,34 @@ public final class BandAnalysis {
                 }
             }
             try (BandInputs inputs = new BandInputs(model, analyses.values())) {
-                Map<String, BandActivation.LayerMeans> onData = inputs.measure(data, options.batch(),
-                        options.maxPositions(), (done, total, positions) -> progress.update("data", done, total,
-                                positions));
-                int window = options.cleanWindow() > 0 ? options.cleanWindow() : longest(data, options.maxPositions());
-                window = Math.min(window, model.config().contextLength());
-                List<int[]> windows = BandInputs.windows(cleanTokens, window, options.maxPositions());
-                if (windows.isEmpty()) {
-                    throw new IllegalArgumentException("the clean text has no tokens");
+                Map<Integer, Map<String, BandActivation.LayerMeans>> cleanByWindow = new HashMap<>();
+                Map<String, Report> reports = new LinkedHashMap<>();
+                for (Map.Entry<String, List<int[]>> set : dataSets.entrySet()) {
+                    List<int[]> data = set.getValue();
+                    Map<String, BandActivation.LayerMeans> onData = inputs.measure(data, options.batch(),
+                            options.maxPositions(), (done, total, positions) -> progress.update("data", done, total,
+                                    positions));
+                    int window = options.cleanWindow() > 0 ? options.cleanWindow()
+                            : longest(data, options.maxPositions());
+                    window = Math.min(window, model.config().contextLength());
+                    Map<String, BandActivation.LayerMeans> onClean = cleanByWindow.get(window);
+                    if (onClean == null) {
+                        List<int[]> windows = BandInputs.windows(cleanTokens, window, options.maxPositions());
+                        if (windows.isEmpty()) {
+                            throw new IllegalArgumentException("the clean text has no tokens");
+                        }
+                        onClean = inputs.measure(windows, options.batch(), options.maxPositions(),
+                                (done, total, positions) -> progress.update("clean", done, total, positions));
+                        cleanByWindow.put(window, onClean);
+                    }
+                    List<LayerReport> layerReports = new ArrayList<>();
+                    for (String layer : layers) {
+                        layerReports.add(new LayerReport(layer, onData.get(layer), onClean.get(layer),
+                                BandActivation.ratios(onData.get(layer), onClean.get(layer))));
+                    }
+                    reports.put(set.getKey(), new Report(fingerprint, window, List.copyOf(layerReports)));
                 }
-                Map<String, BandActivation.LayerMeans> onClean = inputs.measure(windows, options.batch(),
-                        options.maxPositions(), (done, total, positions) -> progress.update("clean", done, total,
-                                positions));
-                List<LayerReport> reports = new ArrayList<>();
-                for (String layer : layers) {
-                    reports.add(new LayerReport(layer, onData.get(layer), onClean.get(layer),
-                            BandActivation.ratios(onData.get(layer), onClean.get(layer))));
-                }
-                return new Report(fingerprint, window, List.copyOf(reports));
+                return reports;
             }
         } finally {
             analyses.values().forEach(BandActivation::close);

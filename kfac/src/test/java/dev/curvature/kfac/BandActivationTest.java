@@ -265,6 +265,48 @@ class BandActivationTest {
         assertEquals(3, BandInputs.windows(tokens, 4, 0).size());
     }
 
+    @Test
+    void severalDataSetsAtOnceGiveEachSetsOwnReport() {
+        // reference: each data set through its own BandAnalysis.run; runEach measures the clean text once per window
+        // length, which must not change any figure (records compared exactly), with a fixed and a data-set window
+        Gpt2Model model = Fixtures.model();
+        String layer = "h.1.mlp.c_fc";
+        Random random = new Random(7);
+        Map<String, List<int[]>> sets = new java.util.LinkedHashMap<>();
+        for (String name : List.of("short", "long", "short again")) {
+            List<int[]> sequences = new ArrayList<>();
+            for (int k = 0; k < 3; k++) {
+                int[] s = new int[name.startsWith("short") ? 6 : 20];
+                for (int t = 0; t < s.length; t++) {
+                    s[t] = random.nextInt(model.config().vocabSize());
+                }
+                sequences.add(s);
+            }
+            sets.put(name, sequences);
+        }
+        int[] clean = new int[200];
+        for (int t = 0; t < clean.length; t++) {
+            clean[t] = random.nextInt(model.config().vocabSize());
+        }
+        String fingerprint = ModelFingerprint.of(model.parameters());
+        try (Arena arena = Arena.ofShared()) {
+            KroneckerFactors factors = named(layer, CurvatureEditTest.randomFactors(arena, 128, 32, 32));
+            try (FactorEigenbasis basis = FactorEigenbasis.of(backend, factors)) {
+                for (int cleanWindow : new int[]{16, 0}) {
+                    var options = new BandAnalysis.Options(CurvatureBand.fromEdges(0, 0.3, 1), 2, cleanWindow, 0);
+                    Map<String, BandAnalysis.Report> together = BandAnalysis.runEach(model, Map.of(layer, basis),
+                            fingerprint, List.of(layer), sets, clean, options, (set, done, total, positions) -> { });
+                    assertEquals(List.copyOf(sets.keySet()), List.copyOf(together.keySet()));
+                    for (var set : sets.entrySet()) {
+                        assertEquals(BandAnalysis.run(model, Map.of(layer, basis), fingerprint, List.of(layer),
+                                        set.getValue(), clean, options, (s, done, total, positions) -> { }),
+                                together.get(set.getKey()), set.getKey() + ", clean window " + cleanWindow);
+                    }
+                }
+            }
+        }
+    }
+
     /** The same factors under a model layer's name. */
     private static KroneckerFactors named(String layer, KroneckerFactors factors) {
         return new KroneckerFactors(layer, factors.activations(), factors.gradients());

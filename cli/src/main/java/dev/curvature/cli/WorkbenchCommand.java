@@ -74,6 +74,15 @@ final class WorkbenchCommand implements Callable<Integer> {
             + "(default: 30000; 300 more are held out).")
     Integer sums;
 
+    @Option(names = "--operand-digits", paramLabel = "2|3", description = "With --tasks: 3 draws sum operands of 2 or 3 "
+            + "digits (10-999, the digit count first); 2 draws them from 10-99 only, so sums have 2 or 3 digits and "
+            + "there are 8100 problems in all, --sums + 600 at most (default: 3).")
+    Integer operandDigits;
+
+    @Option(names = "--sum-copies", paramLabel = "K", description = "With --tasks: copies of each training sum's line "
+            + "in train.txt (default: 1).")
+    Integer sumCopies;
+
     @Option(names = "--kjv-range", paramLabel = "RANGE", description = "Without --source: the part of the KJV to "
             + "build from, as the bible command takes it (default: gen1:1-rev22:21, the whole Bible).")
     String kjvRange;
@@ -115,9 +124,10 @@ final class WorkbenchCommand implements Callable<Integer> {
     /** The task options of --tasks and its sizing options (which need --tasks), else null. */
     private TaskOptions taskOptions() {
         if (!tasks) {
-            if (facts != null || factCopies != null || openBookLines != null || sums != null) {
-                throw new IllegalArgumentException("--facts, --fact-copies, --open-book-lines and --sums size the "
-                        + "task data: they need --tasks");
+            if (facts != null || factCopies != null || openBookLines != null || sums != null
+                    || operandDigits != null || sumCopies != null) {
+                throw new IllegalArgumentException("--facts, --fact-copies, --open-book-lines, --sums, "
+                        + "--operand-digits and --sum-copies size the task data: they need --tasks");
             }
             return null;
         }
@@ -125,7 +135,8 @@ final class WorkbenchCommand implements Callable<Integer> {
         return new TaskOptions(seed, facts != null ? facts : d.factEntities(),
                 factCopies != null ? factCopies : d.factCopies(), openBookLines != null ? openBookLines
                 : d.openBookTrain(), d.openBookUnseen(), sums != null ? sums : d.arithmeticTrain(),
-                d.arithmeticEval());
+                d.arithmeticEval(), operandDigits != null ? operandDigits : d.operandDigits(),
+                sumCopies != null ? sumCopies : d.sumCopies());
     }
 
     /** What was written where, with the sizes and counts of {@link WorkbenchCorpus.Counts}. */

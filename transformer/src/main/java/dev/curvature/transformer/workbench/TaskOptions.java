@@ -9,11 +9,14 @@ package dev.curvature.transformer.workbench;
  * @param openBookTrain      training lines that state a fact of a fresh entity and then ask it (teaches reading the
  *                           answer from the prompt); their entities are disjoint from the closed-book ones
  * @param openBookUnseen     eval samples of the open-book form on entities never in train.txt (pure reading)
- * @param arithmeticTrain    training problems "a+b=c." with 2- or 3-digit operands
+ * @param arithmeticTrain    distinct training problems "a+b=c."
  * @param arithmeticEval     held-out problems: neither a+b nor b+a is among the training problems
+ * @param operandDigits      3: operands of 2 or 3 digits (10..999, the digit count drawn first); 2: operands 10..99
+ *                           only (sums of 2 or 3 digits, 8100 ordered problems in all)
+ * @param sumCopies          each training problem's line occurs this many times in train.txt
  */
 public record TaskOptions(long seed, int factEntities, int factCopies, int openBookTrain, int openBookUnseen,
-                          int arithmeticTrain, int arithmeticEval) {
+                          int arithmeticTrain, int arithmeticEval, int operandDigits, int sumCopies) {
 
     public TaskOptions {
         WorkbenchOptions.positive("factEntities", factEntities);
@@ -22,11 +25,23 @@ public record TaskOptions(long seed, int factEntities, int factCopies, int openB
         WorkbenchOptions.nonNegative("openBookUnseen", openBookUnseen);
         WorkbenchOptions.nonNegative("arithmeticTrain", arithmeticTrain);
         WorkbenchOptions.nonNegative("arithmeticEval", arithmeticEval);
-        // 10..999 operands give 990² ordered pairs; keep far from exhausting them so the held-out draw terminates fast
-        if ((long) arithmeticTrain + 2L * arithmeticEval > 400_000) {
-            throw new IllegalArgumentException("arithmeticTrain + 2 x arithmeticEval must be <= 400000, got "
-                    + arithmeticTrain + " + 2 x " + arithmeticEval);
+        WorkbenchOptions.positive("sumCopies", sumCopies);
+        if (operandDigits != 2 && operandDigits != 3) {
+            throw new IllegalArgumentException("operandDigits must be 2 or 3, got " + operandDigits);
         }
+        // 10..999 operands give 990² ordered pairs: stay far from exhausting them so the random draws end fast.
+        // 10..99 give 8100, each held-out pair removing at most 2: the draws may take them all (a few 10^4 draws).
+        long limit = operandDigits == 3 ? 400_000 : 8_100;
+        if ((long) arithmeticTrain + 2L * arithmeticEval > limit) {
+            throw new IllegalArgumentException("arithmeticTrain + 2 x arithmeticEval must be <= " + limit + " with "
+                    + operandDigits + "-digit operands, got " + arithmeticTrain + " + 2 x " + arithmeticEval);
+        }
+    }
+
+    /** Before operand digits and sum copies were options: 2- or 3-digit operands, each sum once. */
+    public TaskOptions(long seed, int factEntities, int factCopies, int openBookTrain, int openBookUnseen,
+                       int arithmeticTrain, int arithmeticEval) {
+        this(seed, factEntities, factCopies, openBookTrain, openBookUnseen, arithmeticTrain, arithmeticEval, 3, 1);
     }
 
     /**

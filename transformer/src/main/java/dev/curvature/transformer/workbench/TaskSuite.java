@@ -26,8 +26,9 @@ import java.util.SplittableRandom;
  * <li><b>open-book</b>: the same facts, stated in the prompt: "e lives in v. Q: where does e live? A:", answer
  *     " v.". Training teaches this form on openBookTrain lines of fresh entities.</li>
  * <li><b>open-book-unseen</b>: the open-book form on entities found nowhere in train.txt: reading only.</li>
- * <li><b>arithmetic</b>: "a+b=c." with a, b of 2 or 3 digits (digits drawn first, then the value uniformly). Eval:
- *     "a+b=", answer "c."; no eval pair occurs in training in either order, and training problems are distinct.</li>
+ * <li><b>arithmetic</b>: "a+b=c." with a, b of 2 or 3 digits (digits drawn first, then the value uniformly), or of 2
+ *     digits only. Eval: "a+b=", answer "c."; no eval pair occurs in training in either order, and training problems
+ *     are distinct (each written sumCopies times).</li>
  * </ul>
  * Plain held-out text is the workbench's heldout.txt (perplexity), unchanged by the tasks.
  */
@@ -124,8 +125,8 @@ public final class TaskSuite {
         Set<Long> heldPairs = new HashSet<>();
         List<TaskSample> arithmetic = new ArrayList<>();
         while (arithmetic.size() < options.arithmeticEval()) {
-            int a = operand(arithmeticRandom);
-            int b = operand(arithmeticRandom);
+            int a = operand(arithmeticRandom, options.operandDigits());
+            int b = operand(arithmeticRandom, options.operandDigits());
             if (heldPairs.add(unordered(a, b))) {
                 arithmetic.add(new TaskSample(a + "+" + b + "=", (a + b) + END, "arithmetic",
                         String.format("arithmetic-%03d", arithmetic.size())));
@@ -133,11 +134,13 @@ public final class TaskSuite {
         }
         Set<Long> trainPairs = new HashSet<>();
         while (trainPairs.size() < options.arithmeticTrain()) {
-            int a = operand(arithmeticRandom);
-            int b = operand(arithmeticRandom);
+            int a = operand(arithmeticRandom, options.operandDigits());
+            int b = operand(arithmeticRandom, options.operandDigits());
             long ordered = (long) a * 1000 + b;
             if (!heldPairs.contains(unordered(a, b)) && trainPairs.add(ordered)) {
-                lines.add(a + "+" + b + "=" + (a + b) + END);
+                for (int c = 0; c < options.sumCopies(); c++) {
+                    lines.add(a + "+" + b + "=" + (a + b) + END);
+                }
             }
         }
 
@@ -155,9 +158,12 @@ public final class TaskSuite {
                 "open-book", "");
     }
 
-    /** 10..99 or 100..999, the number of digits chosen first (so 2-digit operands are half the draws). */
-    private static int operand(SplittableRandom random) {
-        return random.nextBoolean() ? 10 + random.nextInt(90) : 100 + random.nextInt(900);
+    /**
+     * maxDigits 3: 10..99 or 100..999, the number of digits chosen first (so 2-digit operands are half the draws);
+     * maxDigits 2: 10..99.
+     */
+    private static int operand(SplittableRandom random, int maxDigits) {
+        return maxDigits == 2 || random.nextBoolean() ? 10 + random.nextInt(90) : 100 + random.nextInt(900);
     }
 
     private static long unordered(int a, int b) {

@@ -481,6 +481,8 @@ public final class WorkbenchBuilder {
             topts.put("openBookUnseen", tasks.openBookUnseen());
             topts.put("arithmeticTrain", tasks.arithmeticTrain());
             topts.put("arithmeticEval", tasks.arithmeticEval());
+            topts.put("operandDigits", tasks.operandDigits());
+            topts.put("sumCopies", tasks.sumCopies());
             t.put("trainLines", suite.trainLines().size());
             t.put("trainChars", suite.trainChars());
             ObjectNode sizes = t.putObject("evalSamples");

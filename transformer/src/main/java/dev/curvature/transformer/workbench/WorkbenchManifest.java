@@ -63,7 +63,9 @@ public record WorkbenchManifest(Path file, WorkbenchOptions options, String sour
                 tasks = new TaskOptions(required(file, t, "seed").asLong(), required(file, t, "factEntities").asInt(),
                         required(file, t, "factCopies").asInt(), required(file, t, "openBookTrain").asInt(),
                         required(file, t, "openBookUnseen").asInt(), required(file, t, "arithmeticTrain").asInt(),
-                        required(file, t, "arithmeticEval").asInt());
+                        required(file, t, "arithmeticEval").asInt(),
+                        // manifests written before these were options: 2- or 3-digit operands, each sum once
+                        t.path("operandDigits").asInt(3), t.path("sumCopies").asInt(1));
             } catch (IllegalArgumentException e) {
                 throw new IOException(file + ": invalid task options: " + e.getMessage(), e);
             }

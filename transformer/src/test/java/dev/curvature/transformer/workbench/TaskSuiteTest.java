@@ -129,4 +129,64 @@ class TaskSuiteTest {
         var e = assertThrows(IOException.class, () -> TaskSuite.read(dir.resolve("bad.jsonl")));
         assertTrue(e.getMessage().contains("line 1") && e.getMessage().contains("\"id\""), e.getMessage());
     }
+
+    @Test
+    void twoDigitOperandsTakeTheWholeRangeAndEachSumIsCopied() {
+        // 10..99: 8100 ordered problems; 150 held-out unordered pairs remove at most 300 of them
+        TaskOptions twoDigit = new TaskOptions(3, 20, 5, 200, 30, 7000, 150, 2, 3);
+        TaskSuite suite = TaskSuite.generate(twoDigit);
+        Map<String, Integer> count = new HashMap<>();
+        Set<Long> held = new HashSet<>();
+        for (TaskSample s : suite.evalSets().get("arithmetic")) {
+            Matcher m = SUM.matcher(s.text());
+            assertTrue(m.matches(), s.text());
+            int a = Integer.parseInt(m.group(1));
+            int b = Integer.parseInt(m.group(2));
+            assertTrue(a >= 10 && a <= 99 && b >= 10 && b <= 99, s.text());
+            held.add((long) Math.min(a, b) * 1000 + Math.max(a, b));
+        }
+        for (String line : suite.trainLines()) {
+            Matcher m = SUM.matcher(line);
+            if (m.matches()) {
+                int a = Integer.parseInt(m.group(1));
+                int b = Integer.parseInt(m.group(2));
+                assertEquals(a + b, Integer.parseInt(m.group(3)), line);
+                assertTrue(a >= 10 && a <= 99 && b >= 10 && b <= 99, line);
+                assertFalse(held.contains((long) Math.min(a, b) * 1000 + Math.max(a, b)), line);
+                count.merge(line, 1, Integer::sum);
+            }
+        }
+        assertEquals(7000, count.size());
+        count.forEach((line, n) -> assertEquals(3, n, line));
+        // the 3-digit default keeps the old stream: the 7-argument options are 3-digit operands, one copy each
+        assertEquals(TaskSuite.generate(SMALL).trainLines(),
+                TaskSuite.generate(new TaskOptions(3, 20, 5, 200, 30, 2000, 150, 3, 1)).trainLines());
+        var tooMany = assertThrows(IllegalArgumentException.class,
+                () -> new TaskOptions(3, 20, 5, 200, 30, 7900, 150, 2, 1));
+        assertTrue(tooMany.getMessage().contains("<= 8100 with 2-digit operands"), tooMany.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new TaskOptions(3, 20, 5, 200, 30, 70, 15, 4, 1));
+        assertThrows(IllegalArgumentException.class, () -> new TaskOptions(3, 20, 5, 200, 30, 70, 15, 2, 0));
+    }
+
+    @Test
+    void aManifestWrittenBeforeOperandDigitsReadsAsThreeDigitsOneCopy(@TempDir Path dir) throws IOException {
+        StringBuilder source = new StringBuilder();
+        for (int i = 0; i < 2000; i++) {
+            source.append("line ").append(i).append(" of the synthetic source text\n");
+        }
+        WorkbenchOptions options = WorkbenchOptions.defaults(5).withPassages(2, 2).withCanaries(2, 3,
+                WorkbenchOptions.LOWERCASE_AND_DIGITS).withHeldout(0.1, 2000, 4);
+        TaskOptions twoDigit = new TaskOptions(3, 10, 2, 50, 10, 500, 20, 2, 2);
+        WorkbenchBuilder.write(new CorpusSource.Text("synthetic", source.toString()), options, twoDigit,
+                dir.resolve("w"));
+        assertEquals(twoDigit, WorkbenchManifest.read(dir.resolve("w/manifest.json")).tasks());
+        String text = Files.readString(dir.resolve("w/manifest.json"));
+        String old = text.replaceAll(",\\s*\"operandDigits\"\\s*:\\s*2", "")
+                .replaceAll(",\\s*\"sumCopies\"\\s*:\\s*2", "");
+        assertNotEquals(text, old);
+        assertFalse(old.contains("operandDigits") || old.contains("sumCopies"), old);
+        Files.writeString(dir.resolve("old.json"), old);
+        assertEquals(new TaskOptions(3, 10, 2, 50, 10, 500, 20, 3, 1),
+                WorkbenchManifest.read(dir.resolve("old.json")).tasks());
+    }
 }

@@ -60,6 +60,35 @@ class WorkbenchCommandTest {
                 "with --json the same summary on stderr");
     }
 
+    @Test
+    void operandDigitsAndSumCopiesReachTheTaskDataAndNeedTasks(@TempDir Path dir) throws Exception {
+        Path source = syntheticSource(dir);
+        Path out = dir.resolve("wb");
+        KfacCommandsTest.run("workbench", "--out", out.toString(), "--source", source.toString(), "--passages", "2",
+                "--duplicates", "2", "--canaries", "1", "--canary-repeats", "2", "--tasks", "--facts", "3",
+                "--fact-copies", "2", "--open-book-lines", "5", "--sums", "40", "--operand-digits", "2",
+                "--sum-copies", "3");
+        java.util.Map<String, Integer> sums = new java.util.HashMap<>();
+        for (String line : Files.readAllLines(out.resolve("train.txt"))) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)\\+(\\d+)=(\\d+)\\.").matcher(line);
+            if (m.matches()) {
+                assertTrue(m.group(1).length() == 2 && m.group(2).length() == 2, line);
+                sums.merge(line, 1, Integer::sum);
+            }
+        }
+        assertEquals(40, sums.size());
+        sums.forEach((line, n) -> assertEquals(3, n, line));
+        JsonNode options = new ObjectMapper().readTree(out.resolve("manifest.json").toFile()).get("tasks").get("options");
+        assertEquals(2, options.get("operandDigits").asInt());
+        assertEquals(3, options.get("sumCopies").asInt());
+        String message = CommandFailure.of("workbench", "--out", dir.resolve("no").toString(), "--source",
+                source.toString(), "--operand-digits", "2").message();
+        assertTrue(message.contains("--operand-digits") && message.contains("need --tasks"), message);
+        String digits = CommandFailure.of("workbench", "--out", dir.resolve("no4").toString(), "--source",
+                source.toString(), "--tasks", "--operand-digits", "4").message();
+        assertTrue(digits.contains("operandDigits must be 2 or 3, got 4"), digits);
+    }
+
     private static String[] concat(String[] a, String[] b) {
         String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, all, a.length, b.length);

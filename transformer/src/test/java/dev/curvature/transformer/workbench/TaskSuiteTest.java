@@ -92,13 +92,9 @@ class TaskSuiteTest {
 
     @Test
     void workbenchPlacesEveryTaskLineAndWritesTheSetsThatTheManifestRebuilds(@TempDir Path dir) throws IOException {
-        StringBuilder source = new StringBuilder();
-        for (int i = 0; i < 3000; i++) {
-            source.append("line ").append(i).append(" of the synthetic source text, with words\n");
-        }
-        WorkbenchOptions options = WorkbenchOptions.defaults(5).withPassages(4, 3).withCanaries(2, 5,
-                WorkbenchOptions.LOWERCASE_AND_DIGITS).withHeldout(0.1, 2000, 4);
-        var files = WorkbenchBuilder.write(new CorpusSource.Text("synthetic", source.toString()), options, SMALL,
+        String source = syntheticSource();
+        WorkbenchOptions options = smallWorkbench();
+        var files = WorkbenchBuilder.write(new CorpusSource.Text("synthetic", source), options, SMALL,
                 dir.resolve("w"));
         TaskSuite suite = TaskSuite.generate(SMALL);
         Map<String, Integer> inTrain = new HashMap<>();
@@ -109,14 +105,14 @@ class TaskSuiteTest {
         suite.trainLines().forEach(l -> expected.merge(l, 1, Integer::sum));
         expected.forEach((line, n) -> assertEquals(n, inTrain.getOrDefault(line, 0), line));
         assertEquals(suite.trainChars(), files.corpus().train().length() - WorkbenchBuilder.compose(
-                source.toString(), options).train().length());
+                source, options).train().length());
         for (String set : TaskSuite.SETS) {
             assertEquals(suite.evalSets().get(set), TaskSuite.read(dir.resolve("w/eval/tasks/" + set + ".jsonl")));
         }
         WorkbenchManifest manifest = WorkbenchManifest.read(dir.resolve("w/manifest.json"));
         assertEquals(SMALL, manifest.tasks());
         assertEquals(files.corpus().train(),
-                manifest.rebuild(new CorpusSource.Text("synthetic", source.toString())).train());
+                manifest.rebuild(new CorpusSource.Text("synthetic", source)).train());
         // a KJV range is re-read from its description; any other text source is not
         String text = Files.readString(dir.resolve("w/manifest.json"));
         Files.writeString(dir.resolve("range.json"), text.replace("\"text synthetic\"",
@@ -170,14 +166,8 @@ class TaskSuiteTest {
 
     @Test
     void aManifestWrittenBeforeOperandDigitsReadsAsThreeDigitsOneCopy(@TempDir Path dir) throws IOException {
-        StringBuilder source = new StringBuilder();
-        for (int i = 0; i < 2000; i++) {
-            source.append("line ").append(i).append(" of the synthetic source text\n");
-        }
-        WorkbenchOptions options = WorkbenchOptions.defaults(5).withPassages(2, 2).withCanaries(2, 3,
-                WorkbenchOptions.LOWERCASE_AND_DIGITS).withHeldout(0.1, 2000, 4);
         TaskOptions twoDigit = new TaskOptions(3, 10, 2, 50, 10, 500, 20, 2, 2);
-        WorkbenchBuilder.write(new CorpusSource.Text("synthetic", source.toString()), options, twoDigit,
+        WorkbenchBuilder.write(new CorpusSource.Text("synthetic", syntheticSource()), smallWorkbench(), twoDigit,
                 dir.resolve("w"));
         assertEquals(twoDigit, WorkbenchManifest.read(dir.resolve("w/manifest.json")).tasks());
         String text = Files.readString(dir.resolve("w/manifest.json"));
@@ -188,5 +178,19 @@ class TaskSuiteTest {
         Files.writeString(dir.resolve("old.json"), old);
         assertEquals(new TaskOptions(3, 10, 2, 50, 10, 500, 20, 3, 1),
                 WorkbenchManifest.read(dir.resolve("old.json")).tasks());
+    }
+
+    /** 3000 numbered lines: enough blocks for a small workbench. */
+    private static String syntheticSource() {
+        StringBuilder source = new StringBuilder();
+        for (int i = 0; i < 3000; i++) {
+            source.append("line ").append(i).append(" of the synthetic source text, with words\n");
+        }
+        return source.toString();
+    }
+
+    private static WorkbenchOptions smallWorkbench() {
+        return WorkbenchOptions.defaults(5).withPassages(4, 3).withCanaries(2, 5,
+                WorkbenchOptions.LOWERCASE_AND_DIGITS).withHeldout(0.1, 2000, 4);
     }
 }

@@ -64,11 +64,20 @@ public final class CollectJob {
         String outputPath = output.toString();   // closures travel to executors: a Path does not serialize
         long startMillis = System.currentTimeMillis();
         long start = System.nanoTime();
-        List<ShardCollection.Outcome> collected = spark
-                .parallelize(IntStream.range(0, shards.size()).boxed().toList(), shards.size())
-                .map(i -> ShardCollection.collect(request, shards.get(i),
-                        FactorCollection.shardOf(Path.of(outputPath), i), threads, windows -> fail.maybeFail(i, windows)))
-                .collect();
+        List<ShardCollection.Outcome> collected;
+        try {
+            collected = spark
+                    .parallelize(IntStream.range(0, shards.size()).boxed().toList(), shards.size())
+                    .map(i -> ShardCollection.collect(request, shards.get(i),
+                            FactorCollection.shardOf(Path.of(outputPath), i), threads,
+                            windows -> fail.maybeFail(i, windows)))
+                    .collect();
+        } catch (Exception e) {
+            // a failed job returns while its other tasks are still being killed and may still write their shard
+            // files: wait for them, so nothing is written next to the output after the error reaches the caller
+            awaitNoRunningTasks(spark, 60_000);
+            throw e;
+        }
         double shardSeconds = (System.nanoTime() - start) / 1e9;
         // one outcome per shard index, whatever retries or speculative copies ran
         Map<Integer, ShardCollection.Outcome> byIndex = new TreeMap<>();
@@ -80,6 +89,20 @@ public final class CollectJob {
         FactorStore.Description description = mergeInOrder(output, shards.size(), threads);
         return new Report(List.copyOf(byIndex.values()), description, shardSeconds,
                 (System.nanoTime() - mergeStart) / 1e9, startMillis);
+    }
+
+    /** Polls the executors until none runs a task, or {@code timeoutMillis} passed. */
+    private static void awaitNoRunningTasks(JavaSparkContext spark, long timeoutMillis) {
+        long deadline = System.currentTimeMillis() + timeoutMillis;
+        while (System.currentTimeMillis() < deadline && java.util.Arrays.stream(spark.statusTracker()
+                .getExecutorInfos()).mapToInt(org.apache.spark.SparkExecutorInfo::numRunningTasks).sum() > 0) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /**

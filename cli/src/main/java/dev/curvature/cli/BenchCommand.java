@@ -38,7 +38,7 @@ import java.util.concurrent.Callable;
                         + "update from k rows), the overhead ratio collection tokens/s / plain tokens/s, and both "
                         + "GFLOP/s as a share of this machine's SGEMM rate, measured in the same run at the step's "
                         + "product shapes (each linear layer's N x d_out x d_in and the LM head's N x V x C, "
-                        + "N = B x T). To compare with PyTorch, run bin/speed-side-by-side on the same machine. "
+                        + "N = B x T), before and after the steps, the faster of the two counting. To compare with PyTorch, run bin/speed-side-by-side on the same machine. "
                         + "With the defaults the command takes about 1-2 minutes on 2 cores.",
                 "",
                 "--profile adds a per-operation breakdown of the measured steps on stderr: every backend call "
@@ -228,8 +228,9 @@ final class BenchCommand implements Callable<Integer> {
         s.append(String.format("  overhead ratio (collection tokens/s / plain tokens/s): %.3f%n",
                 report.overheadRatio()));
         SgemmRate sgemm = report.sgemm();
-        s.append(String.format("  SGEMM at the step's product shapes, measured in this run: %.1f GFLOP/s (flop-weighted)"
-                + "; plain %.1f%% of it, collection %.1f%% of it%n", sgemm.gflopPerSecond(),
+        s.append(String.format("  SGEMM at the step's product shapes, measured in this run: %.1f GFLOP/s (flop-weighted; "
+                        + "before the steps %.1f, after %.1f, the faster counts); plain %.1f%% of it, collection %.1f%% "
+                        + "of it%n", sgemm.gflopPerSecond(), report.sgemmBeforeSteps(), report.sgemmAfterSteps(),
                 100 * report.plainShareOfSgemm(), 100 * report.collectionShareOfSgemm()));
         for (SgemmRate.Shape shape : sgemm.shapes()) {
             s.append(String.format("    %-24s m x n x k = %d x %d x %d, %2d per forward: %.1f GFLOP/s%n", shape.role(),

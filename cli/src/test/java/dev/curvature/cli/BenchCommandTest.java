@@ -55,6 +55,8 @@ class BenchCommandTest {
         assertEquals(2, shapes.get(0).get("perStep").asInt(), "c_attn of both blocks");
         double rate = sgemm.get("gflopPerSecond").asDouble();
         assertTrue(rate > 0, sgemm.toString());
+        assertEquals(Math.max(report.get("sgemmBeforeSteps").asDouble(), report.get("sgemmAfterSteps").asDouble()),
+                rate, 0.0, "the faster of the two measurements");
         assertEquals(report.get("plain").get("gflopPerSecond").asDouble() / rate,
                 report.get("plainShareOfSgemm").asDouble(), 1e-12);
         assertEquals(report.get("collection").get("gflopPerSecond").asDouble() / rate,

@@ -141,14 +141,19 @@ public final class CollectionThroughput {
      * @param plain            forward + backward with no observer
      * @param collection       forward + backward with the K-FAC collector observing
      * @param overheadRatio    collection tokens/s ÷ plain tokens/s (1 would be free collection)
-     * @param sgemm            this machine's SGEMM rate at the step's main product shapes, measured in this run
+     * @param sgemm            this machine's SGEMM rate at the step's main product shapes, measured in this run:
+     *                         the faster of a measurement before the steps and one after them (on a shared
+     *                         machine a load change during one of them would otherwise inflate the shares)
+     * @param sgemmBeforeSteps the combined rate measured before the steps, GFLOP/s
+     * @param sgemmAfterSteps  the combined rate measured after them, GFLOP/s
      * @param plainShareOfSgemm      plain GFLOP/s ÷ the SGEMM rate (NaN without plain steps)
      * @param collectionShareOfSgemm collection GFLOP/s ÷ the SGEMM rate
      */
     public record Report(Options options, ModelConfig model, String backend, List<String> collectedLayers,
                          long tokensPerStep, long countedPositionsPerStep, CollectionStepFlops flops,
                          Measurement plain, Measurement collection, double overheadRatio, SgemmRate sgemm,
-                         double plainShareOfSgemm, double collectionShareOfSgemm) {
+                         double sgemmBeforeSteps, double sgemmAfterSteps, double plainShareOfSgemm,
+                         double collectionShareOfSgemm) {
     }
 
     /** Told which kind of step runs next ("warmup", "plain", "collection"): a profiler's sections. */
@@ -193,6 +198,9 @@ public final class CollectionThroughput {
         long countedPerStep = (long) batch * (time - 1);
         CollectionStepFlops flops = CollectionStepFlops.of(config, batch, time, countedPerStep, selection);
         int[] tokens = randomTokens(config.vocabSize(), (int) (tokensPerStep * totalSteps));
+        List<SgemmRate.Shape> shapes = SgemmRate.stepShapes(config, batch * time);
+        kinds.entering("sgemm reference");
+        SgemmRate sgemmBefore = SgemmRate.measure(backend, shapes, SGEMM_REPEATS);
         List<Double> plainSeconds = new ArrayList<>();
         List<Double> collectionSeconds = new ArrayList<>();
         List<String> collected;
@@ -233,12 +241,14 @@ public final class CollectionThroughput {
         Measurement plain = plainSteps ? Measurement.of(plainSeconds, tokensPerStep, flops.plainStep()) : null;
         Measurement collection = Measurement.of(collectionSeconds, tokensPerStep, flops.collectionStep());
         kinds.entering("sgemm reference");
-        SgemmRate sgemm = SgemmRate.measure(backend, SgemmRate.stepShapes(config, batch * time), SGEMM_REPEATS);
+        SgemmRate sgemmAfter = SgemmRate.measure(backend, shapes, SGEMM_REPEATS);
         kinds.entering("between steps");
+        SgemmRate sgemm = sgemmAfter.gflopPerSecond() > sgemmBefore.gflopPerSecond() ? sgemmAfter : sgemmBefore;
         double rate = sgemm.gflopPerSecond();
         return new Report(options, config, backend.name(), collected, tokensPerStep, countedPerStep, flops, plain,
                 collection, plain == null ? Double.NaN : collection.tokensPerSecond() / plain.tokensPerSecond(),
-                sgemm, plain == null ? Double.NaN : plain.gflopPerSecond() / rate, collection.gflopPerSecond() / rate);
+                sgemm, sgemmBefore.gflopPerSecond(), sgemmAfter.gflopPerSecond(),
+                plain == null ? Double.NaN : plain.gflopPerSecond() / rate, collection.gflopPerSecond() / rate);
     }
 
     /** A token stream of uniform ids in [0, vocab), seeded: every run measures the same batches. */

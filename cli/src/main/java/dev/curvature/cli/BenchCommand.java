@@ -1,12 +1,15 @@
 package dev.curvature.cli;
 
+import dev.curvature.engine.Backend;
 import dev.curvature.engine.CovariancePrecision;
 import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
+import dev.curvature.engine.ProfilingBackend;
 import dev.curvature.kfac.CollectionStepFlops;
 import dev.curvature.kfac.CollectionThroughput;
 import dev.curvature.kfac.LayerSelection;
 import dev.curvature.kfac.MemoryPlan;
+import dev.curvature.kfac.SgemmRate;
 import dev.curvature.transformer.llama.LlamaConfig;
 import dev.curvature.transformer.model.LinearLayer;
 import picocli.CommandLine.Command;
@@ -32,10 +35,17 @@ import java.util.concurrent.Callable;
                         + "batch; after --warmup unmeasured steps, --steps measured steps of each kind. Reported: "
                         + "tokens/s (B x T tokens per step), achieved GFLOP/s (GEMM and SYRK flops counted "
                         + "explicitly: forward, backward, attention, LM head, and n(n+1)k per n x n covariance "
-                        + "update from k rows), the overhead ratio collection tokens/s / plain tokens/s, and the "
-                        + "ratio to an external figure: PyTorch 1.13 with hooks collecting the same factors, about "
-                        + "47 tokens/s on this machine class (quoted, not measured; target >= 1.5x). With the "
-                        + "defaults the command takes about 1-2 minutes on 2 cores.",
+                        + "update from k rows), the overhead ratio collection tokens/s / plain tokens/s, and both "
+                        + "GFLOP/s as a share of this machine's SGEMM rate, measured in the same run at the step's "
+                        + "product shapes (each linear layer's N x d_out x d_in and the LM head's N x V x C, "
+                        + "N = B x T), before and after the steps, the faster of the two counting. To compare with PyTorch, run bin/speed-side-by-side on the same machine. "
+                        + "With the defaults the command takes about 1-2 minutes on 2 cores.",
+                "",
+                "--profile adds a per-operation breakdown of the measured steps on stderr: every backend call "
+                        + "timed, products by shape (so by role: QKV, attention projection, MLP, LM head, forward "
+                        + "and backward, attention's per-head products, covariance SYRKs), elementwise kernels, the "
+                        + "time outside the backend, and CPU/wall per operation (about 1 on 2 threads: a "
+                        + "single-threaded stretch).",
                 "",
                 "--shape olmo2-1b measures the paper's 1B setting instead: OLMo-2 1B's shape (16 blocks, hidden 2048, "
                         + "SwiGLU 8192, 16 heads, vocabulary 100,352, untied head; random weights, about 6 GB in "
@@ -91,9 +101,13 @@ final class BenchCommand implements Callable<Integer> {
     int warmup;
 
     @Option(names = "--threads", defaultValue = "2", paramLabel = "N",
-            description = "Threads for OpenBLAS and the Java kernels (default: ${DEFAULT-VALUE}, the core count of "
-                    + "the machine class the external reference is quoted for).")
+            description = "Threads for OpenBLAS and the Java kernels (default: ${DEFAULT-VALUE}).")
     int threads;
+
+    @Option(names = "--profile",
+            description = "Also print a per-operation time breakdown of the measured plain and collection steps "
+                    + "(stderr).")
+    boolean profile;
 
     @Option(names = "--precision", defaultValue = "F32_WITH_F64_SUMS", paramLabel = "F32_WITH_F64_SUMS|F64_EXACT",
             description = "How factors are accumulated: F32_WITH_F64_SUMS, each batch's SYRK in float32 folded into "
@@ -124,12 +138,19 @@ final class BenchCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--shape must be gpt2-small or olmo2-1b, got '" + shape
                     + "'");
         }
-        try (CpuBackend backend = new CpuBackend(threads)) {
+        try (CpuBackend cpu = new CpuBackend(threads)) {
+            ProfilingBackend profiler = profile ? new ProfilingBackend(cpu) : null;
+            Backend backend = profile ? profiler : cpu;
             System.err.printf("bench: GPT-2 L=%d C=%d H=%d V=%d, batch %d x %d, %s, %s%n", layers, width, heads, vocab,
                     batch, time, precision, backend.name());
             ProgressLine progress = new ProgressLine("bench", "steps (plain + collection)");
-            CollectionThroughput.Report report = CollectionThroughput.measure(backend, options,
-                    (done, total) -> progress.update(done, total, 0));
+            CollectionThroughput.Report report = CollectionThroughput.measure(backend, options, options.config(),
+                    LayerSelection.parse(CollectionThroughput.COLLECTED_LAYERS), true,
+                    (done, total) -> progress.update(done, total, 0),
+                    profile ? profiler::section : CollectionThroughput.StepKinds.NONE);
+            if (profile) {
+                System.err.print(profileTable(profiler, report));
+            }
             output.print(report, table(report));
             return 0;
         }
@@ -162,7 +183,7 @@ final class BenchCommand implements Callable<Integer> {
                     config.intermediateSize(), config.heads(), config.vocabSize(), b, t, precision, backend.name());
             ProgressLine progress = new ProgressLine("bench", "collection steps");
             CollectionThroughput.Report report = CollectionThroughput.measure(backend, options, config, selection,
-                    false, (done, total) -> progress.update(done, total, 0));
+                    false, (done, total) -> progress.update(done, total, 0), CollectionThroughput.StepKinds.NONE);
             long peak = PeakMemory.residentHighWaterMark();
             MemoryCheck check = new MemoryCheck(report, withoutWrite, plan.total(), peak,
                     (double) peak / withoutWrite, rendered);
@@ -206,11 +227,15 @@ final class BenchCommand implements Callable<Integer> {
         row(s, "K-FAC collection", report.collection());
         s.append(String.format("  overhead ratio (collection tokens/s / plain tokens/s): %.3f%n",
                 report.overheadRatio()));
-        CollectionThroughput.ExternalReference ref = report.pytorchHooks();
-        s.append(String.format("  vs external reference, %.0f tokens/s: %.2fx (target >= %.1fx: %s)%s%n",
-                ref.tokensPerSecond(), ref.ratio(), ref.targetRatio(), ref.meetsTarget() ? "met" : "not met",
-                isGpt2Small(o) ? "" : " -- the reference is for GPT-2 small, this shape differs"));
-        s.append(String.format("    (%s)%n", ref.description()));
+        SgemmRate sgemm = report.sgemm();
+        s.append(String.format("  SGEMM at the step's product shapes, measured in this run: %.1f GFLOP/s (flop-weighted; "
+                        + "before the steps %.1f, after %.1f, the faster counts); plain %.1f%% of it, collection %.1f%% "
+                        + "of it%n", sgemm.gflopPerSecond(), report.sgemmBeforeSteps(), report.sgemmAfterSteps(),
+                100 * report.plainShareOfSgemm(), 100 * report.collectionShareOfSgemm()));
+        for (SgemmRate.Shape shape : sgemm.shapes()) {
+            s.append(String.format("    %-24s m x n x k = %d x %d x %d, %2d per forward: %.1f GFLOP/s%n", shape.role(),
+                    shape.m(), shape.n(), shape.k(), shape.perStep(), shape.gflopPerSecond()));
+        }
         s.append(String.format("  GFLOP per step: forward linear %.4g, attention %.4g, LM head %.4g; backward %.4g; "
                         + "covariance SYRK %.4g%n", f.forwardLinear() / 1e9, f.forwardAttention() / 1e9,
                 f.forwardLmHead() / 1e9, f.backward() / 1e9, f.covariance() / 1e9));
@@ -222,8 +247,16 @@ final class BenchCommand implements Callable<Integer> {
                 m.tokensPerSecond(), m.gflopPerSecond(), m.flopsPerStep() / 1e9));
     }
 
-    private static boolean isGpt2Small(CollectionThroughput.Options o) {
-        return o.layers() == 12 && o.width() == 768 && o.heads() == 12 && o.vocab() == 50257 && o.batch() == 4
-                && o.time() == 256;
+    /** The --profile breakdown: the measured plain and collection steps, each per operation, per step. */
+    static String profileTable(ProfilingBackend profiler, CollectionThroughput.Report report) {
+        StringBuilder s = new StringBuilder(String.format("bench --profile: per operation over the %d measured steps "
+                + "of each kind (share = of that kind's wall time; cpu/wall = cores kept busy)%n",
+                report.collection().steps()));
+        for (ProfilingBackend.Section section : profiler.sections()) {
+            if (section.name().equals("plain") || section.name().equals("collection")) {
+                s.append(ProfilingBackend.render(section));
+            }
+        }
+        return s.toString();
     }
 }

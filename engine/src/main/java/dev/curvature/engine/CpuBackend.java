@@ -17,6 +17,8 @@ import java.util.SplittableRandom;
 public final class CpuBackend implements Backend {
     private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
     private static final double GELU_CUBIC = 0.044715;
+    /** Elements per pass of the split exp loops over long rows (8 KiB of doubles: the passes stay in L1). */
+    private static final int EXP_CHUNK = 1024;
 
     private final OpenBlas blas;
     private final ParallelLoop loop;
@@ -697,22 +699,49 @@ public final class CpuBackend implements Backend {
         ElementBlocks blocks = ElementBlocks.of("geluTanh", y, x);
         forBlocks(blocks, (block, length, buffers) -> {
             double[] v = buffers[0];
+            double[] e = buffers[1];
             x.dtype().read(x.storage(), blocks.start(x, block), v, 0, length);
+            geluTanhExp(e, v, length);
             for (int i = 0; i < length; i++) {
                 double u = v[i];
-                v[i] = 0.5 * u * (1.0 + tanh(SQRT_2_OVER_PI * (u + GELU_CUBIC * u * u * u)));
+                v[i] = 0.5 * u * (1.0 + tanhFromExp(e[i]));
             }
             y.dtype().write(y.storage(), blocks.start(y, block), v, 0, length);
         });
     }
 
     /**
-     * tanh(u) = 1 − 2/(e^{2u} + 1) through the intrinsic Math.exp: several times faster than Math.tanh (a software
+     * e[i] = exp(2z) for z = √(2/π)·(u + 0.044715·u³), u = v[i]: the exponential of {@link #tanhFromExp}. The exp
+     * has a loop of its own so the arithmetic loops around it vectorize (C2 does not vectorize a loop with a call
+     * to Math.exp in it); every element sees the same operations in the same order as in one fused loop.
+     */
+    private static void geluTanhExp(double[] e, double[] v, int length) {
+        for (int i = 0; i < length; i++) {
+            double u = v[i];
+            e[i] = 2.0 * (SQRT_2_OVER_PI * (u + GELU_CUBIC * u * u * u));
+        }
+        exp(e, length);
+    }
+
+    /** x[i] ← exp(x[i]) for i < length. */
+    private static void exp(double[] x, int length) {
+        exp(x, 0, length);
+    }
+
+    /** x[i] ← exp(x[i]) for from ≤ i < from + length. */
+    private static void exp(double[] x, int from, int length) {
+        for (int i = from; i < from + length; i++) {
+            x[i] = Math.exp(x[i]);
+        }
+    }
+
+    /**
+     * tanh(u) = 1 − 2/(e^{2u} + 1), given e^{2u} from the intrinsic Math.exp: several times faster than Math.tanh (a software
      * fdlibm routine) and within 2 ulp of it where GELU uses it — the result is added to 1 (forward) or squared and
      * subtracted from 1 (backward), so only its absolute error (≈ 1e-16) matters.
      */
-    private static double tanh(double u) {
-        return 1.0 - 2.0 / (Math.exp(2.0 * u) + 1.0);
+    private static double tanhFromExp(double expTwoU) {
+        return 1.0 - 2.0 / (expTwoU + 1.0);
     }
 
     @Override
@@ -722,12 +751,13 @@ public final class CpuBackend implements Backend {
         forBlocks(blocks, (block, length, buffers) -> {
             double[] g = buffers[0];
             double[] v = buffers[1];
+            double[] e = buffers[2];
             dy.dtype().read(dy.storage(), blocks.start(dy, block), g, 0, length);
             x.dtype().read(x.storage(), blocks.start(x, block), v, 0, length);
+            geluTanhExp(e, v, length);
             for (int i = 0; i < length; i++) {
                 double u = v[i];
-                double inner = SQRT_2_OVER_PI * (u + GELU_CUBIC * u * u * u);
-                double t = tanh(inner);
+                double t = tanhFromExp(e[i]);
                 double dInner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * u * u);
                 g[i] *= 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * dInner;
             }
@@ -1146,9 +1176,12 @@ public final class CpuBackend implements Backend {
             row[i] *= scale;
             max = Math.max(max, row[i]);
         }
+        for (int i = 0; i < n; i++) {
+            row[i] -= max;
+        }
+        exp(row, n);
         double sum = 0;
         for (int i = 0; i < n; i++) {
-            row[i] = Math.exp(row[i] - max);
             sum += row[i];
         }
         double inv = 1.0 / sum;
@@ -1217,7 +1250,7 @@ public final class CpuBackend implements Backend {
         forRows(nc[0], nc[1], ParallelLoop.shareable(losses, logSumExp, logits), (r, buffers) -> {
             double[] row = buffers[0];
             logits.dtype().read(logits.storage(), rowStart(logits, r), row, 0, cols);
-            double lse = logSumExp(row, cols);
+            double lse = logSumExp(row, buffers[1], cols);
             int label = target[(int) r];
             logSumExp.dtype().set(logSumExp.storage(), logSumExp.offset() + r * logSumExp.stride(0), lse);
             losses.dtype().set(losses.storage(), losses.offset() + r * losses.stride(0), label < 0 ? 0 : lse - row[label]);
@@ -1240,8 +1273,15 @@ public final class CpuBackend implements Backend {
             } else {
                 logits.dtype().read(logits.storage(), rowStart(logits, r), row, 0, cols);
                 double lse = logSumExp.dtype().get(logSumExp.storage(), logSumExp.offset() + r * logSumExp.stride(0));
-                for (int i = 0; i < cols; i++) {
-                    row[i] = scale * Math.exp(row[i] - lse);
+                for (int from = 0; from < cols; from += EXP_CHUNK) {   // chunks stay in L1 across the passes
+                    int to = Math.min(cols, from + EXP_CHUNK);
+                    for (int i = from; i < to; i++) {
+                        row[i] -= lse;
+                    }
+                    exp(row, from, to - from);
+                    for (int i = from; i < to; i++) {
+                        row[i] *= scale;
+                    }
                 }
                 row[label] -= scale;
             }
@@ -1249,16 +1289,46 @@ public final class CpuBackend implements Backend {
         });
     }
 
-    private static double logSumExp(double[] row, int cols) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < cols; i++) {
-            max = Math.max(max, row[i]);
-        }
+    /**
+     * log Σ exp(row[0, cols)), max-shifted, the terms added in index order. A vocabulary row (50,257 doubles) does
+     * not fit L1, so the shift, the exp and the sum run chunk by chunk through {@code scratch} (≥ {@link #EXP_CHUNK}).
+     */
+    private static double logSumExp(double[] row, double[] scratch, int cols) {
+        double max = max(row, cols);
         double sum = 0;
-        for (int i = 0; i < cols; i++) {
-            sum += Math.exp(row[i] - max);
+        for (int from = 0; from < cols; from += EXP_CHUNK) {
+            int length = Math.min(EXP_CHUNK, cols - from);
+            for (int i = 0; i < length; i++) {
+                scratch[i] = row[from + i] - max;
+            }
+            exp(scratch, 0, length);
+            for (int i = 0; i < length; i++) {
+                sum += scratch[i];
+            }
         }
         return max + Math.log(sum);
+    }
+
+    /**
+     * The largest of row[0, n) (NaN if any is NaN), over four running maxima: max is exact and order-free, so this
+     * equals the one-accumulator loop bit for bit, without its chain of dependent compares.
+     */
+    private static double max(double[] row, int n) {
+        double m0 = Double.NEGATIVE_INFINITY;
+        double m1 = Double.NEGATIVE_INFINITY;
+        double m2 = Double.NEGATIVE_INFINITY;
+        double m3 = Double.NEGATIVE_INFINITY;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            m0 = Math.max(m0, row[i]);
+            m1 = Math.max(m1, row[i + 1]);
+            m2 = Math.max(m2, row[i + 2]);
+            m3 = Math.max(m3, row[i + 3]);
+        }
+        for (; i < n; i++) {
+            m0 = Math.max(m0, row[i]);
+        }
+        return Math.max(Math.max(m0, m1), Math.max(m2, m3));
     }
 
     /** Targets of an I32 vector of N entries, each negative (ignored) or a valid class index below V. */

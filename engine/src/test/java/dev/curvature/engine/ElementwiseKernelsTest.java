@@ -11,6 +11,7 @@ import java.util.Random;
 import static dev.curvature.engine.NumericAssertions.assertRelativeError;
 import static dev.curvature.engine.NumericAssertions.finiteDifferences;
 import static dev.curvature.engine.NumericAssertions.randomValues;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -320,6 +321,72 @@ class ElementwiseKernelsTest {
                     () -> backend.sumOfSquares(List.of(Tensor.allocate(arena, DType.F32, 3), half)));
             assertTrue(e.getMessage().startsWith("sumOfSquares:") && e.getMessage().contains("'wte.grad'"),
                     e.getMessage());
+        }
+    }
+
+    @Test
+    void splitExpKernelsEqualTheFusedFloat64FormulasBitForBit() {
+        // reference: the one-loop float64 formulas the kernels had before their exp moved into a loop of its own
+        // (tanh(z) = 1 − 2/(e^{2z} + 1); max-shifted log-sum-exp; scale·e^{x − lse}); F64, so equality is exact.
+        // Rows of 3000 classes cross the 1024-element exp chunks of the cross-entropy.
+        int rows = 40;
+        int classes = 3000;
+        Random random = new Random(21);
+        try (Arena arena = Arena.ofShared()) {
+            double[] xv = randomValues(random, rows * classes);
+            for (int i = 0; i < xv.length; i++) {
+                xv[i] *= 6;
+            }
+            Tensor x = Tensor.of(arena, DType.F64, xv, rows, classes);
+            Tensor dy = Tensor.of(arena, DType.F64, randomValues(random, rows * classes), rows, classes);
+            double[] dyv = dy.toDoubleArray();
+            Tensor y = Tensor.allocate(arena, DType.F64, rows, classes);
+            backend.geluTanh(y, x);
+            double s = Math.sqrt(2.0 / Math.PI);
+            double[] gelu = new double[xv.length];
+            double[] geluBackward = new double[xv.length];
+            for (int i = 0; i < xv.length; i++) {
+                double u = xv[i];
+                double inner = s * (u + 0.044715 * u * u * u);
+                double t = 1.0 - 2.0 / (Math.exp(2.0 * inner) + 1.0);
+                gelu[i] = 0.5 * u * (1.0 + t);
+                double dInner = s * (1.0 + 3.0 * 0.044715 * u * u);
+                geluBackward[i] = dyv[i] * (0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * dInner);
+            }
+            assertArrayEquals(gelu, y.toDoubleArray(), "gelu");
+            backend.geluTanhBackward(y, dy, x);
+            assertArrayEquals(geluBackward, y.toDoubleArray(), "gelu backward");
+
+            int[] labels = new int[rows];
+            for (int r = 0; r < rows; r++) {
+                labels[r] = r == 3 ? -1 : random.nextInt(classes);
+            }
+            Tensor targets = Tensor.allocate(arena, DType.I32, rows);
+            backend.writeInts(targets, labels);
+            Tensor losses = Tensor.allocate(arena, DType.F64, rows);
+            Tensor lse = Tensor.allocate(arena, DType.F64, rows);
+            backend.crossEntropy(losses, lse, x, targets);
+            Tensor dLogits = Tensor.allocate(arena, DType.F64, rows, classes);
+            backend.crossEntropyBackward(dLogits, x, lse, targets, 0.25);
+            double[] dl = dLogits.toDoubleArray();
+            for (int r = 0; r < rows; r++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int c = 0; c < classes; c++) {
+                    max = Math.max(max, xv[r * classes + c]);
+                }
+                double sum = 0;
+                for (int c = 0; c < classes; c++) {
+                    sum += Math.exp(xv[r * classes + c] - max);
+                }
+                double expectedLse = max + Math.log(sum);
+                assertEquals(expectedLse, lse.get(r), "log-sum-exp row " + r);
+                assertEquals(labels[r] < 0 ? 0 : expectedLse - xv[r * classes + labels[r]], losses.get(r), "loss " + r);
+                for (int c = 0; c < classes; c++) {
+                    double expected = labels[r] < 0 ? 0 : 0.25 * Math.exp(xv[r * classes + c] - expectedLse)
+                            - (c == labels[r] ? 0.25 : 0);
+                    assertEquals(expected, dl[r * classes + c], "dLogits " + r + ", " + c);
+                }
+            }
         }
     }
 }

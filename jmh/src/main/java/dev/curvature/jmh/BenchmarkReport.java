@@ -55,8 +55,9 @@ public final class BenchmarkReport {
 
     /**
      * K-FAC collection steps: tokens/s, GFLOP/s counted by {@link CollectionStepFlops} (forward, backward and the
-     * SYRK updates of A and G), the overhead against a forward+backward step of the same shape from this run, and
-     * the ratio to the external PyTorch-with-hooks figure.
+     * SYRK updates of A and G) and the overhead against a forward+backward step of the same shape from this run.
+     * (For a PyTorch comparison, run bin/speed-side-by-side: a ratio only means something between figures measured
+     * on one machine at one time.)
      */
     private static void printCollectionThroughput(Collection<RunResult> results) {
         for (RunResult result : results) {
@@ -87,10 +88,6 @@ public final class BenchmarkReport {
                 System.out.printf("  overhead ratio (collection tokens/s / forward+backward tokens/s, same run): "
                         + "%.3f%n", plainSeconds / seconds);
             }
-            System.out.printf("  vs external reference, %.0f tokens/s: %.2fx (target >= %.1fx)%n    (%s)%n",
-                    CollectionThroughput.PYTORCH_HOOKS_TOKENS_PER_SECOND,
-                    tokensPerSecond / CollectionThroughput.PYTORCH_HOOKS_TOKENS_PER_SECOND,
-                    CollectionThroughput.TARGET_RATIO_VS_PYTORCH, CollectionThroughput.PYTORCH_HOOKS_DESCRIPTION);
         }
     }
 

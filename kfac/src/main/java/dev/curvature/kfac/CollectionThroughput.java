@@ -30,21 +30,12 @@ import java.util.SplittableRandom;
  * is computed like any other.
  */
 public final class CollectionThroughput {
-    /**
-     * External reference, not measured here: PyTorch 1.13 with forward/backward hooks collecting the same factors
-     * (every MLP projection of GPT-2 small) reached about 47 tokens/s on this machine class (2 cores), as quoted in
-     * the issue that asked for this benchmark. The ratio means something only at the default GPT-2-small shape.
-     */
-    public static final double PYTORCH_HOOKS_TOKENS_PER_SECOND = 47.0;
-    /** The issue's goal: collection at least 1.5 × the PyTorch-with-hooks figure. */
-    public static final double TARGET_RATIO_VS_PYTORCH = 1.5;
-    public static final String PYTORCH_HOOKS_DESCRIPTION = "PyTorch 1.13 with hooks collecting the same factors on "
-            + "this machine class (external figure quoted from the issue, not measured by this run)";
-
     /** Every MLP projection: h.*.mlp.c_fc (A: C×C, G: F×F) and h.*.mlp.c_proj (A: F×F, G: C×C). */
     public static final String COLLECTED_LAYERS = LayerSelection.DEFAULT;
     private static final long WEIGHT_SEED = 1;
     private static final long TOKEN_SEED = 2;
+    /** Timed calls of each SGEMM shape (after one untimed): the LM head's takes ≈ 0.5 s per call on 2 cores. */
+    private static final int SGEMM_REPEATS = 2;
 
     private CollectionThroughput() {
     }
@@ -137,25 +128,6 @@ public final class CollectionThroughput {
     }
 
     /**
-     * The collection rate against a figure measured elsewhere.
-     *
-     * @param description     what was measured, where, and that it is quoted rather than measured here
-     * @param tokensPerSecond the external figure
-     * @param ratio           collection tokens/s of this run ÷ the external figure
-     * @param targetRatio     the ratio asked for
-     * @param meetsTarget     ratio ≥ targetRatio
-     */
-    public record ExternalReference(String description, double tokensPerSecond, double ratio, double targetRatio,
-                                    boolean meetsTarget) {
-        /** PyTorch 1.13 with hooks ({@link #PYTORCH_HOOKS_TOKENS_PER_SECOND}) against a collection rate. */
-        static ExternalReference pytorchHooks(double collectionTokensPerSecond) {
-            double ratio = collectionTokensPerSecond / PYTORCH_HOOKS_TOKENS_PER_SECOND;
-            return new ExternalReference(PYTORCH_HOOKS_DESCRIPTION, PYTORCH_HOOKS_TOKENS_PER_SECOND, ratio,
-                    TARGET_RATIO_VS_PYTORCH, ratio >= TARGET_RATIO_VS_PYTORCH);
-        }
-    }
-
-    /**
      * The result.
      *
      * @param options          what was measured
@@ -169,12 +141,27 @@ public final class CollectionThroughput {
      * @param plain            forward + backward with no observer
      * @param collection       forward + backward with the K-FAC collector observing
      * @param overheadRatio    collection tokens/s ÷ plain tokens/s (1 would be free collection)
-     * @param pytorchHooks     collection tokens/s against PyTorch 1.13 with hooks (external figure)
+     * @param sgemm            this machine's SGEMM rate at the step's main product shapes, measured in this run:
+     *                         the faster of a measurement before the steps and one after them (on a shared
+     *                         machine a load change during one of them would otherwise inflate the shares)
+     * @param sgemmBeforeSteps the combined rate measured before the steps, GFLOP/s
+     * @param sgemmAfterSteps  the combined rate measured after them, GFLOP/s
+     * @param plainShareOfSgemm      plain GFLOP/s ÷ the SGEMM rate (NaN without plain steps)
+     * @param collectionShareOfSgemm collection GFLOP/s ÷ the SGEMM rate
      */
     public record Report(Options options, ModelConfig model, String backend, List<String> collectedLayers,
                          long tokensPerStep, long countedPositionsPerStep, CollectionStepFlops flops,
-                         Measurement plain, Measurement collection, double overheadRatio,
-                         ExternalReference pytorchHooks) {
+                         Measurement plain, Measurement collection, double overheadRatio, SgemmRate sgemm,
+                         double sgemmBeforeSteps, double sgemmAfterSteps, double plainShareOfSgemm,
+                         double collectionShareOfSgemm) {
+    }
+
+    /** Told which kind of step runs next ("warmup", "plain", "collection"): a profiler's sections. */
+    @FunctionalInterface
+    public interface StepKinds {
+        StepKinds NONE = kind -> { };
+
+        void entering(String kind);
     }
 
     /** Progress: step pairs (plain + collection) done of total, warm-up included. */
@@ -188,7 +175,8 @@ public final class CollectionThroughput {
      * collection steps on the same random batches, and reports their rates. Everything allocated here is freed here.
      */
     public static Report measure(Backend backend, Options options, Progress progress) {
-        return measure(backend, options, options.config(), LayerSelection.parse(COLLECTED_LAYERS), true, progress);
+        return measure(backend, options, options.config(), LayerSelection.parse(COLLECTED_LAYERS), true, progress,
+                StepKinds.NONE);
     }
 
     /**
@@ -198,7 +186,7 @@ public final class CollectionThroughput {
      * collection run alone) and the plain measurement is absent.
      */
     public static Report measure(Backend backend, Options options, ModelConfig config, LayerSelection selection,
-                                 boolean plainSteps, Progress progress) {
+                                 boolean plainSteps, Progress progress, StepKinds kinds) {
         int batch = options.batch();
         int time = options.time();
         if (time > config.contextLength()) {
@@ -210,6 +198,9 @@ public final class CollectionThroughput {
         long countedPerStep = (long) batch * (time - 1);
         CollectionStepFlops flops = CollectionStepFlops.of(config, batch, time, countedPerStep, selection);
         int[] tokens = randomTokens(config.vocabSize(), (int) (tokensPerStep * totalSteps));
+        List<SgemmRate.Shape> shapes = SgemmRate.stepShapes(config, batch * time);
+        kinds.entering("sgemm reference");
+        SgemmRate sgemmBefore = SgemmRate.measure(backend, shapes, SGEMM_REPEATS);
         List<Double> plainSeconds = new ArrayList<>();
         List<Double> collectionSeconds = new ArrayList<>();
         List<String> collected;
@@ -227,15 +218,19 @@ public final class CollectionThroughput {
                 progress.update(0, totalSteps);
                 for (int step = 0; step < totalSteps; step++) {
                     TokenWindows.consecutive(tokens, (long) step * batch, batch, time, ids, targets);
+                    boolean measured = step >= options.warmupSteps();
                     long start = System.nanoTime();
                     if (plainSteps) {
+                        kinds.entering(measured ? "plain" : "warmup");
                         model.forward(act, new Batch.Tokens(ids, targets));
                         model.backward(act, plainGradients, 1.0);
                     }
                     long plainEnd = System.nanoTime();
+                    kinds.entering(measured ? "collection" : "warmup");
                     collector.collect(act, ids, targets);
                     long collectionEnd = System.nanoTime();
-                    if (step >= options.warmupSteps()) {
+                    kinds.entering("between steps");
+                    if (measured) {
                         plainSeconds.add((plainEnd - start) / 1e9);
                         collectionSeconds.add((collectionEnd - plainEnd) / 1e9);
                     }
@@ -245,9 +240,15 @@ public final class CollectionThroughput {
         }
         Measurement plain = plainSteps ? Measurement.of(plainSeconds, tokensPerStep, flops.plainStep()) : null;
         Measurement collection = Measurement.of(collectionSeconds, tokensPerStep, flops.collectionStep());
+        kinds.entering("sgemm reference");
+        SgemmRate sgemmAfter = SgemmRate.measure(backend, shapes, SGEMM_REPEATS);
+        kinds.entering("between steps");
+        SgemmRate sgemm = sgemmAfter.gflopPerSecond() > sgemmBefore.gflopPerSecond() ? sgemmAfter : sgemmBefore;
+        double rate = sgemm.gflopPerSecond();
         return new Report(options, config, backend.name(), collected, tokensPerStep, countedPerStep, flops, plain,
                 collection, plain == null ? Double.NaN : collection.tokensPerSecond() / plain.tokensPerSecond(),
-                ExternalReference.pytorchHooks(collection.tokensPerSecond()));
+                sgemm, sgemmBefore.gflopPerSecond(), sgemmAfter.gflopPerSecond(),
+                plain == null ? Double.NaN : plain.gflopPerSecond() / rate, collection.gflopPerSecond() / rate);
     }
 
     /** A token stream of uniform ids in [0, vocab), seeded: every run measures the same batches. */

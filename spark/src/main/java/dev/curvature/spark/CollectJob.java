@@ -7,6 +7,7 @@ import dev.curvature.kfac.FactorCollection;
 import dev.curvature.kfac.FactorStore;
 import dev.curvature.kfac.KfacCollector;
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkExecutorInfo;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 
@@ -15,6 +16,7 @@ import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -94,8 +96,8 @@ public final class CollectJob {
     /** Polls the executors until none runs a task, or {@code timeoutMillis} passed. */
     private static void awaitNoRunningTasks(JavaSparkContext spark, long timeoutMillis) {
         long deadline = System.currentTimeMillis() + timeoutMillis;
-        while (System.currentTimeMillis() < deadline && java.util.Arrays.stream(spark.statusTracker()
-                .getExecutorInfos()).mapToInt(org.apache.spark.SparkExecutorInfo::numRunningTasks).sum() > 0) {
+        while (System.currentTimeMillis() < deadline && Arrays.stream(spark.statusTracker()
+                .getExecutorInfos()).mapToInt(SparkExecutorInfo::numRunningTasks).sum() > 0) {
             try {
                 Thread.sleep(50);
             } catch (InterruptedException interrupted) {

@@ -19,6 +19,12 @@ public final class CpuBackend implements Backend {
     private static final double GELU_CUBIC = 0.044715;
     /** Elements per pass of the split exp loops over long rows (8 KiB of doubles: the passes stay in L1). */
     private static final int EXP_CHUNK = 1024;
+    /** Batched products below this many flops each run one per thread, single-threaded ({@link #gemmBatched}). */
+    private static final double SMALL_GEMM_FLOPS = 1 << 27;
+    /** SYRKs from this dimension up run as column bands, one per thread ({@link #syrkUpper}). */
+    private static final long SYRK_BAND_MIN_DIM = 256;
+    /** Band edges are multiples of this (whole microkernel tiles; 16 floats = one AVX-512 register). */
+    private static final long SYRK_BAND_ALIGN = 16;
 
     private final OpenBlas blas;
     private final ParallelLoop loop;
@@ -191,15 +197,17 @@ public final class CpuBackend implements Backend {
     @Override
     public void gemm(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta) {
         DType dtype = requireSameComputeType("gemm", c, a, b);
+        checkGemmShapes(c, a, opA, b, opB);
         long m = opA == Transpose.NONE ? a.dim(0) : a.dim(1);
         long k = opA == Transpose.NONE ? a.dim(1) : a.dim(0);
-        long kb = opB == Transpose.NONE ? b.dim(0) : b.dim(1);
         long n = opB == Transpose.NONE ? b.dim(1) : b.dim(0);
-        if (a.rank() != 2 || b.rank() != 2 || c.rank() != 2 || k != kb || c.dim(0) != m || c.dim(1) != n) {
-            throw new IllegalArgumentException("gemm: shapes do not chain: C " + c.describe() + " = op" + opA + "(A "
-                    + a.describe() + ") · op" + opB + "(B " + b.describe() + ")");
-        }
         ensureBlasThreads();
+        gemmOnCallingThreadCount(c, a, opA, b, opB, alpha, beta, dtype, m, n, k);
+    }
+
+    /** The BLAS call of {@link #gemm}, shapes already checked, at whatever thread count OpenBLAS has now. */
+    private void gemmOnCallingThreadCount(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha,
+                                          double beta, DType dtype, long m, long n, long k) {
         MatrixOperand ma = MatrixOperand.of("gemm", "A", a);
         MatrixOperand mb = MatrixOperand.of("gemm", "B", b);
         MatrixOperand mc = MatrixOperand.of("gemm", "C", c);
@@ -227,8 +235,56 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("gemmBatched: need 3-D tensors with one batch size, got C "
                     + c.describe() + ", A " + a.describe() + ", B " + b.describe());
         }
-        for (long i = 0; i < c.dim(0); i++) {
-            gemm(c.select(0, i), a.select(0, i), opA, b.select(0, i), opB, alpha, beta);
+        long batch = c.dim(0);
+        long m = opA == Transpose.NONE ? a.dim(1) : a.dim(2);
+        long k = opA == Transpose.NONE ? a.dim(2) : a.dim(1);
+        long n = opB == Transpose.NONE ? b.dim(2) : b.dim(1);
+        double flopsEach = 2.0 * m * n * k;
+        boolean shareable = ParallelLoop.shareable(c, a, b);
+        if (loop.threads() < 2 || batch < 2 || flopsEach >= SMALL_GEMM_FLOPS || !shareable) {
+            for (long i = 0; i < batch; i++) {
+                gemm(c.select(0, i), a.select(0, i), opA, b.select(0, i), opB, alpha, beta);
+            }
+            return;
+        }
+        // Small products (attention's per-head (T, hs) × (hs, T)): OpenBLAS would split each over its threads and
+        // wait at the end of every one; one product per thread, each single-threaded, keeps both cores busy.
+        DType dtype = requireSameComputeType("gemmBatched", c, a, b);
+        for (long i = 0; i < batch; i++) {
+            checkGemmShapes(c.select(0, i), a.select(0, i), opA, b.select(0, i), opB);
+        }
+        withSingleThreadedBlas(batch, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                gemmOnCallingThreadCount(c.select(0, i), a.select(0, i), opA, b.select(0, i), opB, alpha, beta,
+                        dtype, m, n, k);
+            }
+        });
+    }
+
+    /** The shape check of {@link #gemm}: C (m, n) = op(A) (m, k) · op(B) (k, n). */
+    private static void checkGemmShapes(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB) {
+        long m = opA == Transpose.NONE ? a.dim(0) : a.dim(1);
+        long k = opA == Transpose.NONE ? a.dim(1) : a.dim(0);
+        long kb = opB == Transpose.NONE ? b.dim(0) : b.dim(1);
+        long n = opB == Transpose.NONE ? b.dim(1) : b.dim(0);
+        if (a.rank() != 2 || b.rank() != 2 || c.rank() != 2 || k != kb || c.dim(0) != m || c.dim(1) != n) {
+            throw new IllegalArgumentException("gemm: shapes do not chain: C " + c.describe() + " = op" + opA + "(A "
+                    + a.describe() + ") · op" + opB + "(B " + b.describe() + ")");
+        }
+    }
+
+    /**
+     * Runs {@code body} over [0, tasks) split across this backend's threads, each task calling OpenBLAS with one
+     * thread, then gives OpenBLAS its thread count back. For work this backend partitions itself (small batched
+     * products, SYRK column bands): a single-threaded call on each core beats one threaded call after another,
+     * which joins its threads at the end of every call.
+     */
+    private void withSingleThreadedBlas(long tasks, ParallelLoop.RangeBody body) {
+        blas.setNumThreads(1);
+        try {
+            loop.forRange(tasks, Long.MAX_VALUE, true, body);
+        } finally {
+            blas.setNumThreads(loop.threads());
         }
     }
 
@@ -249,11 +305,48 @@ public final class CpuBackend implements Backend {
         }
         int ni = int32("syrkUpper", "n", n);
         int ki = int32("syrkUpper", "k", x.dim(0));
+        int bands = loop.threads();
+        if (bands < 2 || n < SYRK_BAND_MIN_DIM || !ParallelLoop.shareable(c, x)) {
+            syrkOnCallingThreadCount(c, x, alpha, beta, dtype, ni, ki);
+            return;
+        }
+        // OpenBLAS's threaded SYRK keeps 2 cores ~75-80% as busy as its SGEMM. Instead: column bands of equal
+        // work, one per thread, each single-threaded — band t covers columns [e_t, e_{t+1}) of the upper triangle,
+        // the square block above its diagonal (a GEMM, rows [0, e_t)) and its diagonal triangle (a SYRK). Band t
+        // holds (e_{t+1}² − e_t²)/2 products, so e_t = n·√(t/T) balances them.
+        long[] edges = new long[bands + 1];
+        for (int t = 1; t < bands; t++) {
+            edges[t] = Math.min(n, Math.round(n * Math.sqrt((double) t / bands) / SYRK_BAND_ALIGN) * SYRK_BAND_ALIGN);
+        }
+        edges[bands] = n;
+        withSingleThreadedBlas(bands, (from, to) -> {
+            for (long t = from; t < to; t++) {
+                long e0 = edges[(int) t];
+                long e1 = edges[(int) t + 1];
+                if (e1 <= e0) {
+                    continue;
+                }
+                Tensor bandColumns = x.slice(1, e0, e1);                              // (k, e1 − e0)
+                if (e0 > 0) {
+                    gemmOnCallingThreadCount(c.slice(0, 0, e0).slice(1, e0, e1), x.slice(1, 0, e0),
+                            Transpose.TRANSPOSED, bandColumns, Transpose.NONE, alpha, beta, dtype, e0, e1 - e0,
+                            x.dim(0));
+                }
+                syrkOnCallingThreadCount(c.slice(0, e0, e1).slice(1, e0, e1), bandColumns, alpha, beta, dtype,
+                        (int) (e1 - e0), ki);
+            }
+        });
+    }
+
+    /** The BLAS call of {@link #syrkUpper}, shapes already checked, at whatever thread count OpenBLAS has now. */
+    private void syrkOnCallingThreadCount(Tensor c, Tensor x, double alpha, double beta, DType dtype, int n, int k) {
+        MatrixOperand mx = MatrixOperand.of("syrkUpper", "X", x);
+        MatrixOperand mc = MatrixOperand.of("syrkUpper", "C", c);
         if (dtype == DType.F32) {
-            blas.ssyrkUpperXtX(ni, ki, (float) alpha, mx.segment(), int32("syrkUpper", "ldx", mx.ld()), (float) beta,
+            blas.ssyrkUpperXtX(n, k, (float) alpha, mx.segment(), int32("syrkUpper", "ldx", mx.ld()), (float) beta,
                     mc.segment(), int32("syrkUpper", "ldc", mc.ld()));
         } else {
-            blas.dsyrkUpperXtX(ni, ki, alpha, mx.segment(), int32("syrkUpper", "ldx", mx.ld()), beta,
+            blas.dsyrkUpperXtX(n, k, alpha, mx.segment(), int32("syrkUpper", "ldx", mx.ld()), beta,
                     mc.segment(), int32("syrkUpper", "ldc", mc.ld()));
         }
     }
@@ -455,7 +548,7 @@ public final class CpuBackend implements Backend {
     private void forBlocks(ElementBlocks blocks, BlockBody body) {
         long work = blocks.count() * blocks.maxLength();
         loop.forRange(blocks.count(), work, blocks.shareable(), (from, to) -> {
-            double[][] buffers = new double[4][blocks.maxLength()];
+            double[][] buffers = new double[5][blocks.maxLength()];
             for (long block = from; block < to; block++) {
                 body.run(block, blocks.length(block), buffers);
             }
@@ -728,11 +821,9 @@ public final class CpuBackend implements Backend {
         exp(x, 0, length);
     }
 
-    /** x[i] ← exp(x[i]) for from ≤ i < from + length. */
+    /** x[i] ← exp(x[i]) for from ≤ i < from + length ({@link ExpKernel}: Vector API lanes where available). */
     private static void exp(double[] x, int from, int length) {
-        for (int i = from; i < from + length; i++) {
-            x[i] = Math.exp(x[i]);
-        }
+        ExpKernel.exp(x, from, length);
     }
 
     /**
@@ -1068,8 +1159,10 @@ public final class CpuBackend implements Backend {
             double[] u = buffers[1];
             gate.dtype().read(gate.storage(), blocks.start(gate, block), g, 0, length);
             up.dtype().read(up.storage(), blocks.start(up, block), u, 0, length);
+            double[] e = buffers[2];
+            sigmoidExp(e, g, length);
             for (int i = 0; i < length; i++) {
-                g[i] = g[i] * sigmoid(g[i]) * u[i];
+                g[i] = g[i] * sigmoid(g[i], e[i]) * u[i];
             }
             h.dtype().write(h.storage(), blocks.start(h, block), g, 0, length);
         });
@@ -1087,8 +1180,10 @@ public final class CpuBackend implements Backend {
             dh.dtype().read(dh.storage(), blocks.start(dh, block), d, 0, length);
             gate.dtype().read(gate.storage(), blocks.start(gate, block), g, 0, length);
             up.dtype().read(up.storage(), blocks.start(up, block), u, 0, length);
+            double[] e = buffers[4];
+            sigmoidExp(e, g, length);
             for (int i = 0; i < length; i++) {
-                double s = sigmoid(g[i]);
+                double s = sigmoid(g[i], e[i]);
                 du[i] = d[i] * g[i] * s;
                 d[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
             }
@@ -1097,13 +1192,20 @@ public final class CpuBackend implements Backend {
         });
     }
 
-    /** σ(z) = 1/(1 + e^{−z}), with exp only of −|z|: no overflow, so no ∞/∞ at large |z|. */
-    private static double sigmoid(double z) {
-        if (z >= 0) {
-            return 1.0 / (1.0 + Math.exp(-z));
+    /** e[i] = exp(−|z[i]|) for i < length: the exponential of {@link #sigmoid}, in a loop of its own. */
+    private static void sigmoidExp(double[] e, double[] z, int length) {
+        for (int i = 0; i < length; i++) {
+            e[i] = -Math.abs(z[i]);
         }
-        double e = Math.exp(z);
-        return e / (1.0 + e);
+        exp(e, length);
+    }
+
+    /**
+     * σ(z) = 1/(1 + e^{−z}) given e = exp(−|z|): only the exponential of −|z| is taken, so nothing overflows and
+     * there is no ∞/∞ at large |z|.
+     */
+    private static double sigmoid(double z, double expMinusAbs) {
+        return z >= 0 ? 1.0 / (1.0 + expMinusAbs) : expMinusAbs / (1.0 + expMinusAbs);
     }
 
     @Override
@@ -1383,9 +1485,12 @@ public final class CpuBackend implements Backend {
         for (int j = 0; j < v; j++) {
             max = Math.max(max, row[j]);
         }
+        for (int j = 0; j < v; j++) {
+            row[j] -= max;
+        }
+        exp(row, v);
         double total = 0;
         for (int j = 0; j < v; j++) {
-            row[j] = Math.exp(row[j] - max);
             total += row[j];
         }
         double u = random.nextDouble() * total;

@@ -1,0 +1,90 @@
+package dev.curvature.engine;
+
+import dev.curvature.bindings.openblas.OpenBlas;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.lang.foreign.Arena;
+import java.util.Random;
+
+import static dev.curvature.engine.NumericAssertions.assertRelativeError;
+import static dev.curvature.engine.NumericAssertions.naiveGemm;
+import static dev.curvature.engine.NumericAssertions.randomValues;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The products CpuBackend splits across its own threads, each calling single-threaded OpenBLAS: SYRK in column
+ * bands and small batched GEMMs. Shared memory (confined memory runs on the calling thread and would not test the
+ * split), 2 and 3 threads (odd band counts), sizes that are not multiples of the band alignment; each checked
+ * against a float64 naive loop, with the untouched parts and OpenBLAS's thread count checked afterwards.
+ */
+class ThreadedProductsTest {
+    @ParameterizedTest(name = "{0} n={1} k={2} threads={3}")
+    @CsvSource({"F32, 300, 37, 2", "F32, 300, 37, 3", "F64, 515, 20, 2", "F64, 257, 64, 3", "F32, 256, 1, 2"})
+    void bandedSyrkMatchesNaiveUpperTriangleAndLeavesTheLowerOne(DType dtype, int n, int k, int threads) {
+        Random random = new Random(n * 31L + k);
+        double alpha = 0.7;
+        double beta = 1.0;
+        try (CpuBackend backend = new CpuBackend(threads); Arena arena = Arena.ofShared()) {
+            double[] x = randomValues(random, k * n);
+            double[] c0 = randomValues(random, n * n);
+            Tensor xt = Tensor.of(arena, dtype, x, k, n);
+            Tensor ct = Tensor.of(arena, dtype, c0, n, n);
+            double[] c0Stored = ct.toDoubleArray();          // c0 as the dtype holds it
+            backend.syrkUpper(ct, xt, alpha, beta);
+            double[] expected = naiveGemm(xt.toDoubleArray(), true, xt.toDoubleArray(), false, c0Stored, n, n, k,
+                    alpha, beta);
+            double[] actual = ct.toDoubleArray();
+            double[] expectedUpper = new double[n * (n + 1) / 2];
+            double[] actualUpper = new double[expectedUpper.length];
+            int at = 0;
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < n; j++) {
+                    if (j >= i) {
+                        expectedUpper[at] = expected[i * n + j];
+                        actualUpper[at++] = actual[i * n + j];
+                    } else {
+                        // strictly below the diagonal: SYRK's contract is to leave it alone
+                        assertEquals(c0Stored[i * n + j], actual[i * n + j], 0.0,
+                                "lower element (" + i + ", " + j + ") was written");
+                    }
+                }
+            }
+            assertRelativeError(expectedUpper, actualUpper, dtype == DType.F64 ? 1e-13 : 1e-5, "upper triangle");
+            assertEquals(threads, OpenBlas.get().numThreads(), "OpenBLAS thread count after the banded SYRK");
+        }
+    }
+
+    @ParameterizedTest(name = "batch={0} threads={1} opA={2} opB={3} beta={4}")
+    @CsvSource({"5, 2, NONE, TRANSPOSED, 0.0", "5, 3, TRANSPOSED, NONE, 1.0", "2, 2, NONE, NONE, 1.0",
+            "7, 3, TRANSPOSED, TRANSPOSED, 0.5"})
+    void smallBatchedProductsOnePerThreadMatchNaiveLoop(int batch, int threads, Transpose opA, Transpose opB,
+                                                        double beta) {
+        // head slices of packed rows, as attention passes them: strided operands in both dimensions
+        int m = 11, n = 9, k = 6, packed = 3;
+        Random random = new Random(batch * 7L + threads);
+        try (CpuBackend backend = new CpuBackend(threads); Arena arena = Arena.ofShared()) {
+            long aRows = opA == Transpose.NONE ? m : k;
+            long aCols = opA == Transpose.NONE ? k : m;
+            long bRows = opB == Transpose.NONE ? k : n;
+            long bCols = opB == Transpose.NONE ? n : k;
+            Tensor aPacked = Tensor.of(arena, DType.F32, randomValues(random, (int) (batch * aRows * aCols * packed)),
+                    batch, aRows, aCols * packed);
+            Tensor bPacked = Tensor.of(arena, DType.F32, randomValues(random, (int) (batch * bRows * bCols * packed)),
+                    batch, bRows, bCols * packed);
+            Tensor a = aPacked.slice(2, aCols, 2 * aCols);
+            Tensor b = bPacked.slice(2, 2 * bCols, 3 * bCols);
+            double[] c0 = randomValues(random, batch * m * n);
+            Tensor c = Tensor.of(arena, DType.F32, c0, batch, m, n);
+            Tensor before = Tensor.of(arena, DType.F32, c0, batch, m, n);
+            backend.gemmBatched(c, a, opA, b, opB, 0.25, beta);
+            for (int i = 0; i < batch; i++) {
+                double[] start = before.select(0, i).toDoubleArray();
+                double[] expected = naiveGemm(a.select(0, i).toDoubleArray(), opA == Transpose.TRANSPOSED,
+                        b.select(0, i).toDoubleArray(), opB == Transpose.TRANSPOSED, start, m, n, k, 0.25, beta);
+                assertRelativeError(expected, c.select(0, i).toDoubleArray(), 1e-5, "batch entry " + i);
+            }
+            assertEquals(threads, OpenBlas.get().numThreads(), "OpenBLAS thread count after the batched products");
+        }
+    }
+}

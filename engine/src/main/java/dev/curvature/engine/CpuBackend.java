@@ -2,6 +2,7 @@ package dev.curvature.engine;
 
 import dev.curvature.bindings.lapacke.Lapacke;
 import dev.curvature.bindings.openblas.OpenBlas;
+import dev.curvature.bindings.openblas.OpenBlasThreadTimeout;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -75,7 +76,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String name() {
-        return "cpu (" + blas.config().trim() + ", " + loop.threads() + " threads)";
+        return "cpu (" + blas.config().trim() + ", " + loop.threads() + " threads, workers spin "
+                + OpenBlasThreadTimeout.inEffect() + ", exp: " + ExpKernel.description() + ")";
     }
 
     @Override

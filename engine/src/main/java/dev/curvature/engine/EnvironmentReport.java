@@ -2,6 +2,7 @@ package dev.curvature.engine;
 
 import dev.curvature.bindings.lapacke.Lapacke;
 import dev.curvature.bindings.openblas.OpenBlas;
+import dev.curvature.bindings.openblas.OpenBlasThreadTimeout;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
@@ -18,10 +19,11 @@ import java.util.Random;
  * @param openBlas    OpenBLAS build string
  * @param openBlasLibrary where OpenBLAS was loaded from
  * @param lapackeLibrary  where LAPACKE was loaded from
+ * @param expKernel   which exponential the element-wise kernels use (Vector API or scalar, and why)
  * @param checks      the self-check results
  */
 public record EnvironmentReport(String java, int cores, int threads, String openBlas, String openBlasLibrary,
-                                String lapackeLibrary, List<Check> checks) {
+                                String lapackeLibrary, String expKernel, List<Check> checks) {
 
     /** One self-check: what was compared, the error found and the tolerance it must meet. */
     public record Check(String name, double error, double tolerance, boolean passed) {
@@ -41,7 +43,7 @@ public record EnvironmentReport(String java, int cores, int threads, String open
             OpenBlas blas = OpenBlas.get();
             return new EnvironmentReport(Runtime.version() + " (" + System.getProperty("java.vendor") + ")",
                     Runtime.getRuntime().availableProcessors(), backend.threads(), blas.config().trim(),
-                    blas.openedAs(), Lapacke.get().openedAs(), List.copyOf(checks));
+                    blas.openedAs(), Lapacke.get().openedAs(), ExpKernel.description(), List.copyOf(checks));
         }
     }
 
@@ -57,7 +59,9 @@ public record EnvironmentReport(String java, int cores, int threads, String open
         b.append(String.format("%-18s %d (backend threads: %d)%n", "cores", cores, threads));
         b.append(String.format("%-18s %s%n", "openblas", openBlas));
         b.append(String.format("%-18s %s%n", "openblas library", openBlasLibrary));
+        b.append(String.format("%-18s %s%n", "openblas spin", OpenBlasThreadTimeout.inEffect()));
         b.append(String.format("%-18s %s%n", "lapacke library", lapackeLibrary));
+        b.append(String.format("%-18s %s%n", "exp kernel", expKernel));
         b.append("self-check (reference: naive float64 loops)\n");
         for (Check c : checks) {
             b.append(String.format("  %-40s error %.2e  tolerance %.0e  %s%n", c.name(), c.error(), c.tolerance(),

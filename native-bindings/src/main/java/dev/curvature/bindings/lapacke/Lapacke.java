@@ -3,6 +3,7 @@ package dev.curvature.bindings.lapacke;
 import dev.curvature.bindings.Checks;
 import dev.curvature.bindings.NativeCallException;
 import dev.curvature.bindings.NativeLibrary;
+import dev.curvature.bindings.openblas.OpenBlasThreadTimeout;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -53,6 +54,7 @@ public final class Lapacke {
             synchronized (Lapacke.class) {
                 local = instance;
                 if (local == null) {
+                    OpenBlasThreadTimeout.prepare();   // LAPACK may load OpenBLAS: prepare it first
                     local = new Lapacke(NativeLibrary.open(SPEC));
                     instance = local;
                 }

@@ -68,6 +68,7 @@ public final class OpenBlas {
             synchronized (OpenBlas.class) {
                 local = instance;
                 if (local == null) {
+                    OpenBlasThreadTimeout.prepare();   // OpenBLAS reads it once, on load
                     local = new OpenBlas(NativeLibrary.open(SPEC));
                     instance = local;
                 }
@@ -78,6 +79,7 @@ public final class OpenBlas {
 
     /** Loads OpenBLAS from an explicit location (path or soname) without touching the shared instance. */
     public static OpenBlas load(String override) {
+        OpenBlasThreadTimeout.prepare();
         return new OpenBlas(NativeLibrary.open(SPEC, override));
     }
 

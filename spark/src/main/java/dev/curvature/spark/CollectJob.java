@@ -239,7 +239,8 @@ public final class CollectJob {
               --exact                accumulate in exact float64 instead of float32 batches folded into float64
                                      sums (as collect --exact; implied by --dtype F64)
               -h, --help             this text
-            Executors get --enable-native-access and the --add-opens Kryo needs, OPENBLAS_NUM_THREADS =
+            Executors get --enable-native-access, --add-modules=jdk.incubator.vector (the vector exp) and the
+            --add-opens Kryo needs, OPENBLAS_NUM_THREADS =
             spark.task.cpus and spark.executor.memoryOverhead from the memory plan (a smaller value is refused).
             """;
 

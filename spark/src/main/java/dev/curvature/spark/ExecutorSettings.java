@@ -9,13 +9,15 @@ import java.util.List;
 
 /**
  * What every executor of a collection needs, set on the job's {@link SparkConf} before the context starts: the JVM
- * flags (native access for OpenBLAS through FFM; the opens that Kryo and Spark's serializers need), OpenBLAS
+ * flags (native access for OpenBLAS through FFM; the Vector API for the element-wise kernels' exponential; the opens
+ * that Kryo and Spark's serializers need), OpenBLAS
  * threads equal to the cores Spark grants a task, and native memory outside the heap from the memory plan.
  */
 public final class ExecutorSettings {
     /** JVM flags every executor needs; those missing from spark.executor.extraJavaOptions are appended. */
     public static final List<String> JAVA_OPTIONS = List.of(
             "--enable-native-access=ALL-UNNAMED",
+            "--add-modules=jdk.incubator.vector",
             "--add-opens=java.base/java.nio=ALL-UNNAMED",
             "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
             "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED",

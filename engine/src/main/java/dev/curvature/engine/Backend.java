@@ -50,7 +50,11 @@ public interface Backend extends AutoCloseable {
      */
     void gemm(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta);
 
-    /** {@link #gemm} for each index of the leading batch dimension: C (B, m, n), A (B, ., .), B (B, ., .). */
+    /**
+     * {@link #gemm} for each index of the leading batch dimensions: C (B₁, …, m, n), A (B₁, …, ., .), B (B₁, …, ., .)
+     * of one rank ≥ 3 and the same leading sizes, any strides (e.g. attention heads cut from packed rows). No two
+     * entries of C may share memory: the products may run at once.
+     */
     void gemmBatched(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta);
 
     /**

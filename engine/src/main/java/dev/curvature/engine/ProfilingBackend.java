@@ -214,7 +214,11 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public void gemmBatched(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta) {
-        timed(gemmKey("gemmBatched[" + c.dim(0) + "]", c, a, opA, opB), gemmFlops(c, a, opA),
+        StringBuilder batch = new StringBuilder();
+        for (int d = 0; d < c.rank() - 2; d++) {
+            batch.append(d == 0 ? "" : "×").append(c.dim(d));
+        }
+        timed(gemmKey("gemmBatched[" + batch + "]", c, a, opA, opB), gemmFlops(c, a, opA),
                 () -> inner.gemmBatched(c, a, opA, b, opB, alpha, beta));
     }
 

@@ -202,6 +202,43 @@ public final class Tensor {
         return new Tensor(storage, dtype, device, offset, dims, rowMajorStrides(dims), name);
     }
 
+    /**
+     * Splits dimension {@code dim} (size s₀·s₁·…) into dimensions of sizes {@code sizes}, outermost first — a view
+     * of any stride (no copy): e.g. packed heads (B, T, H·hs) → (B, T, H, hs).
+     */
+    public Tensor split(int dim, long... sizes) {
+        int d = axis(dim);
+        long product = 1;
+        for (long size : sizes) {
+            if (size < 1) {
+                throw new IllegalArgumentException("split of dimension " + d + " of " + describe() + " into "
+                        + Arrays.toString(sizes) + ": sizes must be >= 1");
+            }
+            product *= size;
+        }
+        if (product != shape[d]) {
+            throw new IllegalArgumentException("split of dimension " + d + " (size " + shape[d] + ") of " + describe()
+                    + " into " + Arrays.toString(sizes) + ": the sizes multiply to " + product);
+        }
+        long[] newShape = new long[shape.length + sizes.length - 1];
+        long[] newStrides = new long[newShape.length];
+        for (int i = 0; i < d; i++) {
+            newShape[i] = shape[i];
+            newStrides[i] = strides[i];
+        }
+        long stride = strides[d];
+        for (int i = sizes.length - 1; i >= 0; i--) {
+            newShape[d + i] = sizes[i];
+            newStrides[d + i] = stride;
+            stride *= sizes[i];
+        }
+        for (int i = d + 1; i < shape.length; i++) {
+            newShape[i + sizes.length - 1] = shape[i];
+            newStrides[i + sizes.length - 1] = strides[i];
+        }
+        return new Tensor(storage, dtype, device, offset, newShape, newStrides, name);
+    }
+
     /** Swaps two dimensions (a strided view; no copy). */
     public Tensor transpose(int dim0, int dim1) {
         int a = axis(dim0);

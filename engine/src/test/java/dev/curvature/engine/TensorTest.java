@@ -84,4 +84,31 @@ class TensorTest {
             assertThrows(IndexOutOfBoundsException.class, () -> view.readRow(3, row));
         }
     }
+
+    @Test
+    void splitIsAViewOfAnyStrideAndNamesBadSizes() {
+        try (Arena arena = Arena.ofConfined()) {
+            double[] values = new double[2 * 3 * 12];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = i;
+            }
+            // packed rows (2, 3, 12) → a column slice (2, 3, 6) → heads (2, 3, 2, 3): element (b, t, h, c) is
+            // column 6 + 3h + c of row (b, t)
+            Tensor packed = Tensor.of(arena, DType.F64, values, 2, 3, 12);
+            Tensor heads = packed.slice(2, 6, 12).split(2, 2, 3);
+            assertArrayEquals(new long[]{2, 3, 2, 3}, heads.shape());
+            for (int b = 0; b < 2; b++) {
+                for (int t = 0; t < 3; t++) {
+                    for (int h = 0; h < 2; h++) {
+                        for (int c = 0; c < 3; c++) {
+                            assertEquals(values[(b * 3 + t) * 12 + 6 + 3 * h + c], heads.get(b, t, h, c), 0.0);
+                        }
+                    }
+                }
+            }
+            assertEquals(values[(1 * 3 + 2) * 12 + 6 + 3 + 1], heads.transpose(1, 2).get(1, 1, 2, 1), 0.0);
+            IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> packed.split(2, 5, 2));
+            assertTrue(bad.getMessage().contains("multiply to 10"), bad.getMessage());
+        }
+    }
 }

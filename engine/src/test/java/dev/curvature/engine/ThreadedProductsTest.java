@@ -87,4 +87,29 @@ class ThreadedProductsTest {
             assertEquals(threads, OpenBlas.get().numThreads(), "OpenBLAS thread count after the batched products");
         }
     }
+
+    @ParameterizedTest(name = "threads={0}")
+    @CsvSource({"1", "2", "3"})
+    void fourDimensionalHeadViewsMatchNaiveLoop(int threads) {
+        // scores (B, H, T, T) = Q Kᵀ per (batch, head), Q and K heads cut from packed (B, T, 2·H·hs) rows by
+        // split + transpose, as attention does
+        int batches = 2, heads = 3, t = 5, hs = 4;
+        Random random = new Random(threads);
+        try (CpuBackend backend = new CpuBackend(threads); Arena arena = Arena.ofShared()) {
+            Tensor qk = Tensor.of(arena, DType.F32, randomValues(random, batches * t * 2 * heads * hs), batches, t,
+                    2 * heads * hs);
+            Tensor q = qk.slice(2, 0, heads * hs).split(2, heads, hs).transpose(1, 2);          // (B, H, T, hs)
+            Tensor k = qk.slice(2, heads * hs, 2 * heads * hs).split(2, heads, hs).transpose(1, 2);
+            Tensor scores = Tensor.allocate(arena, DType.F32, batches, heads, t, t);
+            backend.gemmBatched(scores, q, Transpose.NONE, k, Transpose.TRANSPOSED, 0.5, 0.0);
+            for (int b = 0; b < batches; b++) {
+                for (int h = 0; h < heads; h++) {
+                    double[] expected = naiveGemm(q.select(0, b).select(0, h).toDoubleArray(), false,
+                            k.select(0, b).select(0, h).toDoubleArray(), true, new double[t * t], t, t, hs, 0.5, 0.0);
+                    assertRelativeError(expected, scores.select(0, b).select(0, h).toDoubleArray(), 1e-5,
+                            "batch " + b + " head " + h);
+                }
+            }
+        }
+    }
 }

@@ -18,9 +18,22 @@ public final class MultiHeadAttention {
     private MultiHeadAttention() {
     }
 
-    private static Tensor head(Tensor x, int head, int headSize) {
-        long from = (long) head * headSize;
-        return x.slice(2, from, from + headSize);
+    /**
+     * The query heads j, group + j, 2·group + j, … of x (B, T, H·hs) — head j of every key/value group — as
+     * (B, H_kv, T, hs); query head h = g·group + j uses key/value head g.
+     */
+    private static Tensor queryHeads(Tensor x, int kvHeads, int group, int j, int hs) {
+        return x.split(2, kvHeads, group, hs).select(3, j).transpose(1, 2);
+    }
+
+    /** The key/value heads of x (B, S, H_kv·hs) as (B, H_kv, S, hs). */
+    private static Tensor keyValueHeads(Tensor x, int kvHeads, int hs) {
+        return x.split(2, kvHeads, hs).transpose(1, 2);
+    }
+
+    /** The rows of att (B, H, T, S) that belong to {@link #queryHeads}: (B, H_kv, T, S). */
+    private static Tensor headScores(Tensor att, int kvHeads, int group, int j) {
+        return att.split(1, kvHeads, group).select(2, j);
     }
 
     /**
@@ -48,19 +61,20 @@ public final class MultiHeadAttention {
         if (!causal && keys != time) {
             throw new IllegalArgumentException("bidirectional attention of " + time + " queries over " + keys + " keys");
         }
-        for (int h = 0; h < heads; h++) {
-            Tensor attHead = att.select(1, h);                                            // (B, T, S)
-            be.gemmBatched(attHead, head(q, h, hs), Transpose.NONE, head(k, h / group, hs), Transpose.TRANSPOSED,
-                    masked ? 1.0 : scale, 0.0);
+        // One batched product per head position j within a group, over all (batch, group) pairs at once: with
+        // H_kv = H (no grouping) that is every head in one call.
+        for (int j = 0; j < group; j++) {
+            be.gemmBatched(headScores(att, kvHeads, group, j), queryHeads(q, kvHeads, group, j, hs), Transpose.NONE,
+                    keyValueHeads(k, kvHeads, hs), Transpose.TRANSPOSED, masked ? 1.0 : scale, 0.0);   // (B, H_kv, T, S)
         }
         if (masked) {
             be.causalSoftmax(att, att, scale);
         } else {
             be.softmaxRows(att, att);
         }
-        for (int h = 0; h < heads; h++) {
-            be.gemmBatched(head(y, h, hs), att.select(1, h), Transpose.NONE, head(v, h / group, hs), Transpose.NONE,
-                    1.0, 0.0);
+        for (int j = 0; j < group; j++) {
+            be.gemmBatched(queryHeads(y, kvHeads, group, j, hs), headScores(att, kvHeads, group, j), Transpose.NONE,
+                    keyValueHeads(v, kvHeads, hs), Transpose.NONE, 1.0, 0.0);                         // (B, H_kv, T, hs)
         }
     }
 
@@ -79,14 +93,16 @@ public final class MultiHeadAttention {
                                 Tensor k, Tensor v, Tensor att, int heads, int kvHeads, boolean causal) {
         int hs = (int) (dy.dim(2) / heads);
         int group = heads / kvHeads;
-        for (int h = 0; h < heads; h++) {
-            Tensor dyHead = head(dy, h, hs);
-            double firstInGroup = h % group == 0 ? 0.0 : 1.0;   // beta: the group's first head writes, the rest add
+        Tensor dvHeads = keyValueHeads(dv, kvHeads, hs);
+        Tensor dkHeads = keyValueHeads(dk, kvHeads, hs);
+        for (int j = 0; j < group; j++) {
+            Tensor dyHeads = queryHeads(dy, kvHeads, group, j, hs);
+            double firstInGroup = j == 0 ? 0.0 : 1.0;   // beta: the group's first head writes, the rest add
             // y_h = att_h v_g: d att_h = dy_h v_gᵀ, d v_g += att_hᵀ dy_h
-            be.gemmBatched(dAtt.select(1, h), dyHead, Transpose.NONE, head(v, h / group, hs), Transpose.TRANSPOSED,
-                    1.0, 0.0);
-            be.gemmBatched(head(dv, h / group, hs), att.select(1, h), Transpose.TRANSPOSED, dyHead, Transpose.NONE,
-                    1.0, firstInGroup);
+            be.gemmBatched(headScores(dAtt, kvHeads, group, j), dyHeads, Transpose.NONE, keyValueHeads(v, kvHeads, hs),
+                    Transpose.TRANSPOSED, 1.0, 0.0);
+            be.gemmBatched(dvHeads, headScores(att, kvHeads, group, j), Transpose.TRANSPOSED, dyHeads,
+                    Transpose.NONE, 1.0, firstInGroup);
         }
         double scale = 1.0 / Math.sqrt(hs);
         double productScale;                      // what d(q kᵀ) still lacks of the 1/√hs
@@ -97,14 +113,14 @@ public final class MultiHeadAttention {
             be.softmaxRowsBackward(dAtt, dAtt, att);            // d(scale · q kᵀ)
             productScale = scale;
         }
-        for (int h = 0; h < heads; h++) {
-            Tensor dScores = dAtt.select(1, h);
-            double firstInGroup = h % group == 0 ? 0.0 : 1.0;
+        for (int j = 0; j < group; j++) {
+            Tensor dScores = headScores(dAtt, kvHeads, group, j);
+            double firstInGroup = j == 0 ? 0.0 : 1.0;
             // scores_h = q_h k_gᵀ: d q_h = dS k_g, d k_g += dSᵀ q_h
-            be.gemmBatched(head(dq, h, hs), dScores, Transpose.NONE, head(k, h / group, hs), Transpose.NONE,
-                    productScale, 0.0);
-            be.gemmBatched(head(dk, h / group, hs), dScores, Transpose.TRANSPOSED, head(q, h, hs), Transpose.NONE,
-                    productScale, firstInGroup);
+            be.gemmBatched(queryHeads(dq, kvHeads, group, j, hs), dScores, Transpose.NONE, keyValueHeads(k, kvHeads, hs),
+                    Transpose.NONE, productScale, 0.0);
+            be.gemmBatched(dkHeads, dScores, Transpose.TRANSPOSED, queryHeads(q, kvHeads, group, j, hs),
+                    Transpose.NONE, productScale, firstInGroup);
         }
     }
 }

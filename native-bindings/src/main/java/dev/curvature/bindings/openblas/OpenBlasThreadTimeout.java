@@ -17,8 +17,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * Java kernel between two BLAS calls, on the very cores that kernel's own threads need: on 2 cores a GPT-2 step
  * spent a fifth of its CPU time in the scheduler. So, unless the user has set the variable, this process sets it
  * to {@value #DEFAULT_EXPONENT} (about 20 µs: back-to-back products still find their workers awake) before OpenBLAS
- * or LAPACKE is first opened. Measured side by side on the 2-core test machine: GPT-2-small plain steps about
- * 10 % faster, the demo about 13 % faster, system time halved.
+ * or LAPACKE is first opened. Back to back on the 2-core test machine: system time of a GPT-2-small bench run
+ * 17 s → 8–10 s, the demo 55.8 s → 48.5 s wall; the bench's step rates moved by less than that machine's noise.
  */
 public final class OpenBlasThreadTimeout {
     /** The exponent n this project sets: workers spin 2^n cycles. */

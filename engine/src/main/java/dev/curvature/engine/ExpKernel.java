@@ -17,7 +17,8 @@ import java.util.Locale;
  * Both are within 1 ulp of the exact exponential (the test checks each against StrictMath, and the special values
  * ±∞, NaN, overflow to ∞ and underflow to 0); they may differ from each other in the last bit of a float64, which
  * rounding to float32 almost never shows. {@code -Dcurvature.vector=off} forces the scalar one (an audit run that
- * wants the exact bits of {@link Math#exp}); {@code =on} fails at start-up if the vector one is unavailable.
+ * wants the exact bits of {@link Math#exp}); {@code =on} makes the first kernel call fail, naming why, where the
+ * vector one is unavailable.
  */
 final class ExpKernel {
     /** The implementation contract: x[i] ← exp(x[i]) for from ≤ i < from + length. */

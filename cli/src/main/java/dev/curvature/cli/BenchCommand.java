@@ -140,7 +140,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         try (CpuBackend cpu = new CpuBackend(threads)) {
             ProfilingBackend profiler = profile ? new ProfilingBackend(cpu) : null;
-            Backend backend = profile ? profiler : cpu;
+            Backend backend = profile ? profiler.backend() : cpu;
             System.err.printf("bench: GPT-2 L=%d C=%d H=%d V=%d, batch %d x %d, %s, %s%n", layers, width, heads, vocab,
                     batch, time, precision, backend.name());
             ProgressLine progress = new ProgressLine("bench", "steps (plain + collection)");

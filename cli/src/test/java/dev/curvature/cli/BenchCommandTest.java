@@ -78,8 +78,8 @@ class BenchCommandTest {
                 CovariancePrecision.F32_WITH_F64_SUMS);
         try (CpuBackend cpu = new CpuBackend(1)) {
             ProfilingBackend profiler = new ProfilingBackend(cpu);
-            CollectionThroughput.Report report = CollectionThroughput.measure(profiler, options, options.config(),
-                    LayerSelection.parse(CollectionThroughput.COLLECTED_LAYERS), true, (done, total) -> { },
+            CollectionThroughput.Report report = CollectionThroughput.measure(profiler.backend(), options,
+                    options.config(), LayerSelection.parse(CollectionThroughput.COLLECTED_LAYERS), true, (done, total) -> { },
                     profiler::section);
             String table = BenchCommand.profileTable(profiler, report);
             int plain = table.indexOf("  plain:");

@@ -315,6 +315,7 @@ public final class CpuBackend implements Backend {
     private void withSingleThreadedBlas(long tasks, ParallelLoop.RangeBody body) {
         blas.setNumThreads(1);
         try {
+            // callers checked shareability; the work estimate is "always worth threads": every task is a BLAS call
             loop.forRange(tasks, Long.MAX_VALUE, true, body);
         } finally {
             blas.setNumThreads(loop.threads());
@@ -850,18 +851,13 @@ public final class CpuBackend implements Backend {
         exp(e, length);
     }
 
-    /** x[i] ← exp(x[i]) for i < length. */
+    /** x[i] ← exp(x[i]) for i < length ({@link ExpKernel}: Vector API lanes where available). */
     private static void exp(double[] x, int length) {
-        exp(x, 0, length);
-    }
-
-    /** x[i] ← exp(x[i]) for from ≤ i < from + length ({@link ExpKernel}: Vector API lanes where available). */
-    private static void exp(double[] x, int from, int length) {
-        ExpKernel.exp(x, from, length);
+        ExpKernel.exp(x, 0, length);
     }
 
     /**
-     * tanh(u) = 1 − 2/(e^{2u} + 1), given e^{2u} from the intrinsic Math.exp: several times faster than Math.tanh (a software
+     * tanh(u) = 1 − 2/(e^{2u} + 1), given e^{2u} from {@link ExpKernel}: several times faster than Math.tanh (a software
      * fdlibm routine) and within 2 ulp of it where GELU uses it — the result is added to 1 (forward) or squared and
      * subtracted from 1 (backward), so only its absolute error (≈ 1e-16) matters.
      */
@@ -1414,7 +1410,7 @@ public final class CpuBackend implements Backend {
                     for (int i = from; i < to; i++) {
                         row[i] -= lse;
                     }
-                    exp(row, from, to - from);
+                    ExpKernel.exp(row, from, to - from);
                     for (int i = from; i < to; i++) {
                         row[i] *= scale;
                     }
@@ -1437,7 +1433,7 @@ public final class CpuBackend implements Backend {
             for (int i = 0; i < length; i++) {
                 scratch[i] = row[from + i] - max;
             }
-            exp(scratch, 0, length);
+            exp(scratch, length);
             for (int i = 0; i < length; i++) {
                 sum += scratch[i];
             }
@@ -1515,10 +1511,7 @@ public final class CpuBackend implements Backend {
 
     /** One draw from softmax(row[0, v)) by inversion of the unnormalised cumulative sum; overwrites row with e_j. */
     private static int sampleSoftmaxRow(double[] row, int v, SplittableRandom random) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < v; j++) {
-            max = Math.max(max, row[j]);
-        }
+        double max = max(row, v);
         for (int j = 0; j < v; j++) {
             row[j] -= max;
         }

@@ -1,26 +1,36 @@
 package dev.curvature.engine;
 
-import java.lang.foreign.Arena;
 import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
- * A backend that times every call of another one, per operation and — for the products — per shape, so a step's
+ * Times every call of another backend, per operation and — for the products — per shape, so a step's
  * time can be split into its GEMMs by role (a GPT-2 layer's QKV, projection and MLP products each have their own
  * (m, n, k)), the attention's small products, the elementwise kernels and what runs outside the backend. Only a
- * caller that wants the breakdown wraps its backend in this; the plain backend pays nothing.
+ * caller that wants the breakdown wraps its backend in this and computes with {@link #backend()}; the plain backend
+ * pays nothing.
  *
  * <p>Each entry keeps calls, wall time, process CPU time (all threads: CPU/wall ≈ the cores the call kept busy, so
  * a single-threaded stretch shows as ≈ 1 on a 2-core run) and the flops of the GEMM/SYRK calls (2mnk, n(n+1)k).
  * Times are collected into the current {@link #section} ("plain", "collection", ...), so one run can report the
  * two kinds of step apart.
+ *
+ * <p>One mechanism times every {@link Backend} method, so a method added to the interface is profiled without a
+ * line here: a proxy whose key is the method's name and the shape of its largest tensor argument (with the dtype
+ * conversion of a two-tensor call such as copy), and for GEMM and SYRK the transposes, m×n×k and flops.
  */
-public final class ProfilingBackend implements Backend {
-    private static final java.lang.management.OperatingSystemMXBean OS = ManagementFactory.getOperatingSystemMXBean();
+public final class ProfilingBackend {
+    private static final OperatingSystemMXBean OS = ManagementFactory.getOperatingSystemMXBean();
 
     /** One timed operation: totals over its calls. */
     public static final class Entry {
@@ -67,6 +77,7 @@ public final class ProfilingBackend implements Backend {
     }
 
     private final Backend inner;
+    private final Backend timed;
     private final Map<String, Map<String, Entry>> sections = new LinkedHashMap<>();
     private final Map<String, Long> sectionNanos = new LinkedHashMap<>();
     private Map<String, Entry> current;
@@ -75,7 +86,14 @@ public final class ProfilingBackend implements Backend {
 
     public ProfilingBackend(Backend inner) {
         this.inner = inner;
+        this.timed = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[]{Backend.class},
+                (proxy, method, args) -> invoke(method, args));
         section("unsectioned");
+    }
+
+    /** The backend to compute with: every call goes to the wrapped one, timed into the current section. */
+    public Backend backend() {
+        return timed;
     }
 
     /** Times from now on go to section {@code name} (added to what it already holds). */
@@ -122,301 +140,117 @@ public final class ProfilingBackend implements Backend {
         return OS instanceof com.sun.management.OperatingSystemMXBean sun ? sun.getProcessCpuTime() : 0L;
     }
 
-    private void record(String key, long wallStart, long cpuStart, double flops) {
-        long wall = System.nanoTime() - wallStart;
-        long cpu = cpuNow() - cpuStart;
-        Entry e = current.computeIfAbsent(key, Entry::new);
-        e.calls++;
-        e.wallNanos += wall;
-        e.cpuNanos += cpu;
-        e.flops += flops;
-    }
-
-    private void timed(String key, double flops, Runnable call) {
-        // every call goes to the inner backend, which never calls back here: calls do not nest
-        long cpu = cpuNow();
-        long wall = System.nanoTime();
-        try {
-            call.run();
-        } finally {
-            record(key, wall, cpu, flops);
+    private Object invoke(Method method, Object[] args) throws Throwable {
+        String name = method.getName();
+        if (method.getDeclaringClass() == Object.class) {
+            return switch (name) {
+                case "toString" -> name();
+                case "hashCode" -> System.identityHashCode(timed);
+                default -> args[0] == timed;          // equals
+            };
+        }
+        switch (name) {
+            case "name" -> {
+                return name();
+            }
+            case "device", "close" -> {
+                return call(method, args);
+            }
+            default -> {
+                // every call goes to the inner backend, which never calls back here: calls do not nest
+                String key = key(name, args);
+                double flops = flops(name, args);
+                long cpu = cpuNow();
+                long wall = System.nanoTime();
+                try {
+                    return call(method, args);
+                } finally {
+                    long wallNanos = System.nanoTime() - wall;
+                    long cpuNanos = cpuNow() - cpu;
+                    Entry e = current.computeIfAbsent(key, Entry::new);
+                    e.calls++;
+                    e.wallNanos += wallNanos;
+                    e.cpuNanos += cpuNanos;
+                    e.flops += flops;
+                }
+            }
         }
     }
 
-    private <T> T timedValue(String key, java.util.function.Supplier<T> call) {
-        long cpu = cpuNow();
-        long wall = System.nanoTime();
-        try {
-            return call.get();
-        } finally {
-            record(key, wall, cpu, 0);
-        }
-    }
-
-    private static String shape(Tensor t) {
-        return java.util.Arrays.stream(t.shape()).mapToObj(Long::toString)
-                .collect(java.util.stream.Collectors.joining("×"));
-    }
-
-    private static String gemmKey(String op, Tensor c, Tensor a, Transpose opA, Transpose opB) {
-        long k = opA == Transpose.NONE ? a.dim(-1) : a.dim(-2);
-        return String.format("%s%s %s m×n×k %d×%d×%d", op, c.dtype() == DType.F32 ? "(f32)" : "(f64)",
-                (opA == Transpose.NONE ? "N" : "T") + (opB == Transpose.NONE ? "N" : "T"), c.dim(-2), c.dim(-1), k);
-    }
-
-    private static double gemmFlops(Tensor c, Tensor a, Transpose opA) {
-        long k = opA == Transpose.NONE ? a.dim(-1) : a.dim(-2);
-        return 2.0 * (c.size() / Math.max(1, c.dim(-1) * c.dim(-2))) * c.dim(-2) * c.dim(-1) * k;
-    }
-
-    // ---- Backend -----------------------------------------------------------------------------------------------
-
-    @Override
-    public String name() {
+    private String name() {
         return inner.name() + ", profiled";
     }
 
-    @Override
-    public Device device() {
-        return inner.device();
-    }
-
-    @Override
-    public Tensor allocate(Arena arena, DType dtype, long... shape) {
-        return timedValue("allocate", () -> inner.allocate(arena, dtype, shape));
-    }
-
-    @Override
-    public void copy(Tensor dst, Tensor src) {
-        timed("copy " + shape(src) + (dst.dtype() == src.dtype() ? "" : " " + src.dtype() + "→" + dst.dtype()), 0,
-                () -> inner.copy(dst, src));
-    }
-
-    @Override
-    public void fill(Tensor dst, double value) {
-        timed("fill " + shape(dst), 0, () -> inner.fill(dst, value));
-    }
-
-    @Override
-    public void writeInts(Tensor dst, int[] values) {
-        timed("writeInts", 0, () -> inner.writeInts(dst, values));
-    }
-
-    @Override
-    public int[] readInts(Tensor src) {
-        return timedValue("readInts", () -> inner.readInts(src));
-    }
-
-    @Override
-    public void gemm(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta) {
-        timed(gemmKey("gemm", c, a, opA, opB), gemmFlops(c, a, opA), () -> inner.gemm(c, a, opA, b, opB, alpha, beta));
-    }
-
-    @Override
-    public void gemmBatched(Tensor c, Tensor a, Transpose opA, Tensor b, Transpose opB, double alpha, double beta) {
-        StringBuilder batch = new StringBuilder();
-        for (int d = 0; d < c.rank() - 2; d++) {
-            batch.append(d == 0 ? "" : "×").append(c.dim(d));
+    private Object call(Method method, Object[] args) throws Throwable {
+        try {
+            return method.invoke(inner, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
         }
-        timed(gemmKey("gemmBatched[" + batch + "]", c, a, opA, opB), gemmFlops(c, a, opA),
-                () -> inner.gemmBatched(c, a, opA, b, opB, alpha, beta));
     }
 
-    @Override
-    public void syrkUpper(Tensor c, Tensor x, double alpha, double beta) {
-        double n = x.dim(1);
-        timed(String.format("syrk%s n×k %d×%d", x.dtype() == DType.F32 ? "(f32)" : "(f64)", x.dim(1), x.dim(0)),
-                n * (n + 1) * x.dim(0), () -> inner.syrkUpper(c, x, alpha, beta));
+    /** "gemm(f32) NT m×n×k 1024×2304×768", "syrk(f32) n×k 3072×1020", "geluTanh 1024×3072", "copy 8×8 F64→F32". */
+    private static String key(String name, Object[] args) {
+        List<Tensor> tensors = args == null ? List.of()
+                : Arrays.stream(args).filter(Tensor.class::isInstance).map(Tensor.class::cast).toList();
+        switch (name) {
+            case "gemm", "gemmBatched" -> {
+                Tensor c = tensors.get(0);
+                Tensor a = tensors.get(1);
+                Transpose opA = (Transpose) args[2];
+                Transpose opB = (Transpose) args[4];
+                String op = name;
+                if (name.equals("gemmBatched")) {
+                    op += "[" + Arrays.stream(c.shape()).limit(c.rank() - 2).mapToObj(Long::toString)
+                            .collect(Collectors.joining("×")) + "]";
+                }
+                long k = opA == Transpose.NONE ? a.dim(-1) : a.dim(-2);
+                return String.format("%s%s %s m×n×k %d×%d×%d", op, dtypeTag(c), (opA == Transpose.NONE ? "N" : "T")
+                        + (opB == Transpose.NONE ? "N" : "T"), c.dim(-2), c.dim(-1), k);
+            }
+            case "syrkUpper" -> {
+                Tensor x = tensors.get(1);
+                return String.format("syrk%s n×k %d×%d", dtypeTag(x), x.dim(1), x.dim(0));
+            }
+            default -> {
+                if (tensors.isEmpty()) {
+                    return name;
+                }
+                Tensor largest = tensors.stream().max(Comparator.comparingLong(Tensor::size)).orElseThrow();
+                String key = name + " " + shape(largest);
+                if (tensors.size() == 2 && tensors.get(0).dtype() != tensors.get(1).dtype()) {
+                    key += " " + tensors.get(1).dtype() + "→" + tensors.get(0).dtype();   // (dst, src) calls
+                }
+                return key;
+            }
+        }
     }
 
-    @Override
-    public void addUpper(Tensor dst, Tensor src, double alpha) {
-        timed("addUpper " + shape(dst) + " " + src.dtype() + "→" + dst.dtype(), 0,
-                () -> inner.addUpper(dst, src, alpha));
+    /** Counted flops of a call: GEMM 2mnk per product, SYRK n(n+1)k (the upper triangle); 0 otherwise. */
+    private static double flops(String name, Object[] args) {
+        switch (name) {
+            case "gemm", "gemmBatched" -> {
+                Tensor c = (Tensor) args[0];
+                Tensor a = (Tensor) args[1];
+                long k = (Transpose) args[2] == Transpose.NONE ? a.dim(-1) : a.dim(-2);
+                return 2.0 * c.size() * k;
+            }
+            case "syrkUpper" -> {
+                Tensor x = (Tensor) args[1];
+                double n = x.dim(1);
+                return n * (n + 1) * x.dim(0);
+            }
+            default -> {
+                return 0;
+            }
+        }
     }
 
-    @Override
-    public void symmetrizeFromUpper(Tensor a) {
-        timed("symmetrizeFromUpper", 0, () -> inner.symmetrizeFromUpper(a));
+    private static String dtypeTag(Tensor t) {
+        return t.dtype() == DType.F32 ? "(f32)" : "(f64)";
     }
 
-    @Override
-    public SymmetricEigen eigh(Arena arena, Tensor a, boolean clipNegatives) {
-        return timedValue("eigh " + shape(a), () -> inner.eigh(arena, a, clipNegatives));
-    }
-
-    @Override
-    public void add(Tensor out, Tensor a, Tensor b) {
-        timed("add " + shape(out), 0, () -> inner.add(out, a, b));
-    }
-
-    @Override
-    public void mul(Tensor out, Tensor a, Tensor b) {
-        timed("mul " + shape(out), 0, () -> inner.mul(out, a, b));
-    }
-
-    @Override
-    public void scale(Tensor out, Tensor a, double alpha) {
-        timed("scale " + shape(out), 0, () -> inner.scale(out, a, alpha));
-    }
-
-    @Override
-    public void axpy(Tensor y, Tensor x, double alpha) {
-        timed("axpy " + shape(y), 0, () -> inner.axpy(y, x, alpha));
-    }
-
-    @Override
-    public void rowMax(Tensor out, Tensor x) {
-        timed("rowMax " + shape(x), 0, () -> inner.rowMax(out, x));
-    }
-
-    @Override
-    public void rowSum(Tensor out, Tensor x) {
-        timed("rowSum " + shape(x), 0, () -> inner.rowSum(out, x));
-    }
-
-    @Override
-    public void rowArgmax(Tensor out, Tensor x) {
-        timed("rowArgmax " + shape(x), 0, () -> inner.rowArgmax(out, x));
-    }
-
-    @Override
-    public void rowTopK(Tensor out, Tensor x) {
-        timed("rowTopK " + shape(x), 0, () -> inner.rowTopK(out, x));
-    }
-
-    @Override
-    public void softmaxRows(Tensor y, Tensor x) {
-        timed("softmaxRows " + shape(x), 0, () -> inner.softmaxRows(y, x));
-    }
-
-    @Override
-    public void softmaxRowsBackward(Tensor dx, Tensor dy, Tensor y) {
-        timed("softmaxRowsBackward " + shape(y), 0, () -> inner.softmaxRowsBackward(dx, dy, y));
-    }
-
-    @Override
-    public void geluTanh(Tensor y, Tensor x) {
-        timed("geluTanh " + shape(x), 0, () -> inner.geluTanh(y, x));
-    }
-
-    @Override
-    public void geluTanhBackward(Tensor dx, Tensor dy, Tensor x) {
-        timed("geluTanhBackward " + shape(x), 0, () -> inner.geluTanhBackward(dx, dy, x));
-    }
-
-    @Override
-    public void addRowVector(Tensor y, Tensor v) {
-        timed("addRowVector " + shape(y), 0, () -> inner.addRowVector(y, v));
-    }
-
-    @Override
-    public void sumRowsInto(Tensor dv, Tensor dy) {
-        timed("sumRowsInto " + shape(dy), 0, () -> inner.sumRowsInto(dv, dy));
-    }
-
-    @Override
-    public void layerNorm(Tensor y, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias, double eps) {
-        timed("layerNorm " + shape(x), 0, () -> inner.layerNorm(y, mean, rstd, x, weight, bias, eps));
-    }
-
-    @Override
-    public void layerNormBackward(Tensor dx, Tensor dWeight, Tensor dBias, Tensor dy, Tensor x, Tensor weight,
-                                  Tensor mean, Tensor rstd) {
-        timed("layerNormBackward " + shape(x), 0,
-                () -> inner.layerNormBackward(dx, dWeight, dBias, dy, x, weight, mean, rstd));
-    }
-
-    @Override
-    public void rmsNorm(Tensor y, Tensor rstd, Tensor x, Tensor weight, double eps) {
-        timed("rmsNorm " + shape(x), 0, () -> inner.rmsNorm(y, rstd, x, weight, eps));
-    }
-
-    @Override
-    public void rmsNormBackward(Tensor dx, Tensor dWeight, Tensor dy, Tensor x, Tensor weight, Tensor rstd) {
-        timed("rmsNormBackward " + shape(x), 0, () -> inner.rmsNormBackward(dx, dWeight, dy, x, weight, rstd));
-    }
-
-    @Override
-    public void rotary(Tensor y, Tensor x, Tensor cos, Tensor sin, int headDim, int time, int offset,
-                       boolean inverse) {
-        timed("rotary " + shape(x), 0, () -> inner.rotary(y, x, cos, sin, headDim, time, offset, inverse));
-    }
-
-    @Override
-    public void swiglu(Tensor h, Tensor gate, Tensor up) {
-        timed("swiglu " + shape(h), 0, () -> inner.swiglu(h, gate, up));
-    }
-
-    @Override
-    public void swigluBackward(Tensor dGate, Tensor dUp, Tensor dh, Tensor gate, Tensor up) {
-        timed("swigluBackward " + shape(dh), 0, () -> inner.swigluBackward(dGate, dUp, dh, gate, up));
-    }
-
-    @Override
-    public void gatherRows(Tensor out, Tensor table, Tensor ids) {
-        timed("gatherRows " + shape(out), 0, () -> inner.gatherRows(out, table, ids));
-    }
-
-    @Override
-    public void scatterAddRows(Tensor dTable, Tensor dOut, Tensor ids) {
-        timed("scatterAddRows " + shape(dOut), 0, () -> inner.scatterAddRows(dTable, dOut, ids));
-    }
-
-    @Override
-    public void causalSoftmax(Tensor y, Tensor x, double scale) {
-        timed("causalSoftmax " + shape(x), 0, () -> inner.causalSoftmax(y, x, scale));
-    }
-
-    @Override
-    public void causalSoftmaxBackward(Tensor dx, Tensor dy, Tensor y, double scale) {
-        timed("causalSoftmaxBackward " + shape(y), 0, () -> inner.causalSoftmaxBackward(dx, dy, y, scale));
-    }
-
-    @Override
-    public void crossEntropy(Tensor losses, Tensor logSumExp, Tensor logits, Tensor targets) {
-        timed("crossEntropy " + shape(logits), 0, () -> inner.crossEntropy(losses, logSumExp, logits, targets));
-    }
-
-    @Override
-    public void crossEntropyBackward(Tensor dLogits, Tensor logits, Tensor logSumExp, Tensor targets, double scale) {
-        timed("crossEntropyBackward " + shape(logits), 0,
-                () -> inner.crossEntropyBackward(dLogits, logits, logSumExp, targets, scale));
-    }
-
-    @Override
-    public void sampleSoftmaxRows(Tensor out, Tensor logits, Tensor mask, long streamSeed) {
-        timed("sampleSoftmaxRows " + shape(logits), 0, () -> inner.sampleSoftmaxRows(out, logits, mask, streamSeed));
-    }
-
-    @Override
-    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2, double eps,
-                      double weightDecay, long step) {
-        timed("adamw", 0, () -> inner.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step));
-    }
-
-    @Override
-    public double sum(Tensor a) {
-        return timedValue("sum " + shape(a), () -> inner.sum(a));
-    }
-
-    @Override
-    public double dot(Tensor a, Tensor b) {
-        return timedValue("dot " + shape(a), () -> inner.dot(a, b));
-    }
-
-    @Override
-    public double sumOfSquares(List<Tensor> tensors) {
-        return timedValue("sumOfSquares", () -> inner.sumOfSquares(tensors));
-    }
-
-    @Override
-    public void requireFinite(Tensor t, String purpose) {
-        timed("requireFinite " + shape(t), 0, () -> inner.requireFinite(t, purpose));
-    }
-
-    @Override
-    public void close() {
-        inner.close();
+    private static String shape(Tensor t) {
+        return Arrays.stream(t.shape()).mapToObj(Long::toString).collect(Collectors.joining("×"));
     }
 }

@@ -11,6 +11,7 @@ import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -49,7 +50,7 @@ public record SgemmRate(List<Shape> shapes, double gflopPerSecond) {
         for (LinearLayer layer : config.linearLayers()) {
             String key = layer.dIn() + "x" + layer.dOut();
             Shape known = byShape.get(key);
-            String role = layer.role().name().toLowerCase(java.util.Locale.ROOT);
+            String role = layer.role().name().toLowerCase(Locale.ROOT);
             byShape.put(key, known == null ? new Shape(role, rows, layer.dOut(), layer.dIn(), 1, 0)
                     : new Shape(known.role().contains(role) ? known.role() : known.role() + "+" + role, rows,
                     layer.dOut(), layer.dIn(), known.perStep() + 1, 0));

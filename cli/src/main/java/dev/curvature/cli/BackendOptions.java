@@ -15,6 +15,11 @@ final class BackendOptions {
         return Math.max(64, 4 * Runtime.getRuntime().availableProcessors());
     }
 
+    /** The worker count {@link #backend()} will have: --threads, else the CPU backend's default. */
+    int threads() {
+        return threads != null ? threads : CpuBackend.defaultThreads();
+    }
+
     /** A new backend (the caller closes it). */
     Backend backend() {
         if (threads != null) {

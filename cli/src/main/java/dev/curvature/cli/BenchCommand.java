@@ -169,7 +169,7 @@ final class BenchCommand implements Callable<Integer> {
         LayerSelection selection = LayerSelection.parse(CollectionThroughput.OLMO2_1B_LAYERS);
         List<String> names = selection.select(config.linearLayers());
         List<LinearLayer> selected = config.linearLayers().stream().filter(l -> names.contains(l.name())).toList();
-        MemoryPlan plan = MemoryPlan.collection(config, DType.F32, b, t, selected, precision);
+        MemoryPlan plan = MemoryPlan.collection(config, DType.F32, b, t, selected, precision, threads);
         // the bench writes no factor file: its prediction is the plan without the file writer's copies
         long withoutWrite = plan.items().stream().filter(i -> !i.group().equals("factor file write"))
                 .mapToLong(MemoryPlan.Item::bytes).sum();

@@ -135,7 +135,8 @@ final class CollectCommand implements Callable<Integer> {
                 ? CovariancePrecision.F64_EXACT : CovariancePrecision.F32_WITH_F64_SUMS;
         List<String> names = LayerSelection.parse(layerPatterns).select(config.linearLayers());
         List<LinearLayer> selected = config.linearLayers().stream().filter(l -> names.contains(l.name())).toList();
-        MemoryPlan plan = MemoryPlan.collection(config, model.computeDtype(), batch, window, selected, precision);
+        MemoryPlan plan = MemoryPlan.collection(config, model.computeDtype(), batch, window, selected, precision,
+                model.threads());
         if (memory.stopAfter(plan, "reduce --batch, --time or --layers")) {
             return 0;
         }

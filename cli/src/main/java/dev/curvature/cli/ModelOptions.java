@@ -40,6 +40,11 @@ final class ModelOptions {
         return compute.backend();
     }
 
+    /** The worker count {@link #backend()} will have. */
+    int threads() {
+        return compute.threads();
+    }
+
     /** The compute dtype, checked: F32 or F64. */
     DType computeDtype() {
         if (dtype != DType.F32 && dtype != DType.F64) {

@@ -60,10 +60,24 @@ public interface Backend extends AutoCloseable {
     /**
      * Writes the upper triangle (diagonal included) of C (n, n) = alpha · Xᵀ X + beta · C for X (k, n), in X's
      * dtype; the strict lower triangle of C is neither read nor written.
+     *
+     * <p>C may also be (p, n, n): X's rows then split into p consecutive blocks, block i the rows
+     * [⌊i·k/p⌋, ⌊(i+1)·k/p⌋), and C[i] = alpha · X_iᵀ X_i + beta · C[i]; k ≥ p. The blocks are independent products
+     * (one per thread on the CPU), summed afterwards by {@link #addUpper} with a (p, n, n) source.
      */
     void syrkUpper(Tensor c, Tensor x, double alpha, double beta);
 
-    /** Accumulates the upper triangle: dst[i][j] += alpha · src[i][j] for j ≥ i. dst and src are (n, n). */
+    /**
+     * How many row blocks a batch X (rows, n) should be split into by {@link #syrkUpper} with a (p, n, n) C for the
+     * fastest covariance update (p ≥ 1). More than 1 only where p independent products beat one product split
+     * across threads — on the CPU, blocks of at least n rows, one per thread.
+     */
+    int syrkRowBlocks(long rows, long n);
+
+    /**
+     * Accumulates the upper triangle: dst[i][j] += alpha · src[i][j] for j ≥ i. dst and src are (n, n). src may
+     * also be (p, n, n): dst[i][j] += alpha · Σ_b src[b][i][j], the sum over b taken in float64 first.
+     */
     void addUpper(Tensor dst, Tensor src, double alpha);
 
     /** Writes the strict lower triangle of the square matrix {@code a} from its upper triangle (a = aᵀ after). */

@@ -16,11 +16,22 @@ public final class CovarianceAccumulator implements AutoCloseable {
     private final CovariancePrecision precision;
     private final Arena arena;
     private final Tensor sum;          // (d, d) F64, upper triangle valid
-    private Tensor batchScratch;       // (d, d) in the batch dtype, F32_WITH_F64_SUMS with F32 input
+    private final CovarianceScratch scratch;   // (p, d, d) F32 per-row-block products, F32_WITH_F64_SUMS
+    private final boolean ownsScratch;
     private Tensor widened;            // (k, d) F64, F64_EXACT with F32 input; grown on demand
     private long rows;
 
+    /** An accumulator with a float32 product scratch of its own. */
     public CovarianceAccumulator(Backend backend, int dim, CovariancePrecision precision, String name) {
+        this(backend, dim, precision, name, null);
+    }
+
+    /**
+     * An accumulator forming its float32 batch products in {@code sharedScratch} (which the caller closes; null: a
+     * scratch of its own), e.g. one scratch for all the sums of a collector.
+     */
+    public CovarianceAccumulator(Backend backend, int dim, CovariancePrecision precision, String name,
+                                 CovarianceScratch sharedScratch) {
         if (dim < 1) {
             throw new IllegalArgumentException("covariance dimension must be >= 1, got " + dim + " for " + name);
         }
@@ -29,6 +40,8 @@ public final class CovarianceAccumulator implements AutoCloseable {
         this.precision = precision;
         this.arena = Arena.ofShared();
         this.sum = backend.allocate(arena, DType.F64, dim, dim).named(name);
+        this.ownsScratch = sharedScratch == null;
+        this.scratch = sharedScratch != null ? sharedScratch : new CovarianceScratch(backend);
     }
 
     /** Accumulates S += alpha · XᵀX for a batch X (k, d) of F32 or F64 rows; counts k rows. */
@@ -49,11 +62,11 @@ public final class CovarianceAccumulator implements AutoCloseable {
             backend.copy(wide, x);
             backend.syrkUpper(sum, wide, alpha, 1.0);
         } else if (dtype == DType.F32) {
-            if (batchScratch == null) {
-                batchScratch = backend.allocate(arena, DType.F32, dim, dim);
-            }
-            backend.syrkUpper(batchScratch, x, 1.0, 0.0);
-            backend.addUpper(sum, batchScratch, alpha);
+            // float32 products of p row blocks (p = 1 unless the backend runs tall blocks side by side), then one
+            // pass that sums them in float64 into the float64 sum
+            Tensor products = scratch.products(backend.syrkRowBlocks(x.dim(0), dim), dim);
+            backend.syrkUpper(products, x, 1.0, 0.0);
+            backend.addUpper(sum, products, alpha);
         } else {
             throw new IllegalArgumentException("covariance '" + sum.name() + "': batch " + x.describe()
                     + " must be F32 or F64");
@@ -127,6 +140,9 @@ public final class CovarianceAccumulator implements AutoCloseable {
 
     @Override
     public void close() {
+        if (ownsScratch) {
+            scratch.close();
+        }
         arena.close();
     }
 }

@@ -11,10 +11,12 @@ import static dev.curvature.engine.NumericAssertions.assertRelativeError;
 import static dev.curvature.engine.NumericAssertions.naiveGemm;
 import static dev.curvature.engine.NumericAssertions.randomValues;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The products CpuBackend splits across its own threads, each calling single-threaded OpenBLAS: SYRK in column
- * bands and small batched GEMMs. Shared memory (confined memory runs on the calling thread and would not test the
+ * bands, SYRK in row blocks (with the pass that sums the blocks) and small batched GEMMs. Shared memory (confined memory runs on the calling thread and would not test the
  * split), 2 and 3 threads (odd band counts), sizes that are not multiples of the band alignment; each checked
  * against a float64 naive loop, with the untouched parts and OpenBLAS's thread count checked afterwards.
  */
@@ -52,6 +54,89 @@ class ThreadedProductsTest {
             }
             assertRelativeError(expectedUpper, actualUpper, dtype == DType.F64 ? 1e-13 : 1e-5, "upper triangle");
             assertEquals(threads, OpenBlas.get().numThreads(), "OpenBLAS thread count after the banded SYRK");
+        }
+    }
+
+    @ParameterizedTest(name = "{0} n={1} k={2} blocks={3} threads={4}")
+    @CsvSource({"F32, 300, 601, 2, 2", "F64, 260, 7, 3, 3", "F32, 256, 50, 3, 2", "F32, 64, 9, 2, 1",
+            "F64, 33, 3, 3, 2"})
+    void rowBlockSyrkMatchesNaivePerBlockAndLeavesTheLowerTriangles(DType dtype, int n, int k, int blocks,
+                                                                    int threads) {
+        Random random = new Random(n * 17L + k + blocks);
+        double alpha = 1.5;
+        double beta = 0.5;
+        try (CpuBackend backend = new CpuBackend(threads); Arena arena = Arena.ofShared()) {
+            Tensor xt = Tensor.of(arena, dtype, randomValues(random, k * n), k, n);
+            Tensor ct = Tensor.of(arena, dtype, randomValues(random, blocks * n * n), blocks, n, n);
+            double[] x = xt.toDoubleArray();
+            double[] c0 = ct.toDoubleArray();
+            backend.syrkUpper(ct, xt, alpha, beta);
+            double[] actual = ct.toDoubleArray();
+            for (int b = 0; b < blocks; b++) {
+                // block b: rows [⌊b·k/p⌋, ⌊(b+1)·k/p⌋), the contract's split
+                int r0 = b * k / blocks;
+                int r1 = (b + 1) * k / blocks;
+                double[] expectedUpper = new double[n * (n + 1) / 2];
+                double[] actualUpper = new double[expectedUpper.length];
+                int at = 0;
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < n; j++) {
+                        int e = b * n * n + i * n + j;
+                        if (j < i) {
+                            assertEquals(c0[e], actual[e], 0.0, "block " + b + " lower (" + i + ", " + j + ")");
+                            continue;
+                        }
+                        double dot = 0;
+                        for (int r = r0; r < r1; r++) {
+                            dot += x[r * n + i] * x[r * n + j];
+                        }
+                        expectedUpper[at] = alpha * dot + beta * c0[e];
+                        actualUpper[at++] = actual[e];
+                    }
+                }
+                assertRelativeError(expectedUpper, actualUpper, dtype == DType.F64 ? 1e-13 : 1e-5,
+                        "upper triangle of block " + b);
+            }
+            assertEquals(threads, OpenBlas.get().numThreads(), "OpenBLAS thread count after the row-block SYRK");
+            Tensor tooMany = Tensor.allocate(arena, dtype, k + 1, n, n);
+            var refused = assertThrows(IllegalArgumentException.class, () -> backend.syrkUpper(tooMany, xt, 1, 0));
+            assertTrue(refused.getMessage().contains("fewer rows than the " + (k + 1) + " row blocks"),
+                    refused.getMessage());
+        }
+    }
+
+    @ParameterizedTest(name = "blocks={0} threads={1}")
+    @CsvSource({"1, 2", "2, 2", "3, 3", "4, 1"})
+    void addUpperOfBlocksAddsTheirFloat64SumToTheUpperTriangleOnly(int blocks, int threads) {
+        int n = 70;
+        Random random = new Random(blocks * 5L + threads);
+        try (CpuBackend backend = new CpuBackend(threads); Arena arena = Arena.ofShared()) {
+            Tensor src = Tensor.of(arena, DType.F32, randomValues(random, blocks * n * n), blocks, n, n);
+            Tensor dst = Tensor.of(arena, DType.F64, randomValues(random, n * n), n, n);
+            double[] s = src.toDoubleArray();
+            double[] d0 = dst.toDoubleArray();
+            backend.addUpper(dst, src, -0.25);
+            double[] actual = dst.toDoubleArray();
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < n; j++) {
+                    double sum = 0;
+                    for (int b = 0; b < blocks; b++) {
+                        sum += s[b * n * n + i * n + j];
+                    }
+                    double expected = j >= i ? d0[i * n + j] - 0.25 * sum : d0[i * n + j];
+                    assertEquals(expected, actual[i * n + j], 1e-14 * (1 + Math.abs(expected)),
+                            "(" + i + ", " + j + ")");
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "threads={0} rows={1} n={2} -> {3}")
+    @CsvSource({"2, 512, 256, 2", "2, 511, 256, 1", "1, 100000, 768, 1", "3, 2304, 768, 3", "2, 100000, 255, 1"})
+    void rowBlocksAreOnePerThreadWhenEveryBlockHasAtLeastNRows(int threads, long rows, long n, int expected) {
+        assertEquals(expected, CpuBackend.syrkRowBlocks(threads, rows, n));
+        try (CpuBackend backend = new CpuBackend(threads)) {
+            assertEquals(expected, backend.syrkRowBlocks(rows, n));
         }
     }
 

@@ -3,6 +3,7 @@ package dev.curvature.kfac;
 import dev.curvature.engine.Backend;
 import dev.curvature.engine.CovarianceAccumulator;
 import dev.curvature.engine.CovariancePrecision;
+import dev.curvature.engine.CovarianceScratch;
 import dev.curvature.engine.DType;
 import dev.curvature.engine.Tensor;
 import dev.curvature.transformer.LinearObserver;
@@ -44,6 +45,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
     private final Map<String, KroneckerFactors> factors = new LinkedHashMap<>();
     private final Set<String> inputsAccumulated = new HashSet<>();   // layers whose onInput adds to their A
     private final Arena arena = Arena.ofShared();
+    private final CovarianceScratch productScratch;   // every sum's float32 batch products, formed one at a time
     private Tensor countedRows;           // (n) I32 indices of counted rows in the current batch
     private Tensor scratch;               // (n, max d) rows gathered for accumulation
     private Tensor sampled;               // (N) I32 labels drawn from the model's softmax
@@ -66,6 +68,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         this.model = model;
         this.labels = labels;
         this.seed = seed;
+        this.productScratch = new CovarianceScratch(backend);
         Map<String, LinearLayer> byName = new LinkedHashMap<>();
         model.linearLayers().forEach(l -> byName.put(l.name(), l));
         List<String> picked = selection.select(model.linearLayers());
@@ -74,12 +77,12 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
             LinearLayer layer = byName.get(name);
             CovarianceAccumulator a = sharedInputs.get(layer.inputGroup());
             if (a == null) {      // the group's first selected layer owns and accumulates A
-                a = new CovarianceAccumulator(backend, layer.dIn(), precision, name + ".A");
+                a = new CovarianceAccumulator(backend, layer.dIn(), precision, name + ".A", productScratch);
                 sharedInputs.put(layer.inputGroup(), a);
                 inputsAccumulated.add(name);
             }
             factors.put(name, new KroneckerFactors(name, a,
-                    new CovarianceAccumulator(backend, layer.dOut(), precision, name + ".G")));
+                    new CovarianceAccumulator(backend, layer.dOut(), precision, name + ".G", productScratch)));
         }
     }
 
@@ -193,6 +196,7 @@ public final class KfacCollector implements LinearObserver, AutoCloseable {
         if (moments != null) {
             moments.close();
         }
+        productScratch.close();
         arena.close();
     }
 }

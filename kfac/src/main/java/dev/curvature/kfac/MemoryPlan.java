@@ -1,6 +1,7 @@
 package dev.curvature.kfac;
 
 import dev.curvature.engine.CovariancePrecision;
+import dev.curvature.engine.CpuBackend;
 import dev.curvature.engine.DType;
 import dev.curvature.transformer.model.LinearLayer;
 import dev.curvature.transformer.model.ModelConfig;
@@ -75,15 +76,17 @@ public final class MemoryPlan {
      * A collection run ({@link FactorCollection} over a {@link KfacCollector}): the parameters in the compute dtype;
      * the workspace of a (batch, time) batch; per collected layer its float64 sums A (d_in², one per shared input:
      * gate_proj and up_proj share one) and G (d_out²); the accumulators' batch buffers (F32 compute with float64
-     * sums: a float32 d² XᵀX per sum; F32 compute with exact sums: float64 copies of the batch's counted rows,
-     * B·(T−1) × d; F64 compute: none); the collector's gather scratch B·T × max d in the compute dtype and its
+     * sums: one float32 XᵀX buffer that all sums share, the largest d² times the row blocks the CPU backend splits a
+     * tall batch into, {@link CpuBackend#syrkRowBlocks(int, long, long)}; F32 compute with exact sums: float64
+     * copies of the batch's counted rows per sum, B·(T−1) × d; F64 compute: none); the collector's gather scratch B·T × max d in the compute dtype and its
      * B·T int32 row indices and sampled labels; and the factor file writer's float64 copy of every A and G (A once
      * per layer, also where shared).
      *
      * @param selected the layers collected, in model order (as {@link LayerSelection#select(List)} picks them)
+     * @param threads  the CPU backend's worker count
      */
     public static MemoryPlan collection(ModelConfig config, DType dtype, int batch, int time,
-                                        List<LinearLayer> selected, CovariancePrecision precision) {
+                                        List<LinearLayer> selected, CovariancePrecision precision, int threads) {
         List<Item> items = new ArrayList<>();
         addModel(items, config, dtype);
         items.add(new Item("activations", "activations (forward/backward workspace)",
@@ -109,12 +112,24 @@ public final class MemoryPlan {
             sumNames.add("G of " + layer.name());
             maxDim = Math.max(maxDim, Math.max(layer.dIn(), layer.dOut()));
         }
+        if (dtype == DType.F32 && precision == CovariancePrecision.F32_WITH_F64_SUMS && !sums.isEmpty()) {
+            // one buffer shared by every sum (CovarianceScratch), as large as the largest blocks · d²
+            long largest = 0;
+            String detail = "";
+            for (long[] sum : sums) {
+                long d = sum[0];
+                int blocks = CpuBackend.syrkRowBlocks(threads, counted, d);
+                if ((long) blocks * d * d > largest) {
+                    largest = (long) blocks * d * d;
+                    detail = blocks == 1 ? d + "² float32" : blocks + " row blocks × " + d + "² float32";
+                }
+            }
+            items.add(new Item("accumulator batch buffers", "float32 batch XᵀX, shared by all sums",
+                    largest * DType.F32.byteSize(), detail));
+        }
         for (int i = 0; i < sums.size(); i++) {
             long d = sums.get(i)[0];
-            if (dtype == DType.F32 && precision == CovariancePrecision.F32_WITH_F64_SUMS) {
-                items.add(square("accumulator batch buffers", "float32 batch XᵀX of " + sumNames.get(i), d,
-                        DType.F32.byteSize()));
-            } else if (dtype == DType.F32) {
+            if (dtype == DType.F32 && precision == CovariancePrecision.F64_EXACT) {
                 items.add(new Item("accumulator batch buffers", "float64 batch rows of " + sumNames.get(i),
                         counted * d * F64, counted + " × " + d + " float64"));
             }

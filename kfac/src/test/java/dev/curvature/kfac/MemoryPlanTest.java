@@ -72,24 +72,26 @@ class MemoryPlanTest {
         List<LinearLayer> mlp = LayerSelection.parse("mlp").select(GPT2.linearLayers()).stream()
                 .map(name -> GPT2.linearLayers().stream().filter(l -> l.name().equals(name)).findFirst().orElseThrow())
                 .toList();
-        MemoryPlan plan = MemoryPlan.collection(GPT2, DType.F32, 4, 32, mlp, CovariancePrecision.F32_WITH_F64_SUMS);
+        MemoryPlan plan = MemoryPlan.collection(GPT2, DType.F32, 4, 32, mlp, CovariancePrecision.F32_WITH_F64_SUMS,
+                2);
         Map<String, Long> byGroup = groups(plan);
         assertEquals(35712L * 4, byGroup.get("parameters"));
         assertEquals(GPT2.workspaceBytes(4, 32, DType.F32), byGroup.get("activations"));
         // per block: A c_fc 32², G c_fc 128², A c_proj 128², G c_proj 32², float64: 8·(1024 + 16384)·2 = 278528
         assertEquals(2 * 278528L, byGroup.get("K-FAC factors"));
-        assertEquals(278528L, byGroup.get("accumulator batch buffers"));            // the same d², float32
+        assertEquals(128L * 128 * 4, byGroup.get("accumulator batch buffers"));     // one, the largest d², float32
         // 4·32 = 128 rows × max d 128, float32; then row indices and sampled labels, 2 × 128 int32
         assertEquals(128L * 128 * 4 + 2 * 128 * 4, byGroup.get("collector scratch"));
         assertEquals(2 * 278528L, byGroup.get("factor file write"));
-        assertEquals(35712L * 4 + GPT2.workspaceBytes(4, 32, DType.F32) + 5 * 278528L + 65536 + 1024, plan.total());
+        assertEquals(35712L * 4 + GPT2.workspaceBytes(4, 32, DType.F32) + 4 * 278528L + 65536 + 65536 + 1024,
+                plan.total());
     }
 
     @Test
     void sharedInputsHaveOneActivationFactorAndExactSumsWidenTheBatchRows() {
         List<LinearLayer> block1 = OLMO2.linearLayers().stream().filter(l -> l.block() == 1 && l.role().isMlp())
                 .toList();
-        MemoryPlan plan = MemoryPlan.collection(OLMO2, DType.F32, 2, 16, block1, CovariancePrecision.F64_EXACT);
+        MemoryPlan plan = MemoryPlan.collection(OLMO2, DType.F32, 2, 16, block1, CovariancePrecision.F64_EXACT, 2);
         Map<String, Long> items = plan.items().stream().collect(Collectors.toMap(MemoryPlan.Item::name,
                 MemoryPlan.Item::bytes, Long::sum));
         assertEquals(32L * 32 * 8, items.get("A of model.layers.1.mlp.gate_proj"));
@@ -101,7 +103,7 @@ class MemoryPlanTest {
         // the file writer copies A per layer, so the shared A twice: (32² + 48²)·2 + 48² + 32², float64
         assertEquals(((32L * 32 + 48 * 48) * 2 + 48 * 48 + 32 * 32) * 8, groups(plan).get("factor file write"));
         // float64 compute: the sums take the rows as they are
-        MemoryPlan f64 = MemoryPlan.collection(OLMO2, DType.F64, 2, 16, block1, CovariancePrecision.F64_EXACT);
+        MemoryPlan f64 = MemoryPlan.collection(OLMO2, DType.F64, 2, 16, block1, CovariancePrecision.F64_EXACT, 2);
         assertFalse(groups(f64).containsKey("accumulator batch buffers"));
         assertEquals(32L * 48 * 8 + 2 * 32 * 4, groups(f64).get("collector scratch"));
     }
@@ -137,10 +139,31 @@ class MemoryPlanTest {
     }
 
     @Test
+    void allSumsShareOneFloat32ProductBufferHoldingARowBlockPerThreadForTallBatches() {
+        // hidden = intermediate = 256: every sum is 256²; 8 × 65 tokens → 8·64 = 512 counted rows, two blocks of
+        // 256 rows on 2 threads, one block on 1 thread
+        LlamaConfig square = LlamaConfig.of("llama", 256, 256, 1, 4, 4, 64, 128, true);
+        List<LinearLayer> mlp = square.linearLayers().stream().filter(l -> l.role().isMlp()).toList();
+        MemoryPlan two = MemoryPlan.collection(square, DType.F32, 8, 65, mlp, CovariancePrecision.F32_WITH_F64_SUMS,
+                2);
+        MemoryPlan one = MemoryPlan.collection(square, DType.F32, 8, 65, mlp, CovariancePrecision.F32_WITH_F64_SUMS,
+                1);
+        assertEquals(2L * 256 * 256 * 4, groups(two).get("accumulator batch buffers"));
+        assertEquals(256L * 256 * 4, groups(one).get("accumulator batch buffers"));
+        assertTrue(two.render(new MemoryPlan.Available(-1, "unknown")).contains("2 row blocks × 256² float32"));
+        // intermediate 512: the 512² sums (1 block: 512 rows < 2·512) outweigh two 256² blocks
+        LlamaConfig wide = LlamaConfig.of("llama", 256, 512, 1, 4, 4, 64, 128, true);
+        List<LinearLayer> wideMlp = wide.linearLayers().stream().filter(l -> l.role().isMlp()).toList();
+        assertEquals(512L * 512 * 4, groups(MemoryPlan.collection(wide, DType.F32, 8, 65, wideMlp,
+                CovariancePrecision.F32_WITH_F64_SUMS, 2)).get("accumulator batch buffers"));
+    }
+
+    @Test
     void aPlanThatDoesNotFitIsRefusedNamingTheTotalTheLimitAndTheLargestItem() {
         LlamaConfig wide = LlamaConfig.of("llama", 16, 512, 2, 2, 2, 16, 8, true);
         List<LinearLayer> mlp = wide.linearLayers().stream().filter(l -> l.role().isMlp()).toList();
-        MemoryPlan plan = MemoryPlan.collection(wide, DType.F32, 1, 8, mlp, CovariancePrecision.F32_WITH_F64_SUMS);
+        MemoryPlan plan = MemoryPlan.collection(wide, DType.F32, 1, 8, mlp, CovariancePrecision.F32_WITH_F64_SUMS,
+                2);
         var limit = new MemoryPlan.Available(1 << 20, "--memory-limit");
         var refused = assertThrows(MemoryPlan.InsufficientMemoryException.class,
                 () -> plan.requireFits(limit, "reduce --batch"));

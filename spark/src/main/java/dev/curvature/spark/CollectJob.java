@@ -185,7 +185,7 @@ public final class CollectJob {
                 number(options, "--checkpoint-every", 1_000_000));
         CorpusManifest manifest = CorpusManifest.read(manifestFile);
         SparkConf conf = new SparkConf().setAppName("curvature collect " + out.getFileName());
-        var plan = request.memoryPlan();
+        var plan = request.memoryPlan(ExecutorSettings.taskCpus(conf));
         ExecutorSettings.apply(conf, plan);
         System.err.printf("memory plan per task: %d MiB native; executors: %s=%s, memoryOverhead %s, "
                         + "OPENBLAS_NUM_THREADS %s%n", plan.total() >> 20, "spark.task.cpus",

@@ -69,11 +69,14 @@ public record CollectRequest(String model, String tokenizer, DType dtype, String
                 tokenizerDigest, false);
     }
 
-    /** The native memory one task needs (model, workspace, factors, scratch), from config.json alone. */
-    public MemoryPlan memoryPlan() throws IOException {
+    /**
+     * The native memory one task needs (model, workspace, factors, scratch), from config.json alone, for a task
+     * computing on {@code threads} cores.
+     */
+    public MemoryPlan memoryPlan(int threads) throws IOException {
         ModelConfig config = ModelCheckpoints.readMatchingConfig(SharedInputs.localModel(model));
         List<String> names = LayerSelection.parse(layers).select(config.linearLayers());
         List<LinearLayer> selected = config.linearLayers().stream().filter(l -> names.contains(l.name())).toList();
-        return MemoryPlan.collection(config, dtype, batch, time, selected, precision);
+        return MemoryPlan.collection(config, dtype, batch, time, selected, precision, threads);
     }
 }

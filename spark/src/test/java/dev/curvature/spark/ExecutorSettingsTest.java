@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ExecutorSettingsTest {
     static MemoryPlan plan() throws IOException {
         return new CollectRequest(SparkCollectionTest.MODEL.toString(), null, DType.F32, "mlp",
-                KfacCollector.Labels.GOLD, 0, 8, 64, 0, CovariancePrecision.F32_WITH_F64_SUMS, 0).memoryPlan();
+                KfacCollector.Labels.GOLD, 0, 8, 64, 0, CovariancePrecision.F32_WITH_F64_SUMS, 0).memoryPlan(2);
     }
 
     @Test

@@ -1062,17 +1062,8 @@ public final class CpuBackend implements Backend {
         forRows(nc[0], nc[1], ParallelLoop.shareable(y, mean, rstd, x), (r, buffers) -> {
             double[] row = buffers[0];
             x.dtype().read(x.storage(), rowStart(x, r), row, 0, cols);
-            double m = 0;
-            for (int i = 0; i < cols; i++) {
-                m += row[i];
-            }
-            m /= cols;
-            double v = 0;
-            for (int i = 0; i < cols; i++) {
-                double d = row[i] - m;
-                v += d * d;
-            }
-            double s = 1.0 / Math.sqrt(v / cols + eps);
+            double m = RowSums.sum(row, 0, cols) / cols;
+            double s = 1.0 / Math.sqrt(RowSums.squaredDeviations(row, cols, m) / cols + eps);
             for (int i = 0; i < cols; i++) {
                 row[i] = (row[i] - m) * s * w[i] + b[i];
             }
@@ -1102,27 +1093,28 @@ public final class CpuBackend implements Backend {
             double[] out = rowBuffers[2];
             x.dtype().read(x.storage(), rowStart(x, r), xRow, 0, cols);
             dy.dtype().read(dy.storage(), rowStart(dy, r), g, 0, cols);
-            dx.dtype().read(dx.storage(), rowStart(dx, r), out, 0, cols);
             double m = mean.dtype().get(mean.storage(), mean.offset() + r * mean.stride(0));
             double s = rstd.dtype().get(rstd.storage(), rstd.offset() + r * rstd.stride(0));
-            // x̂ = (x − m)·s, dx̂ = dy ⊙ w, dx = s · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂))
-            double meanDnorm = 0;
-            double meanDnormXhat = 0;
+            // x̂ = (x − m)·s, dx̂ = dy ⊙ w, dx += s · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂)); loops without a
+            // reduction in them (they vectorize), the two means by RowSums
+            double[] xhat = xRow;
+            double[] dnorm = out;
+            double[] dWeightSum = acc[0];
+            double[] dBiasSum = acc[1];
             for (int i = 0; i < cols; i++) {
-                double xhat = (xRow[i] - m) * s;
-                double dnorm = g[i] * w[i];
-                meanDnorm += dnorm;
-                meanDnormXhat += dnorm * xhat;
-                acc[0][i] += g[i] * xhat;
-                acc[1][i] += g[i];
+                xhat[i] = (xRow[i] - m) * s;
+                dnorm[i] = g[i] * w[i];
+                dWeightSum[i] += g[i] * xhat[i];
+                dBiasSum[i] += g[i];
             }
-            meanDnorm /= cols;
-            meanDnormXhat /= cols;
+            double meanDnorm = RowSums.sum(dnorm, 0, cols) / cols;
+            double meanDnormXhat = RowSums.dot(dnorm, xhat, cols) / cols;
+            double[] result = g;                   // dy is no longer needed: dx accumulates in its buffer
+            dx.dtype().read(dx.storage(), rowStart(dx, r), result, 0, cols);
             for (int i = 0; i < cols; i++) {
-                double xhat = (xRow[i] - m) * s;
-                out[i] += s * (g[i] * w[i] - meanDnorm - xhat * meanDnormXhat);
+                result[i] += s * (dnorm[i] - meanDnorm - xhat[i] * meanDnormXhat);
             }
-            dx.dtype().write(dx.storage(), rowStart(dx, r), out, 0, cols);
+            dx.dtype().write(dx.storage(), rowStart(dx, r), result, 0, cols);
         }, 2);
         accumulateVector(dWeight, sums, 0);
         accumulateVector(dBias, sums, 1);
@@ -1148,11 +1140,7 @@ public final class CpuBackend implements Backend {
 
     /** row[0, C) ← row · rstd ⊙ w; returns rstd = 1/√(mean row² + eps). */
     private static double rmsNormRow(double[] row, double[] w, int cols, double eps) {
-        double squares = 0;
-        for (int i = 0; i < cols; i++) {
-            squares += row[i] * row[i];
-        }
-        double s = 1.0 / Math.sqrt(squares / cols + eps);
+        double s = 1.0 / Math.sqrt(RowSums.dot(row, row, cols) / cols + eps);
         for (int i = 0; i < cols; i++) {
             row[i] = row[i] * s * w[i];
         }
@@ -1187,12 +1175,10 @@ public final class CpuBackend implements Backend {
     /** One row of the RMSNorm backward: dx += s·(w ⊙ g) − s³/C · x · Σ(w ⊙ g ⊙ x) and dWeight += g ⊙ x · s. */
     private static void rmsNormBackwardRow(double[] dx, double[] dWeight, double[] g, double[] x, double[] w,
                                            double s, int cols) {
-        double inner = 0;
         for (int i = 0; i < cols; i++) {
-            inner += w[i] * g[i] * x[i];
             dWeight[i] += g[i] * x[i] * s;
         }
-        double k = s * s * s * inner / cols;
+        double k = s * s * s * RowSums.dot3(w, g, x, cols) / cols;
         for (int i = 0; i < cols; i++) {
             dx[i] += s * w[i] * g[i] - k * x[i];
         }
@@ -1393,11 +1379,7 @@ public final class CpuBackend implements Backend {
             row[i] -= max;
         }
         exp(row, n);
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += row[i];
-        }
-        double inv = 1.0 / sum;
+        double inv = 1.0 / RowSums.sum(row, 0, n);
         for (int i = 0; i < n; i++) {
             row[i] *= inv;
         }
@@ -1405,10 +1387,7 @@ public final class CpuBackend implements Backend {
 
     /** g[0, n) ← scale · p ⊙ (g − ⟨g, p⟩): the softmax backward of y = softmax(scale · x) on the first n entries. */
     private static void softmaxBackwardPrefix(double[] g, double[] p, int n, double scale) {
-        double inner = 0;
-        for (int i = 0; i < n; i++) {
-            inner += g[i] * p[i];
-        }
+        double inner = RowSums.dot(g, p, n);
         for (int i = 0; i < n; i++) {
             g[i] = scale * p[i] * (g[i] - inner);
         }
@@ -1461,12 +1440,12 @@ public final class CpuBackend implements Backend {
         requireVector("crossEntropy", logSumExp, nc[0], logits);
         int cols = (int) nc[1];
         forRows(nc[0], nc[1], ParallelLoop.shareable(losses, logSumExp, logits), (r, buffers) -> {
-            double[] row = buffers[0];
-            logits.dtype().read(logits.storage(), rowStart(logits, r), row, 0, cols);
-            double lse = logSumExp(row, buffers[1], cols);
+            long start = rowStart(logits, r);
+            double lse = logSumExp(logits, start, buffers[0], cols);
             int label = target[(int) r];
             logSumExp.dtype().set(logSumExp.storage(), logSumExp.offset() + r * logSumExp.stride(0), lse);
-            losses.dtype().set(losses.storage(), losses.offset() + r * losses.stride(0), label < 0 ? 0 : lse - row[label]);
+            losses.dtype().set(losses.storage(), losses.offset() + r * losses.stride(0),
+                    label < 0 ? 0 : lse - logits.dtype().get(logits.storage(), start + label));
         });
     }
 
@@ -1478,46 +1457,59 @@ public final class CpuBackend implements Backend {
         requireVector("crossEntropyBackward", logSumExp, nc[0], logits);
         int[] target = targets(targets, "crossEntropyBackward", nc);
         int cols = (int) nc[1];
-        forRows(nc[0], nc[1], ParallelLoop.shareable(dLogits, logits, logSumExp), (r, buffers) -> {
-            double[] row = buffers[0];
+        forRows(nc[0], Math.min(nc[1], EXP_CHUNK), ParallelLoop.shareable(dLogits, logits, logSumExp),
+                (r, buffers) -> {
+            // chunk by chunk from the logits to dLogits: each chunk is read, exponentiated, scaled and written while
+            // it is in L1, and no row-long buffer is written and read back
+            double[] chunk = buffers[0];
             int label = target[(int) r];
-            if (label < 0) {
-                Arrays.fill(row, 0, cols, 0.0);
-            } else {
-                logits.dtype().read(logits.storage(), rowStart(logits, r), row, 0, cols);
-                double lse = logSumExp.dtype().get(logSumExp.storage(), logSumExp.offset() + r * logSumExp.stride(0));
-                for (int from = 0; from < cols; from += EXP_CHUNK) {   // chunks stay in L1 across the passes
-                    int to = Math.min(cols, from + EXP_CHUNK);
-                    for (int i = from; i < to; i++) {
-                        row[i] -= lse;
+            long in = rowStart(logits, r);
+            long out = rowStart(dLogits, r);
+            double lse = label < 0 ? 0
+                    : logSumExp.dtype().get(logSumExp.storage(), logSumExp.offset() + r * logSumExp.stride(0));
+            for (int from = 0; from < cols; from += EXP_CHUNK) {
+                int length = Math.min(EXP_CHUNK, cols - from);
+                if (label < 0) {
+                    Arrays.fill(chunk, 0, length, 0.0);
+                } else {
+                    logits.dtype().read(logits.storage(), in + from, chunk, 0, length);
+                    for (int i = 0; i < length; i++) {
+                        chunk[i] -= lse;
                     }
-                    ExpKernel.exp(row, from, to - from);
-                    for (int i = from; i < to; i++) {
-                        row[i] *= scale;
+                    ExpKernel.exp(chunk, 0, length);
+                    for (int i = 0; i < length; i++) {
+                        chunk[i] *= scale;
+                    }
+                    if (label >= from && label < from + length) {
+                        chunk[label - from] -= scale;
                     }
                 }
-                row[label] -= scale;
+                dLogits.dtype().write(dLogits.storage(), out + from, chunk, 0, length);
             }
-            dLogits.dtype().write(dLogits.storage(), rowStart(dLogits, r), row, 0, cols);
         });
     }
 
     /**
-     * log Σ exp(row[0, cols)), max-shifted, the terms added in index order. A vocabulary row (50,257 doubles) does
-     * not fit L1, so the shift, the exp and the sum run chunk by chunk through {@code scratch} (≥ {@link #EXP_CHUNK}).
+     * log Σ exp(x) over the {@code cols} elements of {@code t} from element {@code start}, max-shifted, the chunk sums
+     * added in index order. A vocabulary row (50,257 doubles) does not fit L1, so both passes (the max, then the
+     * shift, exp and sum) read it chunk by chunk into {@code scratch} (≥ {@link #EXP_CHUNK}) straight from memory.
      */
-    private static double logSumExp(double[] row, double[] scratch, int cols) {
-        double max = max(row, cols);
+    private static double logSumExp(Tensor t, long start, double[] scratch, int cols) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int from = 0; from < cols; from += EXP_CHUNK) {
+            int length = Math.min(EXP_CHUNK, cols - from);
+            t.dtype().read(t.storage(), start + from, scratch, 0, length);
+            max = Math.max(max, max(scratch, length));      // max is exact: chunked equals whole-row
+        }
         double sum = 0;
         for (int from = 0; from < cols; from += EXP_CHUNK) {
             int length = Math.min(EXP_CHUNK, cols - from);
+            t.dtype().read(t.storage(), start + from, scratch, 0, length);
             for (int i = 0; i < length; i++) {
-                scratch[i] = row[from + i] - max;
+                scratch[i] -= max;
             }
             exp(scratch, length);
-            for (int i = 0; i < length; i++) {
-                sum += scratch[i];
-            }
+            sum += RowSums.sum(scratch, 0, length);
         }
         return max + Math.log(sum);
     }

@@ -1,15 +1,32 @@
 package dev.curvature.engine;
 
 import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
+import static dev.curvature.engine.ExpKernel.LN2_HI;
+import static dev.curvature.engine.ExpKernel.LN2_LO;
+import static dev.curvature.engine.ExpKernel.LOG2E;
+import static dev.curvature.engine.ExpKernel.OVERFLOW;
+import static dev.curvature.engine.ExpKernel.SHIFTER;
+import static dev.curvature.engine.ExpKernel.TAYLOR;
+import static dev.curvature.engine.ExpKernel.UNDERFLOW;
+
 /**
- * The Vector API exponential behind {@link ExpKernel}. Loaded only after {@link ExpKernel} has checked that
- * jdk.incubator.vector is in the boot layer: referencing it without the module would fail with NoClassDefFoundError.
+ * The Vector API form of {@link ExpKernel}'s exponential: the same operations as {@link ExpKernel#exp(double)}, lane
+ * by lane, so the two give the same bits. Loaded only after {@link ExpKernel} has checked that jdk.incubator.vector
+ * is in the boot layer: referencing it without the module would fail with NoClassDefFoundError.
  */
 final class VectorExp {
     private static final VectorSpecies<Double> SPECIES = DoubleVector.SPECIES_PREFERRED;
+    private static final DoubleVector[] COEFFICIENTS = new DoubleVector[TAYLOR.length];
+
+    static {
+        for (int k = 0; k < TAYLOR.length; k++) {
+            COEFFICIENTS[k] = DoubleVector.broadcast(SPECIES, TAYLOR[k]);
+        }
+    }
 
     private VectorExp() {
     }
@@ -18,15 +35,34 @@ final class VectorExp {
         return SPECIES.length();
     }
 
-    /** x[i] ← exp(x[i]) for from ≤ i < from + length: full vectors, then Math.exp on the tail. */
+    /** x[i] ← exp(x[i]) for from ≤ i < from + length: full vectors, then the scalar form on the tail. */
     static void exp(double[] x, int from, int length) {
         int end = from + length;
         int i = from;
+        DoubleVector minusLn2Hi = DoubleVector.broadcast(SPECIES, -LN2_HI);
+        DoubleVector minusLn2Lo = DoubleVector.broadcast(SPECIES, -LN2_LO);
         for (int upper = from + SPECIES.loopBound(length); i < upper; i += SPECIES.length()) {
-            DoubleVector.fromArray(SPECIES, x, i).lanewise(VectorOperators.EXP).intoArray(x, i);
+            DoubleVector v = DoubleVector.fromArray(SPECIES, x, i);
+            DoubleVector n = v.fma(LOG2E, SHIFTER).sub(SHIFTER);
+            DoubleVector r = n.fma(minusLn2Lo, n.fma(minusLn2Hi, v));
+            DoubleVector p = COEFFICIENTS[COEFFICIENTS.length - 1];
+            for (int k = COEFFICIENTS.length - 2; k >= 0; k--) {
+                p = p.fma(r, COEFFICIENTS[k]);
+            }
+            LongVector exponent = (LongVector) n.convert(VectorOperators.D2L, 0);
+            LongVector half = exponent.lanewise(VectorOperators.ASHR, 1);
+            DoubleVector y = p.mul(powerOfTwo(half)).mul(powerOfTwo(exponent.sub(half)));
+            y = y.blend(Double.POSITIVE_INFINITY, v.compare(VectorOperators.GT, OVERFLOW))
+                    .blend(0.0, v.compare(VectorOperators.LT, UNDERFLOW));
+            y.intoArray(x, i);
         }
         for (; i < end; i++) {
-            x[i] = Math.exp(x[i]);
+            x[i] = ExpKernel.exp(x[i]);
         }
+    }
+
+    /** 2^k lane-wise for −1022 ≤ k ≤ 1023, from its bits (lanes outside that range are blended away). */
+    private static DoubleVector powerOfTwo(LongVector k) {
+        return k.add(1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles();
     }
 }

@@ -36,7 +36,11 @@ class BalancedSubnetTest {
         try (BalancedSubnet subnet = subnet(model, 0.05, 0)) {
             Map<String, double[]> masks = subnet.masks();   // a binary mask with 5 % of each layer dropped
             Map<String, double[]> gradient = subnet.maskGradient(masks);
-            double h = 1e-3;   // L ≈ 2: rounding ≈ 1e-16·2/h stays far below the gradients (≈ 1e-5)
+            // L ≈ 2 in float64, rounded to ~1e-14 relative over the forward's sums: central differences with
+            // h = 1e-3 carry ~1e-11 absolute rounding noise. Most entries are ≈ 1e-5 (held to 1e-6 relative); a few
+            // are ≈ 1e-7 (h.1.mlp.c_proj[4095]: 1.6e-7), where that noise floor, not the relative bound, applies.
+            double h = 1e-3;
+            double noiseFloor = 1e-11;
             double worst = 0;
             for (String layer : LAYERS) {
                 double[] m = masks.get(layer);
@@ -50,7 +54,8 @@ class BalancedSubnetTest {
                     double minus = objectiveAt(subnet, masks, layer, k, -h);
                     double numeric = (plus - minus) / (2 * h);
                     double error = Math.abs(numeric - gm[k]) / Math.max(1e-8, Math.abs(numeric));
-                    assertTrue(error <= 1e-6, layer + "[" + k + "]: ∂L/∂m " + gm[k] + " vs " + numeric);
+                    assertTrue(Math.abs(numeric - gm[k]) <= 1e-6 * Math.abs(numeric) + noiseFloor,
+                            layer + "[" + k + "]: ∂L/∂m " + gm[k] + " vs " + numeric);
                     worst = Math.max(worst, error);
                 }
             }

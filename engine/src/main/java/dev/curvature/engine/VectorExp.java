@@ -8,9 +8,10 @@ import jdk.incubator.vector.VectorSpecies;
 import static dev.curvature.engine.ExpKernel.LN2_HI;
 import static dev.curvature.engine.ExpKernel.LN2_LO;
 import static dev.curvature.engine.ExpKernel.LOG2E;
+import static dev.curvature.engine.ExpKernel.NORMAL_RANGE;
 import static dev.curvature.engine.ExpKernel.OVERFLOW;
+import static dev.curvature.engine.ExpKernel.POLYNOMIAL;
 import static dev.curvature.engine.ExpKernel.SHIFTER;
-import static dev.curvature.engine.ExpKernel.TAYLOR;
 import static dev.curvature.engine.ExpKernel.UNDERFLOW;
 
 /**
@@ -20,13 +21,6 @@ import static dev.curvature.engine.ExpKernel.UNDERFLOW;
  */
 final class VectorExp {
     private static final VectorSpecies<Double> SPECIES = DoubleVector.SPECIES_PREFERRED;
-    private static final DoubleVector[] COEFFICIENTS = new DoubleVector[TAYLOR.length];
-
-    static {
-        for (int k = 0; k < TAYLOR.length; k++) {
-            COEFFICIENTS[k] = DoubleVector.broadcast(SPECIES, TAYLOR[k]);
-        }
-    }
 
     private VectorExp() {
     }
@@ -39,21 +33,28 @@ final class VectorExp {
     static void exp(double[] x, int from, int length) {
         int end = from + length;
         int i = from;
-        DoubleVector minusLn2Hi = DoubleVector.broadcast(SPECIES, -LN2_HI);
-        DoubleVector minusLn2Lo = DoubleVector.broadcast(SPECIES, -LN2_LO);
+        // constants are broadcast where they are used (C2 hoists them): vectors kept in fields or arrays lose their
+        // exact species type there, and C2 then runs the Vector API's boxed Java fallback — ~10× slower
         for (int upper = from + SPECIES.loopBound(length); i < upper; i += SPECIES.length()) {
             DoubleVector v = DoubleVector.fromArray(SPECIES, x, i);
             DoubleVector n = v.fma(LOG2E, SHIFTER).sub(SHIFTER);
-            DoubleVector r = n.fma(minusLn2Lo, n.fma(minusLn2Hi, v));
-            DoubleVector p = COEFFICIENTS[COEFFICIENTS.length - 1];
-            for (int k = COEFFICIENTS.length - 2; k >= 0; k--) {
-                p = p.fma(r, COEFFICIENTS[k]);
+            DoubleVector r = n.fma(DoubleVector.broadcast(SPECIES, -LN2_LO),
+                    n.fma(DoubleVector.broadcast(SPECIES, -LN2_HI), v));
+            DoubleVector p = DoubleVector.broadcast(SPECIES, POLYNOMIAL[POLYNOMIAL.length - 1]);
+            for (int k = POLYNOMIAL.length - 2; k >= 0; k--) {
+                p = p.fma(r, DoubleVector.broadcast(SPECIES, POLYNOMIAL[k]));
             }
             LongVector exponent = (LongVector) n.convert(VectorOperators.D2L, 0);
-            LongVector half = exponent.lanewise(VectorOperators.ASHR, 1);
-            DoubleVector y = p.mul(powerOfTwo(half)).mul(powerOfTwo(exponent.sub(half)));
-            y = y.blend(Double.POSITIVE_INFINITY, v.compare(VectorOperators.GT, OVERFLOW))
-                    .blend(0.0, v.compare(VectorOperators.LT, UNDERFLOW));
+            DoubleVector y;
+            if (v.abs().compare(VectorOperators.GT, NORMAL_RANGE).anyTrue()) {
+                // a lane near overflow or underflow (or ±∞): two scalings, then the limits
+                LongVector half = exponent.lanewise(VectorOperators.ASHR, 1);
+                y = p.mul(powerOfTwo(half)).mul(powerOfTwo(exponent.sub(half)))
+                        .blend(Double.POSITIVE_INFINITY, v.compare(VectorOperators.GT, OVERFLOW))
+                        .blend(0.0, v.compare(VectorOperators.LT, UNDERFLOW));
+            } else {
+                y = p.mul(powerOfTwo(exponent));      // every result normal: the same bits as two scalings
+            }
             y.intoArray(x, i);
         }
         for (; i < end; i++) {

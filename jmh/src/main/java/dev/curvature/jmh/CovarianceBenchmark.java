@@ -79,7 +79,10 @@ public class CovarianceBenchmark {
         arena.close();
     }
 
-    /** SSYRK of the batch into F32 scratch, then the upper triangle added into the F64 sum. */
+    /**
+     * The accumulator's path: the batch's SSYRK into F32 scratch (at 8192 × 768 on 2 threads, two row blocks of 4096
+     * rows, one single-threaded SSYRK per core; at 3072 column bands), then the upper triangle added into the F64 sum.
+     */
     @Benchmark
     public void covarianceF32WithF64Sums() {
         mixed.accumulate(x, 1.0);
@@ -91,7 +94,7 @@ public class CovarianceBenchmark {
         exact.accumulate(x, 1.0);
     }
 
-    /** The SSYRK alone (upper triangle into F32 scratch), to show what the float64 fold costs. */
+    /** One SSYRK of the whole batch (column bands, one per thread) into F32 scratch, no fold. */
     @Benchmark
     public void ssyrkOnly() {
         backend.syrkUpper(gemmOut, x, 1.0, 0.0);

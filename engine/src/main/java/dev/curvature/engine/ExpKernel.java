@@ -17,9 +17,8 @@ import java.util.Locale;
  * The algorithm: n = round(x·log₂e), r = x − n·ln2 in two Cody–Waite parts (|r| ≤ ln2/2), e^r by a degree-11
  * polynomial in Horner form (a Chebyshev fit, 1.7e-17 relative with its float64 coefficients:
  * engine/src/test/fixtures/exp/exp_coefficients.py prints them), and the result p · 2^⌊n/2⌋ · 2^(n−⌊n/2⌋) — two
- * exact power-of-two scalings, so a subnormal result is rounded once; where the result is normal (|x| ≤ 708) one
- * scaling p · 2^n gives the same bits. Results are within 1 ulp of StrictMath (the test checks), with exp(x) = ∞
- * above 709.78… and 0 below −745.13… as fdlibm has it; NaN stays NaN.
+ * exact power-of-two scalings, so a subnormal result is rounded once. Results are within 1 ulp of StrictMath (the
+ * test checks), with exp(x) = ∞ above 709.78… and 0 below −745.13… as fdlibm has it; NaN stays NaN.
  *
  * <p>Why not the Vector API's own lane-wise EXP: the JVM computes it with different code before and after C2
  * compiles the caller (Math.exp lane by lane when interpreted, an SVML stub when compiled), and the two differ in
@@ -46,8 +45,6 @@ final class ExpKernel {
     /** Above this exp overflows to ∞ and below UNDERFLOW it rounds to 0 (fdlibm's thresholds). */
     static final double OVERFLOW = 7.09782712893383973096e+02;
     static final double UNDERFLOW = -7.45133219101941108420e+02;
-    /** Below this |x| the result is normal and one scaling by 2^n is exact (n ≤ 1021 in magnitude). */
-    static final double NORMAL_RANGE = 708.0;
     /** c0 … c11 of the polynomial p(r) ≈ e^r on [−ln2/2, ln2/2] (exp_coefficients.py). */
     static final double[] POLYNOMIAL = {1.0, 1.0, 0.5000000000000019, 0.1666666666666668, 0.0416666666664881,
         0.008333333333319601, 0.0013888888952314775, 0.00019841269890047113, 2.4801485482328494e-05,

@@ -410,19 +410,17 @@ public final class CpuBackend implements Backend {
                     + " row blocks of C " + c.describe());
         }
         ensureBlasThreads();
-        MatrixOperand mx = MatrixOperand.of("syrkUpper", "X", x);
-        if (mx.storedTransposed()) {
-            throw new IllegalArgumentException("syrkUpper: X " + x.describe() + " must be row-major");
+        // checked here, not in the workers: every block has C's strides
+        if (MatrixOperand.of("syrkUpper", "X", x).storedTransposed()
+                || MatrixOperand.of("syrkUpper", "C[0]", c.select(0, 0)).storedTransposed()) {
+            throw new IllegalArgumentException("syrkUpper: X " + x.describe() + " and C " + c.describe()
+                    + " must be row-major");
         }
         int ni = int32("syrkUpper", "n", n);
         boolean concurrent = blocks >= 2 && loop.threads() >= 2 && ParallelLoop.shareable(c, x);
         ParallelLoop.RangeBody body = (from, to) -> {
             for (long b = from; b < to; b++) {
                 Tensor block = c.select(0, b);                                        // (n, n)
-                MatrixOperand mc = MatrixOperand.of("syrkUpper", "C[" + b + "]", block);
-                if (mc.storedTransposed()) {
-                    throw new IllegalArgumentException("syrkUpper: C " + c.describe() + " must be row-major");
-                }
                 long r0 = b * k / blocks;
                 long r1 = (b + 1) * k / blocks;
                 if (concurrent) {
